@@ -1,0 +1,77 @@
+"""Write files so that a failure never leaves a partial file and nothing is clobbered."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from segviewer.core.errors import MaskIOError
+
+
+def _describe(error: OSError) -> str:
+    if error.errno == errno.ENOSPC:
+        return "disk full"
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "permission denied (folder is not writable)"
+    if error.errno == errno.EISDIR:
+        return "a folder with that name exists"
+    return error.strerror or str(error)
+
+
+def write_atomic(path: Path, write: Callable[[BinaryIO], None], overwrite: bool = False) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path`` and move it into place.
+
+    Without ``overwrite`` an existing ``path`` is an error and is left untouched; the
+    no-clobber check and the move are one atomic ``link`` where the file system allows.
+    Raises :class:`MaskIOError` naming ``path``.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise MaskIOError(path, "a folder with that name exists")
+    if not overwrite and path.exists():
+        raise MaskIOError(path, "file already exists (not overwritten)")
+    folder = path.parent
+    if not folder.is_dir():
+        raise MaskIOError(path, f"folder {folder} does not exist")
+    try:
+        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+    except OSError as error:
+        raise MaskIOError(path, _describe(error)) from None
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        if overwrite:
+            os.replace(temp, path)
+        else:
+            _link_no_clobber(temp, path)
+    except MaskIOError:
+        raise
+    except OSError as error:
+        raise MaskIOError(path, _describe(error)) from None
+    except Exception as error:
+        raise MaskIOError(path, f"could not encode the file ({error})") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+
+
+def _link_no_clobber(temp: Path, path: Path) -> None:
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        raise MaskIOError(path, "file already exists (not overwritten)") from None
+    except OSError as error:
+        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+        # File systems without hard links (FAT, some network shares): best effort.
+        if path.exists():
+            raise MaskIOError(path, "file already exists (not overwritten)") from None
+        os.replace(temp, path)

@@ -1,0 +1,121 @@
+"""Dataset layouts the project reads: KITTI semantics and CamVid (SegNet layout).
+
+KITTI (same as the official ``data_semantics.zip``)::
+
+    training/image_2/<name>.png      RGB
+    training/semantic/<name>.png     Cityscapes label IDs (mode "L")
+
+CamVid as distributed with the SegNet tutorial::
+
+    train/<name>.png  trainannot/<name>.png     (also val/valannot, test/testannot)
+
+CamVid's 11 classes are merged Cityscapes classes. Mapping onto the 19 train classes
+(:data:`CAMVID_TO_TRAIN`), ambiguous classes are mapped to their dominant member or
+ignored:
+
+* Building (incl. walls, bridges, tunnels) -> building (dominant).
+* Tree (incl. other vegetation) -> vegetation (dominant).
+* SignSymbol (signs and traffic lights) -> traffic sign (dominant by pixel count).
+* Car (incl. SUVs, trucks, buses, trains) -> car (dominant).
+* Bicyclist (rider and bicycle/motorcycle together) -> ignored (no dominant member).
+
+Evaluating on CamVid is done in CamVid's own 11-class space (:data:`TRAIN_TO_CAMVID`
+maps predictions down), so no prediction is punished for being finer than CamVid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from segviewer.core.classes import VOID_TRAIN_ID
+from segviewer.core.mask_io import read_label_ids, read_single_channel
+
+CAMVID_CLASSES = ("Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol",
+                  "Fence", "Car", "Pedestrian", "Bicyclist")
+CAMVID_VOID = 11
+
+# CamVid value -> train ID (255 = ignored in training).
+CAMVID_TO_TRAIN = np.full(256, VOID_TRAIN_ID, np.uint8)
+CAMVID_TO_TRAIN[:11] = [10, 2, 5, 0, 1, 8, 7, 4, 13, 11, VOID_TRAIN_ID]
+
+# Train ID -> CamVid value, for scoring predictions in CamVid's space.
+TRAIN_TO_CAMVID = np.full(256, CAMVID_VOID, np.uint8)
+TRAIN_TO_CAMVID[:19] = [
+    3,  # road -> Road
+    4,  # sidewalk -> Pavement
+    1, 1,  # building, wall -> Building
+    7,  # fence -> Fence
+    2,  # pole -> Pole
+    6, 6,  # traffic light, traffic sign -> SignSymbol
+    5, 5,  # vegetation, terrain -> Tree
+    0,  # sky -> Sky
+    9,  # person -> Pedestrian
+    10,  # rider -> Bicyclist
+    8, 8, 8, 8,  # car, truck, bus, train -> Car
+    10, 10,  # motorcycle, bicycle -> Bicyclist
+]
+
+LAYOUTS = ("kitti", "camvid")
+
+
+@dataclass(frozen=True)
+class Sample:
+    image: Path
+    label: Path | None
+    layout: str
+
+    def read_train_ids(self) -> np.ndarray:
+        """Ground truth as train IDs (CamVid mapped with :data:`CAMVID_TO_TRAIN`)."""
+        if self.label is None:
+            raise ValueError(f"{self.image}: no ground truth")
+        return read_ground_truth(self.label, self.layout)
+
+
+def kitti_samples(root: Path, split: str = "training") -> list[Sample]:
+    """Pairs under ``root/<split>/image_2`` and ``semantic`` (testing: labels None)."""
+    images = sorted((Path(root) / split / "image_2").glob("*.png"))
+    samples = []
+    for image in images:
+        label = image.parent.parent / "semantic" / image.name
+        samples.append(Sample(image, label if label.exists() else None, "kitti"))
+    return samples
+
+
+def camvid_samples(root: Path, split: str) -> list[Sample]:
+    images = sorted((Path(root) / split).glob("*.png"))
+    return [Sample(i, Path(root) / f"{split}annot" / i.name, "camvid") for i in images]
+
+
+def find_ground_truth(image: Path) -> tuple[Path, str] | None:
+    """Ground truth stored beside an image in a known layout, with its layout name.
+
+    KITTI ``../semantic/<name>``, Cityscapes ``*_leftImg8bit.png`` ->
+    ``gtFine/.../*_gtFine_labelIds.png``, CamVid ``<split>annot/<name>``.
+    """
+    image = Path(image)
+    kitti = image.parent.parent / "semantic" / image.name
+    if image.parent.name == "image_2" and kitti.is_file():
+        return kitti, "kitti"
+    if image.name.endswith("_leftImg8bit.png"):
+        stem = image.name.removesuffix("_leftImg8bit.png")
+        parts = list(image.parts)
+        if "leftImg8bit" in parts:
+            index = len(parts) - 1 - parts[::-1].index("leftImg8bit")
+            parts[index] = "gtFine"
+            candidate = Path(*parts).parent / f"{stem}_gtFine_labelIds.png"
+            if candidate.is_file():
+                return candidate, "kitti"  # Cityscapes label IDs read like KITTI's
+    camvid = image.parent.parent / f"{image.parent.name}annot" / image.name
+    if camvid.is_file():
+        return camvid, "camvid"
+    return None
+
+
+def read_ground_truth(path: Path, layout: str) -> np.ndarray:
+    """Ground truth as train IDs for ``layout`` in :data:`LAYOUTS`."""
+    if layout == "camvid":
+        return CAMVID_TO_TRAIN[read_single_channel(Path(path))]
+    return read_label_ids(path)

@@ -1,0 +1,27 @@
+"""The project's own exceptions. Every message names the file and says what is wrong,
+so the GUI and the CLIs can show it to the user as it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SegviewerError(Exception):
+    """Base class: a problem the user can act on (never a bug)."""
+
+    def __init__(self, path: str | Path | None, problem: str) -> None:
+        self.path = Path(path) if path is not None else None
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}" if path is not None else problem)
+
+
+class ImageLoadError(SegviewerError):
+    """An image could not be opened: not found, not an image, truncated, too large..."""
+
+
+class MaskIOError(SegviewerError):
+    """A mask could not be written or read."""
+
+
+class ModelLoadError(SegviewerError):
+    """A model file is missing, corrupt or not a segviewer-compatible network."""

@@ -1,0 +1,89 @@
+"""Open any common image file as 8-bit RGB, or fail with one clear :class:`ImageLoadError`."""
+
+from __future__ import annotations
+
+import os
+import struct
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from segviewer.core.errors import ImageLoadError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+# 100 MP covers any camera photo; a 30000x30000 "decompression bomb" (900 MP) is refused
+# from the header alone, before a byte of pixel data is decoded.
+MAX_PIXELS = 100_000_000
+
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error,
+                  IndexError, TypeError)
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise ImageLoadError(path, "file not found")
+    if path.is_dir():
+        raise ImageLoadError(path, "is a folder, not an image file")
+    if not os.access(path, os.R_OK):
+        raise ImageLoadError(path, "permission denied (file is not readable)")
+    if path.stat().st_size == 0:
+        raise ImageLoadError(path, "empty file (0 bytes)")
+
+
+def _to_rgb8(image: Image.Image) -> np.ndarray:
+    """Convert any Pillow mode to uint8 RGB; high-bit-depth data is scaled, not clipped."""
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") else max(float(values.max(initial=0)), 1.0)
+        if image.mode != "I;16" and top <= 255:
+            top = 255.0
+        gray = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if image.mode != "RGB":
+        # Alpha is dropped: the network sees colour only, as it was trained.
+        image = image.convert("RGB")
+    return np.asarray(image, dtype=np.uint8)
+
+
+def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Return the image at ``path`` as a ``(H, W, 3)`` uint8 array, EXIF orientation applied.
+
+    Animated files give their first frame. Raises :class:`ImageLoadError` naming the file
+    and the cause for every failure.
+    """
+    path = Path(path)
+    _check_readable(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise ImageLoadError(
+                        path, f"image too large ({width}x{height} = {width * height / 1e6:.0f} MP; "
+                        f"limit {max_pixels / 1e6:.0f} MP)")
+                if width == 0 or height == 0:
+                    raise ImageLoadError(path, "image has no pixels")
+                image.load()
+                oriented = ImageOps.exif_transpose(image)
+                return _to_rgb8(oriented)
+    except ImageLoadError:
+        raise
+    except PermissionError:
+        raise ImageLoadError(path, "permission denied (file is not readable)") from None
+    except UnidentifiedImageError:
+        raise ImageLoadError(path, "not an image (unrecognised or unsupported format)") from None
+    except Image.DecompressionBombError as error:
+        raise ImageLoadError(path, f"image too large ({error})") from None
+    except MemoryError:
+        raise ImageLoadError(path, "not enough memory to decode the image") from None
+    except _DECODE_ERRORS as error:
+        detail = str(error) or type(error).__name__
+        raise ImageLoadError(path, f"truncated or corrupt image data ({detail})") from None

@@ -1,0 +1,169 @@
+"""Run a segmentation model on one image the same way everywhere (viewer, CLI,
+evaluation, benchmark).
+
+TensorFlow is imported only when a model is loaded, never at module import, so the GUI
+and the CLIs start fast. The image is scaled to a *working size* (about
+:data:`DEFAULT_PIXEL_BUDGET` pixels, near the scale the model was trained at), padded to
+the network stride, segmented, and the train-ID mask is scaled back to the image's own
+size with nearest neighbour (class IDs must never be interpolated).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from segviewer.core.classes import NUM_TRAIN_CLASSES
+from segviewer.core.errors import ModelLoadError
+from segviewer.core.resources import model_card_path
+
+# 192 x 640 pixels: a KITTI frame (375 x 1242) runs at about half its size, a CamVid frame
+# (360 x 480) at 0.84; the shipped model was trained around these scales.
+DEFAULT_PIXEL_BUDGET = 192 * 640
+STRIDE = 32
+
+
+def working_size(height: int, width: int, pixel_budget: int = DEFAULT_PIXEL_BUDGET) -> tuple[int, int]:
+    """Size the network sees: at most ``pixel_budget`` pixels, aspect kept, never upscaled."""
+    scale = min(1.0, math.sqrt(pixel_budget / max(height * width, 1)))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def padded_size(height: int, width: int, stride: int = STRIDE) -> tuple[int, int]:
+    return -(-height // stride) * stride, -(-width // stride) * stride
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A model's answer for one image, at that image's full size."""
+
+    train_ids: np.ndarray   # uint8 (H, W), 0..18
+    confidence: np.ndarray  # uint8 (H, W), softmax probability of the chosen class x 255
+    seconds: float          # wall time of preprocess + model + postprocess
+    working_size: tuple[int, int]
+
+
+def device_description() -> str:
+    """"GPU: <name>" when TensorFlow sees a GPU, else "CPU"; imports TensorFlow."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"GPU: {details.get('device_name', gpus[0].name)}"
+    return "CPU"
+
+
+def _check_model_file(path: Path) -> None:
+    if not path.exists():
+        raise ModelLoadError(path, "model file not found")
+    if path.is_dir():
+        raise ModelLoadError(path, "is a folder, not a .keras model file")
+    try:
+        size = path.stat().st_size
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        raise ModelLoadError(path, f"cannot read the model file ({error.strerror or error})") from None
+    if size == 0:
+        raise ModelLoadError(path, "model file is empty (0 bytes)")
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
+        raise ModelLoadError(path, "not a Keras model (a .keras file is a zip archive; this is not)")
+
+
+def read_model_card(model_path: Path) -> dict[str, Any]:
+    """The JSON card beside the model, or ``{}`` when there is none or it is unreadable."""
+    try:
+        return json.loads(model_card_path(Path(model_path)).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+class Segmenter:
+    """A loaded model plus the pre- and post-processing the whole project shares."""
+
+    def __init__(self, model: Any, name: str = "model", pixel_budget: int = DEFAULT_PIXEL_BUDGET,
+                 card: dict[str, Any] | None = None) -> None:
+        import tensorflow as tf
+
+        self.model = model
+        self.name = name
+        self.pixel_budget = int(pixel_budget)
+        self.card = card or {}
+
+        @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8)],
+                     reduce_retracing=True)
+        def segment(pixels):
+            # Models may have a 20th "void" output (the article's network); it never wins.
+            logits = model(pixels, training=False)[..., :NUM_TRAIN_CLASSES]
+            ids = tf.argmax(logits, axis=-1, output_type=tf.int32)
+            confidence = tf.reduce_max(tf.nn.softmax(logits), axis=-1)
+            return tf.cast(ids[0], tf.uint8), tf.cast(tf.round(confidence[0] * 255.0), tf.uint8)
+
+        self._segment = segment
+
+    @classmethod
+    def load(cls, path: str | Path, pixel_budget: int = DEFAULT_PIXEL_BUDGET) -> "Segmenter":
+        """Load a ``.keras`` model; every failure is a :class:`ModelLoadError` naming the file."""
+        path = Path(path)
+        _check_model_file(path)
+        try:
+            import keras
+
+            import segviewer.core.layers  # noqa: F401  (registers the custom layers)
+
+            model = keras.saving.load_model(path, compile=False)
+        except Exception as error:  # Keras raises many types for a bad archive
+            detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ModelLoadError(path, f"not a loadable Keras model ({detail[:200]})") from None
+        _check_compatible(path, model)
+        card = read_model_card(path)
+        return cls(model, name=card.get("name", path.stem), pixel_budget=pixel_budget, card=card)
+
+    def warm_up(self) -> None:
+        """Trace the graph once so the first real image is not slowed by it."""
+        self.predict(np.zeros((64, 64, 3), np.uint8))
+
+    def predict(self, image: np.ndarray) -> Prediction:
+        start = time.perf_counter()
+        height, width = image.shape[:2]
+        work_h, work_w = working_size(height, width, self.pixel_budget)
+        pixels = image
+        if (work_h, work_w) != (height, width):
+            pixels = np.asarray(Image.fromarray(image).resize((work_w, work_h), Image.BILINEAR,
+                                                              reducing_gap=3.0))
+        pad_h, pad_w = padded_size(work_h, work_w)
+        if (pad_h, pad_w) != (work_h, work_w):
+            pixels = np.pad(pixels, ((0, pad_h - work_h), (0, pad_w - work_w), (0, 0)), mode="edge")
+        ids, confidence = self._segment(pixels[None])
+        ids = ids.numpy()[:work_h, :work_w]
+        confidence = confidence.numpy()[:work_h, :work_w]
+        if (work_h, work_w) != (height, width):
+            ids = _resize_nearest(ids, width, height)
+            confidence = _resize_nearest(confidence, width, height)
+        return Prediction(ids, confidence, time.perf_counter() - start, (work_h, work_w))
+
+
+def _resize_nearest(values: np.ndarray, width: int, height: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(values, "L").resize((width, height), Image.NEAREST))
+
+
+def _check_compatible(path: Path, model: Any) -> None:
+    try:
+        in_shape = tuple(model.inputs[0].shape)
+        out_shape = tuple(model.outputs[0].shape)
+    except (AttributeError, IndexError, TypeError):
+        raise ModelLoadError(path, "not a single-input, single-output image model") from None
+    if len(model.inputs) != 1 or len(in_shape) != 4 or in_shape[-1] != 3:
+        raise ModelLoadError(path, f"incompatible model: expects input (H, W, 3), has {in_shape[1:]}")
+    if len(out_shape) != 4 or out_shape[-1] not in (NUM_TRAIN_CLASSES, NUM_TRAIN_CLASSES + 1):
+        raise ModelLoadError(path, f"incompatible model: needs {NUM_TRAIN_CLASSES} class outputs "
+                                   f"per pixel, has output shape {out_shape[1:]}")

@@ -1,0 +1,114 @@
+"""Save predicted masks in the formats other tools read, and read ground truth.
+
+File formats (all PNG):
+
+* ``labelIds``: single channel (mode "L"), Cityscapes *label* IDs 0-33 (void -> 0);
+  what the KITTI and Cityscapes evaluation scripts read.
+* ``trainIds``: single channel (mode "L"), train IDs 0-18, 255 = void.
+* ``color``: RGB in the official cityscapesScripts palette.
+* ``overlay``: RGB, the composite the viewer shows.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from segviewer.core.atomic import write_atomic
+from segviewer.core.classes import ClassTable, load_class_table
+from segviewer.core.errors import MaskIOError
+
+
+class MaskFormat(enum.Enum):
+    LABEL_IDS = "labelIds"
+    TRAIN_IDS = "trainIds"
+    COLOR = "color"
+    OVERLAY = "overlay"
+
+    @property
+    def description(self) -> str:
+        return {
+            MaskFormat.LABEL_IDS: "Label IDs (Cityscapes/KITTI evaluation)",
+            MaskFormat.TRAIN_IDS: "Train IDs (0-18, 255 = void)",
+            MaskFormat.COLOR: "Colour (official palette)",
+            MaskFormat.OVERLAY: "Overlay (as shown)",
+        }[self]
+
+    @classmethod
+    def parse_list(cls, text: str) -> list["MaskFormat"]:
+        """Parse ``"labelids,color"`` (case-insensitive) as the CLI takes it."""
+        by_name = {f.value.lower(): f for f in cls}
+        names = [part.strip().lower() for part in text.split(",") if part.strip()]
+        unknown = [n for n in names if n not in by_name]
+        if unknown or not names:
+            raise ValueError(f"unknown mask format(s) {unknown}; choose from {', '.join(by_name)}")
+        return [by_name[n] for n in names]
+
+
+def output_path(source: Path, folder: Path, fmt: MaskFormat) -> Path:
+    """``folder/<source stem>_<format>.png``, e.g. ``000000_10_labelIds.png``."""
+    return Path(folder) / f"{Path(source).stem}_{fmt.value}.png"
+
+
+def encode_mask(train_ids: np.ndarray, fmt: MaskFormat, overlay: np.ndarray | None = None,
+                table: ClassTable | None = None) -> Image.Image:
+    """The Pillow image written for ``fmt``; ``overlay`` (RGB) is needed for OVERLAY."""
+    table = table or load_class_table()
+    if train_ids.dtype != np.uint8 or train_ids.ndim != 2:
+        raise ValueError("train_ids must be a 2-D uint8 array")
+    if fmt is MaskFormat.LABEL_IDS:
+        return Image.fromarray(table.train_ids_to_labels(train_ids), mode="L")
+    if fmt is MaskFormat.TRAIN_IDS:
+        return Image.fromarray(train_ids, mode="L")
+    if fmt is MaskFormat.COLOR:
+        return Image.fromarray(table.colorize(train_ids), mode="RGB")
+    if overlay is None:
+        raise ValueError("the overlay format needs the composed overlay image")
+    return Image.fromarray(overlay, mode="RGB")
+
+
+def save_png(image: Image.Image, path: Path, overwrite: bool = False) -> None:
+    """Write ``image`` to ``path`` atomically (see :func:`write_atomic`)."""
+    write_atomic(Path(path), lambda file: image.save(file, format="PNG"), overwrite=overwrite)
+
+
+def save_mask(train_ids: np.ndarray, path: Path, fmt: MaskFormat, overlay: np.ndarray | None = None,
+              overwrite: bool = False) -> Path:
+    save_png(encode_mask(train_ids, fmt, overlay), path, overwrite=overwrite)
+    return Path(path)
+
+
+def read_single_channel(path: Path) -> np.ndarray:
+    """The raw values of a single-channel mask PNG as uint8."""
+    try:
+        with Image.open(path) as image:
+            if image.mode not in ("L", "P", "I", "I;16"):
+                raise MaskIOError(path, f"expected a single-channel mask PNG, found mode {image.mode}")
+            values = np.asarray(image)
+    except MaskIOError:
+        raise
+    except FileNotFoundError:
+        raise MaskIOError(path, "file not found") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise MaskIOError(path, f"cannot read mask ({error})") from None
+    if values.max(initial=0) > 255:
+        raise MaskIOError(path, "mask values above 255 are not label or train IDs")
+    return values.astype(np.uint8)
+
+
+def read_label_ids(path: Path, table: ClassTable | None = None) -> np.ndarray:
+    """Read a Cityscapes/KITTI label-ID PNG (e.g. ``semantic/*.png``) as train IDs."""
+    return (table or load_class_table()).labels_to_train_ids(read_single_channel(Path(path)))
+
+
+def read_train_ids(path: Path) -> np.ndarray:
+    """Read a train-ID PNG (0-18, 255 void); any other value becomes void."""
+    values = read_single_channel(Path(path))
+    return np.where(values < 19, values, 255).astype(np.uint8)
+
+
+__all__ = ["MaskFormat", "output_path", "encode_mask", "save_png", "save_mask",
+           "read_label_ids", "read_train_ids", "read_single_channel"]

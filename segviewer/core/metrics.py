@@ -1,0 +1,58 @@
+"""Confusion matrices and IoU: the one implementation that training, the CLI and the
+viewer's per-image panel all use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+IGNORE = 255
+
+
+def confusion_matrix(truth: np.ndarray, prediction: np.ndarray, num_classes: int,
+                     ignore: int = IGNORE) -> np.ndarray:
+    """``int64[num_classes, num_classes + 1]``: rows = truth, columns = prediction.
+
+    Pixels whose truth is ``ignore`` (void) are skipped. The extra last column counts
+    predictions outside ``0..num_classes-1`` (e.g. a saved mask that says void where the
+    truth has a class): they are errors, charged to the true class's IoU.
+    """
+    if truth.shape != prediction.shape:
+        raise ValueError(f"shape mismatch: truth {truth.shape} vs prediction {prediction.shape}")
+    truth = truth.ravel()
+    keep = truth < num_classes  # drops ignore (255) and anything else out of range
+    truth = truth[keep].astype(np.int64)
+    predicted = np.minimum(prediction.ravel()[keep].astype(np.int64), num_classes)
+    width = num_classes + 1
+    return np.bincount(truth * width + predicted, minlength=num_classes * width).reshape(
+        num_classes, width)
+
+
+@dataclass(frozen=True)
+class Scores:
+    per_class_iou: np.ndarray  # float64[num_classes], NaN where truth and prediction lack it
+    mean_iou: float            # over classes present in the ground truth
+    pixel_accuracy: float
+    present: np.ndarray        # bool[num_classes]: class occurs in the ground truth
+
+
+def scores_from_confusion(matrix: np.ndarray) -> Scores:
+    """Per-class IoU, mean IoU over classes present in the truth, and pixel accuracy."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    num_classes = matrix.shape[0]
+    true_positive = np.diag(matrix[:, :num_classes])
+    truth_count = matrix.sum(axis=1)
+    predicted_count = matrix[:, :num_classes].sum(axis=0)
+    union = truth_count + predicted_count - true_positive
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.where(union > 0, true_positive / union, np.nan)
+    present = truth_count > 0
+    mean_iou = float(np.mean(iou[present])) if present.any() else float("nan")
+    total = truth_count.sum()
+    accuracy = float(true_positive.sum() / total) if total > 0 else float("nan")
+    return Scores(iou, mean_iou, accuracy, present)
+
+
+def score(truth: np.ndarray, prediction: np.ndarray, num_classes: int) -> Scores:
+    return scores_from_confusion(confusion_matrix(truth, prediction, num_classes))

@@ -1,0 +1,170 @@
+"""Training data: the fixed split, in-memory samples and the ``tf.data`` pipeline.
+
+Split (fixed, documented in the README):
+
+* KITTI ``training`` 000000-000039 train, 000040-000047 validation (a user with the full
+  200-image ``data_semantics.zip`` gets 000000-000039 + 000048-000199 for training).
+* CamVid ``train`` for training, ``val`` for validation.
+
+Every image is augmented around the viewer's working scale (see
+:func:`segviewer.core.inference.working_size`), so the network learns objects at the
+size it will see them at inference.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from segviewer.core.datasets import Sample, camvid_samples, kitti_samples
+from segviewer.core.image_io import load_image
+from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, STRIDE
+
+NUM_CLASSES = 19
+IGNORE = 255
+KITTI_VALIDATION = range(40, 48)
+
+
+def _kitti_index(sample: Sample) -> int:
+    return int(sample.image.name.split("_")[0])
+
+
+def split_samples(root: Path) -> tuple[list[Sample], list[Sample]]:
+    """(train, validation) samples from whatever of KITTI / CamVid exists under ``root``."""
+    root = Path(root)
+    train: list[Sample] = []
+    validation: list[Sample] = []
+    kitti = root / "kitti_semantics"
+    if kitti.is_dir():
+        for sample in kitti_samples(kitti, "training"):
+            if sample.label is None:
+                continue
+            (validation if _kitti_index(sample) in KITTI_VALIDATION else train).append(sample)
+    camvid = root / "camvid"
+    if camvid.is_dir():
+        train += camvid_samples(camvid, "train")
+        validation += camvid_samples(camvid, "val")
+    return train, validation
+
+
+@dataclass
+class LoadedSample:
+    image: np.ndarray   # uint8 (H, W, 3)
+    label: np.ndarray   # uint8 (H, W) train IDs, 255 void
+    layout: str
+
+
+def load_samples(samples: list[Sample]) -> list[LoadedSample]:
+    return [LoadedSample(load_image(s.image), s.read_train_ids(), s.layout) for s in samples]
+
+
+def class_weights(samples: list[LoadedSample], repeats: dict[str, int]) -> np.ndarray:
+    """ENet-style weights 1 / ln(1.05 + frequency): a class covering 30 % of pixels
+    weighs 3.3, a vanishing one 20.5 (before normalising to mean 1)."""
+    counts = np.zeros(256, np.float64)
+    for sample in samples:
+        counts += np.bincount(sample.label.ravel(), minlength=256) * repeats.get(sample.layout, 1)
+    frequency = counts[:NUM_CLASSES] / max(counts[:NUM_CLASSES].sum(), 1.0)
+    weights = 1.0 / np.log(1.05 + frequency)
+    weights[counts[:NUM_CLASSES] == 0] = 1.0
+    return (weights / weights[counts[:NUM_CLASSES] > 0].mean()).astype(np.float32)
+
+
+def _random_rotate(image, label, max_degrees: float):
+    angle = tf.random.uniform([], -max_degrees, max_degrees) * math.pi / 180.0
+    height = tf.cast(tf.shape(image)[0], tf.float32)
+    width = tf.cast(tf.shape(image)[1], tf.float32)
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    # Projective transform mapping output -> input coordinates, rotation about the centre.
+    transform = tf.stack([cos, -sin, cx - cos * cx + sin * cy,
+                          sin, cos, cy - sin * cx - cos * cy, 0.0, 0.0])[None]
+    shape = tf.shape(image)[:2]
+
+    def warp(values, interpolation, fill):
+        return tf.raw_ops.ImageProjectiveTransformV3(
+            images=values[None], transforms=transform, output_shape=shape,
+            fill_value=fill, interpolation=interpolation, fill_mode="CONSTANT")[0]
+
+    image = warp(image, "BILINEAR", 0.0)
+    label = warp(label, "NEAREST", float(IGNORE))
+    return image, label
+
+
+def augment(image, label, crop: tuple[int, int], pixel_budget: int = DEFAULT_PIXEL_BUDGET):
+    """Random scale around the working scale, rotation, crop, flip and colour jitter."""
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    base_scale = tf.minimum(1.0, tf.sqrt(pixel_budget / (shape[0] * shape[1])))
+    scale = base_scale * tf.exp(tf.random.uniform([], math.log(0.7), math.log(1.5)))
+    size = tf.cast(tf.round(shape * scale), tf.int32)
+    image = tf.image.resize(tf.cast(image, tf.float32), size, "bilinear", antialias=True)
+    label = tf.image.resize(tf.cast(label[..., None], tf.float32), size, "nearest")
+    image, label = _random_rotate(image, label, 5.0)
+    # Pad to the crop size (void labels), then crop image and label together.
+    pad_h = tf.maximum(crop[0] - size[0], 0)
+    pad_w = tf.maximum(crop[1] - size[1], 0)
+    image = tf.pad(image, [[0, pad_h], [0, pad_w], [0, 0]])
+    label = tf.pad(label - IGNORE, [[0, pad_h], [0, pad_w], [0, 0]]) + IGNORE
+    stacked = tf.image.random_crop(tf.concat([image, label], -1), [crop[0], crop[1], 4])
+    stacked = tf.image.random_flip_left_right(stacked)
+    image, label = stacked[..., :3], stacked[..., 3]
+    image = tf.image.random_brightness(image, 25.0)
+    image = tf.image.random_contrast(image, 0.75, 1.25)
+    image = tf.image.random_saturation(image, 0.75, 1.25)
+    image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+    return image, tf.cast(label, tf.uint8)
+
+
+def training_dataset(samples: list[LoadedSample], repeats: dict[str, int], batch_size: int,
+                     crop: tuple[int, int], seed: int = 0) -> tf.data.Dataset:
+    """Infinite shuffled batches of augmented crops; one "epoch" = every sample x repeats."""
+    order = [i for i, s in enumerate(samples) for _ in range(repeats.get(s.layout, 1))]
+
+    def generate():
+        rng = np.random.default_rng(seed)
+        while True:
+            for index in rng.permutation(order):
+                yield samples[index].image, samples[index].label
+
+    dataset = tf.data.Dataset.from_generator(
+        generate, output_signature=(tf.TensorSpec([None, None, 3], tf.uint8),
+                                    tf.TensorSpec([None, None], tf.uint8)))
+    return (dataset.map(lambda i, l: augment(i, l, crop), num_parallel_calls=tf.data.AUTOTUNE)
+            .batch(batch_size, drop_remainder=True)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+def steps_per_epoch(samples: list[LoadedSample], repeats: dict[str, int], batch_size: int) -> int:
+    return max(1, sum(repeats.get(s.layout, 1) for s in samples) // batch_size)
+
+
+def _to_working_scale(sample: LoadedSample, pixel_budget: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validation input as the viewer feeds it: scaled to the working size, padded to the
+    stride (labels padded with void)."""
+    image = tf.convert_to_tensor(sample.image)
+    height, width = sample.label.shape
+    scale = min(1.0, math.sqrt(pixel_budget / (height * width)))
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    image = tf.image.resize(image, size, "bilinear", antialias=True)
+    label = tf.image.resize(sample.label[..., None], size, "nearest")[..., 0]
+    pad = (-(-size[0] // STRIDE) * STRIDE - size[0], -(-size[1] // STRIDE) * STRIDE - size[1])
+    image = np.pad(np.round(image.numpy()).astype(np.uint8), ((0, pad[0]), (0, pad[1]), (0, 0)), mode="edge")
+    label = np.pad(label.numpy().astype(np.uint8), ((0, pad[0]), (0, pad[1])), constant_values=IGNORE)
+    return image, label
+
+
+def validation_dataset(samples: list[LoadedSample], pixel_budget: int = DEFAULT_PIXEL_BUDGET) -> tf.data.Dataset:
+    """Batches of one image each (sizes differ), pre-scaled once and cached."""
+    pairs = [_to_working_scale(s, pixel_budget) for s in samples]
+
+    def generate():
+        yield from pairs
+
+    return (tf.data.Dataset.from_generator(
+        generate, output_signature=(tf.TensorSpec([None, None, 3], tf.uint8),
+                                    tf.TensorSpec([None, None], tf.uint8)))
+            .batch(1).cache().prefetch(tf.data.AUTOTUNE))

@@ -1,0 +1,194 @@
+"""Train a segviewer U-Net on KITTI semantics + CamVid.
+
+    python -m training.train --data ../shared/datasets --epochs 40
+    python -m training.train --arch seed --summary      # the article's network, 7,698,580 params
+
+Writes ``<run>/best.keras`` (best validation mean IoU), ``<run>/last.keras`` (for
+``--resume``), ``<run>/log.csv`` and TensorBoard logs under ``<run>/tensorboard``; with
+``--export PATH`` the best model is copied there with its JSON model card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_CROP = (192, 384)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path("../shared/datasets"),
+                        help="folder holding kitti_semantics/ and/or camvid/")
+    parser.add_argument("--arch", choices=("lite0", "seed"), default="lite0")
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--steps-per-epoch", type=int, default=0, help="0 = one pass over the data")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--crop", type=int, nargs=2, default=DEFAULT_CROP, metavar=("H", "W"))
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--kitti-repeats", type=int, default=8,
+                        help="KITTI has few images: show each this many times per epoch")
+    parser.add_argument("--patience", type=int, default=12, help="early-stopping patience (epochs)")
+    parser.add_argument("--max-train-images", type=int, default=0, help="debug: cap the training set")
+    parser.add_argument("--max-val-images", type=int, default=0, help="debug: cap the validation set")
+    parser.add_argument("--run-dir", type=Path, default=None, help="default runs/<arch>")
+    parser.add_argument("--resume", action="store_true", help="continue from <run>/last.keras")
+    parser.add_argument("--export", type=Path, default=None,
+                        help="copy the best model (and a model card) here when done")
+    parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
+                        help="tf.distribute strategy; multiworker reads TF_CONFIG")
+    parser.add_argument("--no-pretrained", action="store_true", help="lite0: random encoder")
+    parser.add_argument("--summary", action="store_true", help="print the model summary and exit")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def make_strategy(name: str):
+    import tensorflow as tf
+
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def build_model(arch: str, pretrained: bool):
+    from training.models import build_lite0_unet, build_seed_unet
+
+    return build_seed_unet() if arch == "seed" else build_lite0_unet(pretrained=pretrained)
+
+
+class _LearningRate:
+    """Linear warm-up for one epoch, then cosine decay to 1 % (epoch-indexed, so a
+    resumed run continues on the same curve)."""
+
+    def __init__(self, base: float, epochs: int) -> None:
+        self.base, self.epochs = base, max(epochs, 1)
+
+    def __call__(self, epoch: int, _lr: float = 0.0) -> float:
+        if epoch == 0:
+            return self.base * 0.1
+        progress = min(epoch / self.epochs, 1.0)
+        return self.base * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _completed_epochs(csv_path: Path) -> int:
+    if not csv_path.exists():
+        return 0
+    lines = [line for line in csv_path.read_text().splitlines()[1:] if line.strip()]
+    return len(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    from training import data
+    from training.losses import MaskedCrossEntropy, MaskedMeanIoU
+
+    keras.utils.set_random_seed(args.seed)
+    if args.summary:
+        model = build_model(args.arch, pretrained=False)
+        model.summary(line_length=110)
+        print(f"{model.name}: {model.count_params():,} parameters")
+        return 0
+
+    run_dir = args.run_dir or Path("runs") / args.arch
+    run_dir.mkdir(parents=True, exist_ok=True)
+    train_samples, val_samples = data.split_samples(args.data)
+    if args.max_train_images:
+        train_samples = train_samples[: args.max_train_images]
+    if args.max_val_images:
+        val_samples = val_samples[: args.max_val_images]
+    if not train_samples or not val_samples:
+        print(f"error: no KITTI or CamVid training/validation images under {args.data}", file=sys.stderr)
+        return 2
+    print(f"loading {len(train_samples)} training and {len(val_samples)} validation images...", flush=True)
+    train_loaded = data.load_samples(train_samples)
+    val_loaded = data.load_samples(val_samples)
+    repeats = {"kitti": args.kitti_repeats, "camvid": 1}
+    weights = data.class_weights(train_loaded, repeats)
+    print("class weights:", " ".join(f"{w:.2f}" for w in weights), flush=True)
+
+    strategy = make_strategy(args.strategy)
+    crop = tuple(args.crop)
+    global_batch = args.batch_size
+    train_ds = data.training_dataset(train_loaded, repeats, global_batch, crop, seed=args.seed)
+    val_ds = data.validation_dataset(val_loaded)
+    steps = args.steps_per_epoch or data.steps_per_epoch(train_loaded, repeats, global_batch)
+
+    last_path = run_dir / "last.keras"
+    best_path = run_dir / "best.keras"
+    csv_path = run_dir / "log.csv"
+    initial_epoch = 0
+    with strategy.scope():
+        if args.resume and last_path.exists():
+            model = keras.saving.load_model(last_path)
+            initial_epoch = _completed_epochs(csv_path)
+            print(f"resuming from {last_path} after epoch {initial_epoch}", flush=True)
+        else:
+            model = build_model(args.arch, pretrained=not args.no_pretrained)
+            model.compile(optimizer=keras.optimizers.Adam(args.lr),
+                          loss=MaskedCrossEntropy(weights.tolist()),
+                          metrics=[MaskedMeanIoU()])
+    print(f"{model.name}: {model.count_params():,} parameters, {steps} steps/epoch, "
+          f"batch {global_batch}, crop {crop[0]}x{crop[1]}", flush=True)
+
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(best_path, monitor="val_mean_iou", mode="max", save_best_only=True),
+        keras.callbacks.ModelCheckpoint(last_path),
+        keras.callbacks.LearningRateScheduler(_LearningRate(args.lr, args.epochs)),
+        keras.callbacks.EarlyStopping(monitor="val_mean_iou", mode="max", patience=args.patience),
+        keras.callbacks.CSVLogger(str(csv_path), append=args.resume),
+    ]
+    if _have_tensorboard():
+        callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), profile_batch=0))
+    else:
+        print("note: `pip install tensorboard` for TensorBoard logs; CSV log only", flush=True)
+    started = time.perf_counter()
+    model.fit(train_ds, epochs=args.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
+              validation_data=val_ds, callbacks=callbacks, verbose=2)
+    seconds = time.perf_counter() - started
+    info = {"arch": args.arch, "epochs_run": _completed_epochs(csv_path), "train_seconds_this_run": round(seconds),
+            "train_images": len(train_samples), "val_images": len(val_samples),
+            "batch_size": global_batch, "crop": list(crop), "kitti_repeats": args.kitti_repeats,
+            "steps_per_epoch": steps, "strategy": args.strategy}
+    (run_dir / "train_info.json").write_text(json.dumps(info, indent=2))
+    print(f"trained {info['epochs_run']} epochs in {seconds / 60:.1f} min; best model: {best_path}")
+    if args.export:
+        export_model(best_path if best_path.exists() else last_path, args.export)
+    return 0
+
+
+def _have_tensorboard() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def export_model(source: Path, destination: Path) -> None:
+    """Save an inference-only copy (no optimizer state, so a few MB smaller)."""
+    import keras
+
+    model = keras.saving.load_model(source, compile=False)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    temp = destination.with_suffix(".tmp.keras")
+    model.save(temp)
+    shutil.move(temp, destination)
+    print(f"exported {destination}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
