@@ -1,0 +1,60 @@
+"""``segviewer`` command: the viewer by default, or a sub-command.
+
+    segviewer [IMAGE | FOLDER] [--model PATH] [--screenshot PNG]
+    segviewer predict INPUT... --out DIR [--format ...]
+    segviewer evaluate --pred DIR --gt DIR
+    segviewer bench [--quick] [--json FILE]
+
+Nothing heavy is imported here: Qt only for the viewer, TensorFlow only when a model loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from segviewer import __version__
+from segviewer.core.inference import DEFAULT_PIXEL_BUDGET
+
+SUBCOMMANDS = ("predict", "evaluate", "bench")
+
+
+def viewer_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segviewer",
+        description="See what a semantic-segmentation network sees in road images. "
+                    f"Sub-commands: {', '.join(SUBCOMMANDS)} (try `segviewer predict --help`).")
+    parser.add_argument("path", nargs="?", type=Path, help="an image or a folder of images to open")
+    parser.add_argument("--model", type=Path, default=None, help="a .keras model (default: the shipped one)")
+    parser.add_argument("--pixel-budget", type=int, default=DEFAULT_PIXEL_BUDGET,
+                        help="pixels the network sees per image (working scale; default %(default)s)")
+    parser.add_argument("--screenshot", type=Path, default=None, metavar="PNG",
+                        help="open PATH, wait for the overlay, save a PNG of the window and exit")
+    parser.add_argument("--version", action="version", version=f"segviewer {__version__}")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        command, rest = argv[0], argv[1:]
+        if command == "predict":
+            from segviewer.predict import main as predict_main
+
+            return predict_main(rest)
+        if command == "evaluate":
+            from segviewer.evaluate import main as evaluate_main
+
+            return evaluate_main(rest)
+        from segviewer.bench import main as bench_main
+
+        return bench_main(rest)
+    args = viewer_parser().parse_args(argv)
+    from segviewer.gui.app import run
+
+    return run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

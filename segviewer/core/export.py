@@ -1,0 +1,39 @@
+"""Plan and write the mask files for one image (viewer Save / Save All, ``segviewer predict``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from segviewer.core.errors import MaskIOError
+from segviewer.core.mask_io import MaskFormat, output_path, save_mask
+
+
+def plan_outputs(source: Path, folder: Path | None, formats: Sequence[MaskFormat]) -> list[tuple[MaskFormat, Path]]:
+    """Where each format goes: ``folder`` or, when None, the image's own folder."""
+    target = Path(folder) if folder is not None else Path(source).parent
+    return [(fmt, output_path(source, target, fmt)) for fmt in formats]
+
+
+def existing_outputs(outputs: Sequence[tuple[MaskFormat, Path]]) -> list[Path]:
+    return [path for _, path in outputs if path.exists()]
+
+
+def write_outputs(train_ids: np.ndarray, outputs: Sequence[tuple[MaskFormat, Path]],
+                  make_overlay: Callable[[], np.ndarray] | None, overwrite: bool) -> list[MaskIOError]:
+    """Write every planned file (each atomically); returns the failures, never raises
+    :class:`MaskIOError`, so one bad file does not stop the others."""
+    errors: list[MaskIOError] = []
+    overlay = None
+    for fmt, path in outputs:
+        try:
+            if fmt is MaskFormat.OVERLAY and overlay is None:
+                if make_overlay is None:
+                    raise MaskIOError(path, "no overlay image to save")
+                overlay = make_overlay()
+            save_mask(train_ids, path, fmt, overlay=overlay, overwrite=overwrite)
+        except MaskIOError as error:
+            errors.append(error)
+    return errors

@@ -1,0 +1,70 @@
+"""Start the viewer: build the QApplication and the window, show it, then load the model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtWidgets import QApplication
+
+from segviewer import __version__
+from segviewer.core.resources import default_model_path
+
+SCREENSHOT_TIMEOUT_S = 180
+
+
+def make_application(argv: list[str] | None = None) -> QApplication:
+    QCoreApplication.setOrganizationName("segviewer")
+    QCoreApplication.setApplicationName("segviewer")
+    QCoreApplication.setApplicationVersion(__version__)
+    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    return app
+
+
+class ScreenshotRun:
+    """``--screenshot``: wait for the first overlay, grab the window, exit 0 (1 on error)."""
+
+    def __init__(self, window, target: Path) -> None:
+        self.window, self.target, self.status = window, target, 1
+        window.sig_frame_shown.connect(self._on_frame)
+        window.sig_error.connect(self._on_error)
+        window.worker.signals.sig_model_failed.connect(self._on_error)
+        QTimer.singleShot(SCREENSHOT_TIMEOUT_S * 1000, lambda: self._on_error("timed out waiting for the overlay"))
+
+    def _on_frame(self, _path) -> None:
+        if self.window.current is None or self.window.current.prediction is None:
+            return  # the image arrived before the model: wait for the segmented frame
+        QTimer.singleShot(200, self._grab)  # let the status bar and legend repaint
+
+    def _grab(self) -> None:
+        if not self.window.grab().save(str(self.target), "PNG"):
+            return self._on_error(f"{self.target}: could not write the screenshot")
+        print(f"screenshot saved to {self.target}")
+        self.status = 0
+        self.window.close()
+
+    def _on_error(self, message: str) -> None:
+        print(f"segviewer: {message}", file=sys.stderr)
+        self.status = 1
+        self.window.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    app = make_application()
+    from segviewer.gui.main_window import MainWindow
+
+    model = args.model or default_model_path()
+    window = MainWindow(model, args.pixel_budget, interactive=args.screenshot is None)
+    screenshot = ScreenshotRun(window, args.screenshot) if args.screenshot else None
+    if args.screenshot and args.path is None:
+        print("segviewer: --screenshot needs an image to open", file=sys.stderr)
+        return 2
+    window.show()
+    # Load the model and open the image only once the window is on screen.
+    QTimer.singleShot(0, window.start)
+    if args.path is not None:
+        QTimer.singleShot(0, lambda: window.open_path(Path(args.path)))
+    code = app.exec()
+    return screenshot.status if screenshot else code

@@ -1,0 +1,203 @@
+"""The one background thread that owns the model.
+
+It serves three kinds of job, most urgent first: load a model, segment the image the
+user is looking at (only the latest request is kept: when the user flips through a
+folder, images they have already left are never computed), and batch jobs (save all).
+Results travel to the GUI thread through Qt signals (queued across threads); every
+exception becomes a message, never an escape. Shutting down is a flag the loop checks;
+the thread is a daemon so a model still loading can never hold the app open.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from segviewer.core.errors import SegviewerError
+from segviewer.core.image_io import load_image
+from segviewer.core.inference import Prediction, Segmenter
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: Path
+    name: str
+    device: str
+    card: dict
+    load_seconds: float
+
+
+@dataclass(frozen=True)
+class InferenceResult:
+    request_id: int
+    path: Path
+    image: np.ndarray
+    prediction: Prediction | None  # None when no model is loaded: the image alone is shown
+    model_path: Path | None
+
+    @property
+    def nbytes(self) -> int:
+        size = self.image.nbytes
+        if self.prediction is not None:
+            size += self.prediction.train_ids.nbytes + self.prediction.confidence.nbytes
+        return size
+
+
+@dataclass(frozen=True)
+class InferenceFailure:
+    request_id: int
+    path: Path
+    message: str
+
+
+class WorkerSignals(QObject):
+    sig_model_loading = Signal(object)   # Path
+    sig_model_loaded = Signal(object)    # ModelInfo
+    sig_model_failed = Signal(str)
+    sig_busy = Signal(bool)
+    sig_result = Signal(object)          # InferenceResult
+    sig_failed = Signal(object)          # InferenceFailure
+    sig_batch_progress = Signal(int, int, str)
+    sig_batch_done = Signal(object)      # whatever the batch job returned
+
+
+# A batch job gets the segmenter, a progress callback and a "should stop" check.
+BatchJob = Callable[[Segmenter, Callable[[int, int, str], None], Callable[[], bool]], object]
+
+
+class ModelWorker:
+    def __init__(self, pixel_budget: int) -> None:
+        self.signals = WorkerSignals()
+        self._pixel_budget = pixel_budget
+        self._condition = threading.Condition()
+        self._pending_model: Path | None = None
+        self._pending_request: tuple[int, Path] | None = None
+        self._pending_batch: BatchJob | None = None
+        self._cancel_batch = False
+        self._stopping = False
+        self._segmenter: Segmenter | None = None
+        self._model_path: Path | None = None
+        self.calls = 0  # how many times the model ran (tests check toggles never re-run it)
+        self._thread = threading.Thread(target=self._loop, name="segviewer-model-worker", daemon=True)
+        self._thread.start()
+
+    # -- requests from the GUI thread ------------------------------------------------
+    def load_model(self, path: Path) -> None:
+        with self._condition:
+            self._pending_model = Path(path)
+            self._condition.notify()
+
+    def request(self, request_id: int, path: Path) -> None:
+        """Segment ``path``; replaces any request not yet started."""
+        with self._condition:
+            self._pending_request = (request_id, Path(path))
+            self._condition.notify()
+
+    def run_batch(self, job: BatchJob) -> None:
+        with self._condition:
+            self._cancel_batch = False
+            self._pending_batch = job
+            self._condition.notify()
+
+    def cancel_batch(self) -> None:
+        with self._condition:
+            self._cancel_batch = True
+            self._pending_batch = None
+
+    @property
+    def has_model(self) -> bool:
+        return self._segmenter is not None
+
+    def shutdown(self, timeout: float = 2.0) -> bool:
+        """Ask the loop to stop and wait up to ``timeout`` s; True if it has ended."""
+        with self._condition:
+            self._stopping = True
+            self._cancel_batch = True
+            self._condition.notify()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # -- the loop (worker thread) -------------------------------------------------------
+    def _next_job(self):
+        with self._condition:
+            while not self._stopping and not (self._pending_model or self._pending_request
+                                               or self._pending_batch):
+                self._condition.wait()
+            if self._stopping:
+                return None
+            if self._pending_model is not None:
+                job, self._pending_model = ("model", self._pending_model), None
+            elif self._pending_request is not None:
+                job, self._pending_request = ("infer", self._pending_request), None
+            else:
+                job, self._pending_batch = ("batch", self._pending_batch), None
+            return job
+
+    def _loop(self) -> None:
+        while (job := self._next_job()) is not None:
+            kind, payload = job
+            self._emit(self.signals.sig_busy, True)
+            try:
+                if kind == "model":
+                    self._load(payload)
+                elif kind == "infer":
+                    self._infer(*payload)
+                else:
+                    self._batch(payload)
+            except Exception as error:  # a bug must not kill the worker or the app
+                self._emit(self.signals.sig_model_failed, f"unexpected error: {error!r}")
+            finally:
+                self._emit(self.signals.sig_busy, False)
+
+    def _emit(self, signal, *args) -> None:
+        if not self._stopping:
+            signal.emit(*args)
+
+    def _load(self, path: Path) -> None:
+        self._emit(self.signals.sig_model_loading, path)
+        started = time.perf_counter()
+        try:
+            segmenter = Segmenter.load(path, self._pixel_budget)
+            segmenter.warm_up()
+            from segviewer.core.inference import device_description
+
+            device = device_description()
+        except SegviewerError as error:
+            self._emit(self.signals.sig_model_failed, str(error))
+            return
+        self._segmenter, self._model_path = segmenter, path
+        info = ModelInfo(path, segmenter.name, device, segmenter.card, time.perf_counter() - started)
+        self._emit(self.signals.sig_model_loaded, info)
+
+    def _infer(self, request_id: int, path: Path) -> None:
+        try:
+            image = load_image(path)
+        except SegviewerError as error:
+            self._emit(self.signals.sig_failed, InferenceFailure(request_id, path, str(error)))
+            return
+        prediction = None
+        if self._segmenter is not None:
+            self.calls += 1
+            prediction = self._segmenter.predict(image)
+        self._emit(self.signals.sig_result,
+                   InferenceResult(request_id, path, image, prediction, self._model_path))
+
+    def _batch(self, job: BatchJob) -> None:
+        if self._segmenter is None:
+            self._emit(self.signals.sig_batch_done, RuntimeError("no model loaded"))
+            return
+
+        def progress(done: int, total: int, name: str) -> None:
+            self._emit(self.signals.sig_batch_progress, done, total, name)
+
+        result = job(self._segmenter, progress, lambda: self._cancel_batch or self._stopping)
+        self._emit(self.signals.sig_batch_done, result)
