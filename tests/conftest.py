@@ -54,3 +54,47 @@ def _no_leaked_threads():
         thread.join(timeout=5)
     still = [t.name for t in leaked if t.is_alive()]
     assert not still, f"threads left running: {still}"
+
+
+def _build_tiny_model(path: Path) -> Path:
+    """A 1x1-conv "segmenter" with fixed weights: red -> road, green -> vegetation,
+    blue -> sky. Saved as .keras; loads like the shipped model, costs nothing to run."""
+    import keras
+
+    inputs = keras.Input((None, None, 3), dtype="uint8")
+    x = keras.layers.Rescaling(1.0 / 255.0)(inputs)
+    logits = keras.layers.Conv2D(19, 1, name="logits")(x)
+    model = keras.Model(inputs, logits, name="tiny_test_model")
+    kernel = np.zeros((1, 1, 3, 19), np.float32)
+    kernel[0, 0, 0, 0] = 4.0   # red -> road
+    kernel[0, 0, 1, 8] = 4.0   # green -> vegetation
+    kernel[0, 0, 2, 10] = 4.0  # blue -> sky
+    model.get_layer("logits").set_weights([kernel, np.zeros(19, np.float32)])
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory) -> Path:
+    return _build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.keras")
+
+
+def tricolour_image(height: int = 60, width: int = 90, seed: int = 0) -> np.ndarray:
+    """Blue (sky) top, green (vegetation) middle, red (road) bottom, slightly noisy."""
+    rng = np.random.default_rng(seed)
+    image = np.zeros((height, width, 3), np.uint8)
+    image[: height // 3] = (20, 20, 230)
+    image[height // 3: 2 * height // 3] = (20, 230, 20)
+    image[2 * height // 3:] = (230, 20, 20)
+    return np.clip(image.astype(int) + rng.integers(-8, 8, image.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def image_folder(tmp_path) -> Path:
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for index in range(3):
+        Image.fromarray(tricolour_image(seed=index)).save(folder / f"00000{index}_10.png")
+    return folder

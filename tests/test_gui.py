@@ -1,0 +1,183 @@
+"""Drive the real window (offscreen) the way a user would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from segviewer.core.mask_io import MaskFormat, read_label_ids, read_train_ids  # noqa: E402
+from segviewer.core.overlay import OverlayMode  # noqa: E402
+from segviewer.gui.app import make_application  # noqa: E402
+from segviewer.gui.main_window import MainWindow  # noqa: E402
+
+WAIT_MS = 60_000
+
+
+@pytest.fixture(autouse=True)
+def private_settings(tmp_path, qapp):
+    """Tests never read or write the user's real settings."""
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    make_application()
+    yield
+
+
+@pytest.fixture
+def make_window(qtbot, tiny_model_path):
+    windows = []
+
+    def make(model: Path | None = None, wait_model: bool = True) -> MainWindow:
+        window = MainWindow(model or tiny_model_path, pixel_budget=192 * 640, interactive=False)
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        if wait_model:
+            with qtbot.waitSignal(window.worker.signals.sig_model_loaded, timeout=WAIT_MS):
+                window.start()
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+        assert not window.worker.is_alive()
+
+
+def open_and_wait(qtbot, window: MainWindow, path: Path) -> None:
+    with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
+        window.open_path(path)
+
+
+def displayed(window: MainWindow) -> np.ndarray:
+    image = window.view.displayed_image().convertToFormat(window.view.displayed_image().Format.Format_RGB888)
+    array = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return array[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
+
+
+def test_open_image_shows_prediction(qtbot, make_window, image_folder):
+    window = make_window()
+    open_and_wait(qtbot, window, image_folder / "000000_10.png")
+    ids = window.current.prediction.train_ids
+    assert ids.shape == (60, 90)
+    assert ids[5, 5] == 10 and ids[30, 5] == 8 and ids[55, 5] == 0  # sky, vegetation, road
+    assert window.model_label.text() == "tiny on CPU"  # file name and device
+    assert "ms" in window.time_label.text()
+    assert window.legend.item_for(10).text().startswith("sky")
+
+
+def test_toggle_changes_pixels_without_rerunning_model(qtbot, make_window, image_folder):
+    window = make_window()
+    open_and_wait(qtbot, window, image_folder / "000000_10.png")
+    calls = window.worker.calls
+    before = displayed(window)
+    window.legend.item_for(10).setCheckState(Qt.CheckState.Unchecked)
+    after = displayed(window)
+    original = np.asarray(Image.open(image_folder / "000000_10.png"))
+    assert np.array_equal(after[:20], original[:20])          # sky hidden: plain image
+    assert not np.array_equal(before[:20], after[:20])
+    assert np.array_equal(after[40:], before[40:])              # road untouched
+    window.legend.solo(0)
+    assert window.renderer.visible_ids() == {0}
+    window.legend.hide_all()
+    assert np.array_equal(displayed(window), original)
+    window.legend.show_all()
+    window.opacity_slider.setValue(0)
+    assert np.array_equal(displayed(window), original)
+    window.opacity_slider.setValue(100)
+    assert displayed(window)[55, 5].tolist() == [128, 64, 128]  # pure road colour
+    window.set_mode(OverlayMode.CONTOUR)
+    window.set_mode(OverlayMode.IMAGE_ONLY)
+    assert np.array_equal(displayed(window), original)
+    assert window.worker.calls == calls
+
+
+def test_next_previous_and_cache(qtbot, make_window, image_folder):
+    window = make_window()
+    open_and_wait(qtbot, window, image_folder)
+    assert window.current.path.name == "000000_10.png" and len(window.files) == 3
+    with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
+        window.next_action.trigger()
+    assert window.current.path.name == "000001_10.png"
+    calls = window.worker.calls
+    with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
+        window.previous_action.trigger()
+    assert window.current.path.name == "000000_10.png"
+    assert window.worker.calls == calls  # from the cache
+    assert "cached" in window.time_label.text()
+
+
+def test_save_all_four_formats_and_read_back(qtbot, make_window, image_folder, tmp_path):
+    window = make_window()
+    open_and_wait(qtbot, window, image_folder / "000000_10.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    written = window.save_current(list(MaskFormat), out)
+    assert sorted(p.name for p in written) == sorted(
+        f"000000_10_{f.value}.png" for f in MaskFormat)
+    ids = window.current.prediction.train_ids
+    assert np.array_equal(read_label_ids(out / "000000_10_labelIds.png"), ids)
+    assert np.array_equal(read_train_ids(out / "000000_10_trainIds.png"), ids)
+    assert np.array_equal(np.asarray(Image.open(out / "000000_10_overlay.png")), displayed(window))
+
+
+def test_overwrite_asks_first(qtbot, make_window, image_folder, tmp_path, monkeypatch):
+    window = make_window()
+    open_and_wait(qtbot, window, image_folder / "000000_10.png")
+    target = tmp_path / "000000_10_color.png"
+    target.write_bytes(b"keep me")
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    assert window.save_current([MaskFormat.COLOR], tmp_path) == []
+    assert target.read_bytes() == b"keep me"
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    assert window.save_current([MaskFormat.COLOR], tmp_path) == [target]
+    assert target.read_bytes() != b"keep me"
+
+
+def test_corrupt_image_gives_message_and_app_stays_usable(qtbot, make_window, image_folder):
+    window = make_window()
+    bad = image_folder / "000001_10.png"
+    bad.write_bytes(b"not a png at all")
+    with qtbot.waitSignal(window.sig_error, timeout=WAIT_MS) as blocker:
+        window.open_path(bad)
+    assert "000001_10.png" in blocker.args[0] and "not an image" in blocker.args[0]
+    with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
+        window.next_action.trigger()
+    assert window.current.path.name == "000002_10.png"
+
+
+def test_missing_model_gives_message_then_another_model_loads(qtbot, make_window, image_folder,
+                                                               tiny_model_path, tmp_path):
+    window = make_window(model=tmp_path / "missing.keras", wait_model=False)
+    with qtbot.waitSignal(window.worker.signals.sig_model_failed, timeout=WAIT_MS) as blocker:
+        window.start()
+    assert "missing.keras" in blocker.args[0] and "not found" in blocker.args[0]
+    assert window.model_label.text() == "No model"
+    open_and_wait(qtbot, window, image_folder / "000000_10.png")  # the image alone is shown
+    assert window.current.prediction is None
+    with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
+        window.load_model(tiny_model_path)
+    assert window.current.prediction is not None
+
+
+def test_visibility_and_opacity_persist_in_settings(qtbot, make_window, image_folder):
+    window = make_window()
+    window.legend.item_for(13).setCheckState(Qt.CheckState.Unchecked)
+    window.opacity_slider.setValue(70)
+    window.close()
+    again = make_window(wait_model=False)
+    assert 13 not in again.renderer.visible_ids()
+    assert again.opacity_slider.value() == 70
+
+
+def test_hover_readout(qtbot, make_window, image_folder):
+    window = make_window()
+    open_and_wait(qtbot, window, image_folder / "000000_10.png")
+    window._on_hover(5, 55)
+    assert "road (train ID 0)" in window.hover_label.text() and "x 5, y 55" in window.hover_label.text()

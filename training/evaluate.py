@@ -1,0 +1,129 @@
+"""Evaluate a model at each image's full resolution, exactly as the viewer runs it.
+
+    python -m training.evaluate --data ../shared/datasets/kitti_semantics --layout kitti
+    python -m training.evaluate --data ../shared/datasets/camvid --layout camvid --json camvid.json
+
+KITTI is scored over the 19 Cityscapes train classes; CamVid in its own 11-class space
+(predictions mapped down with ``TRAIN_TO_CAMVID``). Mean IoU averages the classes present
+in the ground truth. ``--split`` picks the images (default: the validation split).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from segviewer.core.classes import NUM_TRAIN_CLASSES, load_class_table
+from segviewer.core.datasets import (CAMVID_CLASSES, TRAIN_TO_CAMVID, Sample, camvid_samples,
+                                     kitti_samples, read_single_channel)
+from segviewer.core.image_io import load_image
+from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, Segmenter
+from segviewer.core.metrics import Scores, confusion_matrix, scores_from_confusion
+from segviewer.core.resources import default_model_path
+
+KITTI_VALIDATION = range(40, 48)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True,
+                        help="the kitti_semantics/ or camvid/ folder")
+    parser.add_argument("--layout", choices=("kitti", "camvid"), required=True)
+    parser.add_argument("--split", choices=("val", "train", "all"), default="val",
+                        help="KITTI val = 000040-000047; CamVid val = val/ (default %(default)s)")
+    parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
+    parser.add_argument("--pixel-budget", type=int, default=DEFAULT_PIXEL_BUDGET)
+    parser.add_argument("--json", type=Path, default=None, help="also write the scores here")
+    return parser.parse_args(argv)
+
+
+def select_samples(data: Path, layout: str, split: str) -> list[Sample]:
+    if layout == "camvid":
+        splits = {"val": ["val"], "train": ["train"], "all": ["train", "val"]}[split]
+        return [s for name in splits for s in camvid_samples(data, name)]
+    samples = [s for s in kitti_samples(data, "training") if s.label is not None]
+    if split == "all":
+        return samples
+    in_val = [int(s.image.name.split("_")[0]) in KITTI_VALIDATION for s in samples]
+    return [s for s, v in zip(samples, in_val) if v == (split == "val")]
+
+
+def class_names(layout: str) -> list[str]:
+    if layout == "camvid":
+        return list(CAMVID_CLASSES)
+    return [c.name for c in load_class_table().train_classes]
+
+
+def evaluate(segmenter: Segmenter, samples: list[Sample], layout: str, progress=True) -> tuple[Scores, np.ndarray, float]:
+    """Scores, confusion matrix and mean seconds per image over ``samples``."""
+    num_classes = len(class_names(layout))
+    matrix = np.zeros((num_classes, num_classes + 1), np.int64)
+    seconds = []
+    for index, sample in enumerate(samples, start=1):
+        prediction = segmenter.predict(load_image(sample.image))
+        seconds.append(prediction.seconds)
+        if layout == "camvid":
+            truth = read_single_channel(sample.label)  # 11 = void, ignored
+            predicted = TRAIN_TO_CAMVID[prediction.train_ids]
+        else:
+            truth = sample.read_train_ids()
+            predicted = prediction.train_ids
+        matrix += confusion_matrix(truth, predicted, num_classes)
+        if progress:
+            print(f"\r{index}/{len(samples)} {sample.image.name}", end="", file=sys.stderr, flush=True)
+    if progress:
+        print(file=sys.stderr)
+    return scores_from_confusion(matrix), matrix, float(np.median(seconds)) if seconds else math.nan
+
+
+def scores_document(scores: Scores, names: list[str], images: int) -> dict:
+    return {
+        "miou": scores.mean_iou,
+        "pixel_accuracy": scores.pixel_accuracy,
+        "per_class": {name: (None if math.isnan(iou) or not present else float(iou))
+                      for name, iou, present in zip(names, scores.per_class_iou, scores.present)},
+        "images": images,
+    }
+
+
+def format_table(scores: Scores, names: list[str]) -> str:
+    rows = [f"{'class':<16} {'IoU':>7}"]
+    for name, iou, present in zip(names, scores.per_class_iou, scores.present):
+        rows.append(f"{name:<16} {'—' if not present else f'{iou * 100:6.1f}%':>7}")
+    rows.append(f"{'mean IoU':<16} {scores.mean_iou * 100:6.1f}%  (over {int(scores.present.sum())} classes present)")
+    rows.append(f"{'pixel accuracy':<16} {scores.pixel_accuracy * 100:6.1f}%")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    samples = select_samples(args.data, args.layout, args.split)
+    if not samples:
+        print(f"error: no labelled {args.layout} images for split {args.split!r} under {args.data}",
+              file=sys.stderr)
+        return 2
+    model_path = args.model or default_model_path()
+    segmenter = Segmenter.load(model_path, args.pixel_budget)
+    started = time.perf_counter()
+    scores, _matrix, median_s = evaluate(segmenter, samples, args.layout)
+    names = class_names(args.layout)
+    print(f"{model_path.name} on {len(samples)} {args.layout} {args.split} images "
+          f"({time.perf_counter() - started:.0f} s, median {median_s * 1000:.0f} ms/image)")
+    print(format_table(scores, names))
+    if args.json:
+        document = scores_document(scores, names, len(samples))
+        args.json.write_text(json.dumps(document, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
