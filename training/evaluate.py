@@ -25,7 +25,7 @@ from segviewer.core.datasets import (CAMVID_CLASSES, TRAIN_TO_CAMVID, Sample, ca
                                      kitti_samples, read_single_channel)
 from segviewer.core.image_io import load_image
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, Segmenter
-from segviewer.core.metrics import Scores, confusion_matrix, scores_from_confusion
+from segviewer.core.metrics import Scores, confusion_matrix, format_table, scores_document, scores_from_confusion
 from segviewer.core.resources import default_model_path
 
 KITTI_VALIDATION = range(40, 48)
@@ -82,25 +82,6 @@ def evaluate(segmenter: Segmenter, samples: list[Sample], layout: str, progress=
     if progress:
         print(file=sys.stderr)
     return scores_from_confusion(matrix), matrix, float(np.median(seconds)) if seconds else math.nan
-
-
-def scores_document(scores: Scores, names: list[str], images: int) -> dict:
-    return {
-        "miou": scores.mean_iou,
-        "pixel_accuracy": scores.pixel_accuracy,
-        "per_class": {name: (None if math.isnan(iou) or not present else float(iou))
-                      for name, iou, present in zip(names, scores.per_class_iou, scores.present)},
-        "images": images,
-    }
-
-
-def format_table(scores: Scores, names: list[str]) -> str:
-    rows = [f"{'class':<16} {'IoU':>7}"]
-    for name, iou, present in zip(names, scores.per_class_iou, scores.present):
-        rows.append(f"{name:<16} {'—' if not present else f'{iou * 100:6.1f}%':>7}")
-    rows.append(f"{'mean IoU':<16} {scores.mean_iou * 100:6.1f}%  (over {int(scores.present.sum())} classes present)")
-    rows.append(f"{'pixel accuracy':<16} {scores.pixel_accuracy * 100:6.1f}%")
-    return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> int:

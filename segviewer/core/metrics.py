@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
 IGNORE = 255
@@ -56,3 +58,22 @@ def scores_from_confusion(matrix: np.ndarray) -> Scores:
 
 def score(truth: np.ndarray, prediction: np.ndarray, num_classes: int) -> Scores:
     return scores_from_confusion(confusion_matrix(truth, prediction, num_classes))
+
+
+def scores_document(scores: Scores, names: list[str], images: int) -> dict:
+    return {
+        "miou": scores.mean_iou,
+        "pixel_accuracy": scores.pixel_accuracy,
+        "per_class": {name: (None if math.isnan(iou) or not present else float(iou))
+                      for name, iou, present in zip(names, scores.per_class_iou, scores.present)},
+        "images": images,
+    }
+
+
+def format_table(scores: Scores, names: list[str]) -> str:
+    rows = [f"{'class':<16} {'IoU':>7}"]
+    for name, iou, present in zip(names, scores.per_class_iou, scores.present):
+        rows.append(f"{name:<16} {'—' if not present else f'{iou * 100:6.1f}%':>7}")
+    rows.append(f"{'mean IoU':<16} {scores.mean_iou * 100:6.1f}%  (over {int(scores.present.sum())} classes present)")
+    rows.append(f"{'pixel accuracy':<16} {scores.pixel_accuracy * 100:6.1f}%")
+    return "\n".join(rows)
