@@ -32,6 +32,9 @@ def viewer_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", type=Path, default=None, metavar="PNG",
                         help="open PATH, wait for the overlay, save a PNG of the window and exit")
     parser.add_argument("--version", action="version", version=f"segviewer {__version__}")
+    # For `segviewer bench`: print a marker and quit once the window is shown or the
+    # first overlay is drawn.
+    parser.add_argument("--exit-when", choices=("shown", "overlay"), default=None, help=argparse.SUPPRESS)
     return parser
 
 

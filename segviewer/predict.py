@@ -142,8 +142,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.out}: cannot create the output folder ({error.strerror})", file=sys.stderr)
         return 2
 
-    failures = len(problems)
-    segmented = written = 0
+    summary = segment_all(segmenter, jobs, args.formats, args.opacity, args.overwrite or args.skip_existing)
+    failures = summary.failures + len(problems)
+    print(f"{summary.segmented} of {len(jobs) + len(problems)} image(s) done, "
+          f"{summary.written} file(s) written to {args.out}, {failures} failed; "
+          f"{summary.images_per_s:.1f} images/s", file=sys.stderr)
+    return 1 if failures else 0
+
+
+@dataclass(frozen=True)
+class Summary:
+    segmented: int
+    written: int
+    failures: int
+    images_per_s: float
+
+
+def segment_all(segmenter: Segmenter, jobs: list[Job], formats: list[MaskFormat], opacity: float,
+                overwrite: bool) -> Summary:
+    """Decode ahead on two threads, segment, write; report each failure and go on."""
+    failures = segmented = written = 0
     bar = ProgressBar(len(jobs))
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="segviewer-decode") as pool:
         for job, future in _decoded(jobs, pool):
@@ -151,11 +169,10 @@ def main(argv: list[str] | None = None) -> int:
                 image = future.result()
                 prediction = segmenter.predict(image)
                 job.folder.mkdir(parents=True, exist_ok=True)
-                outputs = plan_outputs(job.source, job.folder, args.formats)
-                errors = write_outputs(
-                    prediction.train_ids, outputs,
-                    lambda: compose_overlay(image, prediction.train_ids, args.opacity),
-                    overwrite=args.overwrite or args.skip_existing)
+                outputs = plan_outputs(job.source, job.folder, formats)
+                errors = write_outputs(prediction.train_ids, outputs,
+                                       lambda: compose_overlay(image, prediction.train_ids, opacity),
+                                       overwrite=overwrite)
                 for error in errors:
                     print(f"\nerror: {error}", file=sys.stderr)
                 failures += bool(errors)
@@ -169,10 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                 failures += 1
             bar.advance(job.source.name)
     bar.close()
-    print(f"{segmented} of {len(jobs) + len(problems)} image(s) done, "
-          f"{written} file(s) written to {args.out}, {failures} failed; {bar.rate():.1f} images/s",
-          file=sys.stderr)
-    return 1 if failures else 0
+    return Summary(segmented, written, failures, bar.rate())
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from segviewer.core.datasets import Sample, camvid_samples, kitti_samples
 from segviewer.core.image_io import load_image
-from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, STRIDE
+from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, working_size
 
 NUM_CLASSES = 19
 IGNORE = 255
@@ -143,18 +143,11 @@ def steps_per_epoch(samples: list[LoadedSample], repeats: dict[str, int], batch_
 
 
 def _to_working_scale(sample: LoadedSample, pixel_budget: int) -> tuple[np.ndarray, np.ndarray]:
-    """Validation input as the viewer feeds it: scaled to the working size, padded to the
-    stride (labels padded with void)."""
-    image = tf.convert_to_tensor(sample.image)
-    height, width = sample.label.shape
-    scale = min(1.0, math.sqrt(pixel_budget / (height * width)))
-    size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    image = tf.image.resize(image, size, "bilinear", antialias=True)
+    """Validation input at the size the viewer feeds the network."""
+    size = working_size(*sample.label.shape, pixel_budget)
+    image = tf.image.resize(sample.image, size, "bilinear", antialias=True)
     label = tf.image.resize(sample.label[..., None], size, "nearest")[..., 0]
-    pad = (-(-size[0] // STRIDE) * STRIDE - size[0], -(-size[1] // STRIDE) * STRIDE - size[1])
-    image = np.pad(np.round(image.numpy()).astype(np.uint8), ((0, pad[0]), (0, pad[1]), (0, 0)), mode="edge")
-    label = np.pad(label.numpy().astype(np.uint8), ((0, pad[0]), (0, pad[1])), constant_values=IGNORE)
-    return image, label
+    return np.round(image.numpy()).astype(np.uint8), label.numpy().astype(np.uint8)
 
 
 def validation_dataset(samples: list[LoadedSample], pixel_budget: int = DEFAULT_PIXEL_BUDGET) -> tf.data.Dataset:

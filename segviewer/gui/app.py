@@ -51,6 +51,24 @@ class ScreenshotRun:
         self.window.close()
 
 
+READY_MARKER = "segviewer-ready"
+
+
+def _exit_when(window, app, event: str) -> None:
+    def ready(*_args) -> None:
+        if event == "overlay" and (window.current is None or window.current.prediction is None):
+            return
+        print(READY_MARKER, flush=True)
+        window.close()
+        app.quit()
+
+    if event == "shown":
+        QTimer.singleShot(0, ready)
+    else:
+        window.sig_frame_shown.connect(ready)
+        window.sig_error.connect(lambda message: (print(message, file=sys.stderr), app.exit(1)))
+
+
 def run(args: argparse.Namespace) -> int:
     app = make_application()
     from segviewer.gui.main_window import MainWindow
@@ -62,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         print("segviewer: --screenshot needs an image to open", file=sys.stderr)
         return 2
     window.show()
+    if getattr(args, "exit_when", None):
+        _exit_when(window, app, args.exit_when)
     # Load the model and open the image only once the window is on screen.
     QTimer.singleShot(0, window.start)
     if args.path is not None:

@@ -1,0 +1,221 @@
+"""``segviewer bench``: how fast is segviewer on this machine?
+
+    segviewer bench [--quick] [--json FILE] [--model PATH]
+
+Everything runs in this one command, on whatever device TensorFlow sees, and reports
+medians over repeated runs after warm-up. The article's 7.7 M-parameter U-Net (random
+weights: only its speed matters) is timed in the same run for the speed-up figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, Segmenter, padded_size
+from segviewer.core.resources import default_model_path
+
+KITTI_SIZE = (375, 1242)
+PHOTO_12MP = (3024, 4032)
+TARGETS = {"inference_ms": ("<=", 250), "speedup_vs_seed": (">=", 50), "overlay_ms": ("<=", 5),
+           "overlay_12mp_ms": ("<=", 80), "startup_window_s": ("<=", 1.5),
+           "startup_first_overlay_s": ("<=", 8), "peak_rss_mb": ("<=", 1500)}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="segviewer bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and images (about a minute)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
+    parser.add_argument("--pixel-budget", type=int, default=DEFAULT_PIXEL_BUDGET)
+    return parser.parse_args(argv)
+
+
+def road_like_image(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """Synthetic frame with smooth regions and texture (timing does not depend on content,
+    but PNG sizes and decode times do, so avoid pure noise)."""
+    rng = np.random.default_rng(seed)
+    y = np.linspace(0, 1, height)[:, None, None]
+    x = np.linspace(0, 1, width)[None, :, None]
+    base = np.concatenate([120 + 80 * y * x, 130 - 60 * y + 0 * x, 180 - 100 * y + 0 * x], axis=2)
+    noise = rng.normal(0, 12, (height // 4 + 1, width // 4 + 1, 3)).repeat(4, 0).repeat(4, 1)[:height, :width]
+    return np.clip(base + noise, 0, 255).astype(np.uint8)
+
+
+def median_ms(function: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def overlay_toggle_ms(height: int, width: int, repeats: int) -> float:
+    from segviewer.core.overlay import OverlayRenderer
+
+    image = road_like_image(height, width)
+    mask = (np.arange(height)[:, None] * 19 // height + np.zeros((1, width), int)).astype(np.uint8)
+    renderer = OverlayRenderer()
+    renderer.set_frame(image, mask)
+    state = {"visible": True}
+
+    def toggle_and_compose() -> None:
+        state["visible"] = not state["visible"]
+        renderer.set_visible(13, state["visible"])
+        renderer.compose()
+
+    return median_ms(toggle_and_compose, repeats, warmup=2)
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    return env
+
+
+def time_viewer_launch(extra: list[str], settings_dir: Path) -> float:
+    """Seconds from launching ``segviewer`` to its ready marker (offscreen Qt)."""
+    env = _child_env()
+    env["XDG_CONFIG_HOME"] = str(settings_dir)  # never touch the user's settings
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "segviewer", *extra], env=env, capture_output=True,
+                            text=True, timeout=300)
+    # The marker is printed when the event happens; time to process exit adds only teardown.
+    if "segviewer-ready" not in result.stdout:
+        raise RuntimeError(f"viewer did not report ready: {result.stderr[-500:]}")
+    return time.perf_counter() - started
+
+
+def time_until_marker(extra: list[str], settings_dir: Path) -> float:
+    env = _child_env()
+    env["XDG_CONFIG_HOME"] = str(settings_dir)
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "segviewer", *extra], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert process.stdout is not None
+    elapsed = None
+    for line in process.stdout:
+        if line.startswith("segviewer-ready"):
+            elapsed = time.perf_counter() - started
+            break
+    process.wait(timeout=120)
+    if elapsed is None:
+        raise RuntimeError(f"viewer exited ({process.returncode}) before it was ready")
+    return elapsed
+
+
+def peak_rss_mb(model: Path, folder: Path, settings_dir: Path) -> float:
+    env = _child_env()
+    env["XDG_CONFIG_HOME"] = str(settings_dir)
+    code = ("import sys; from segviewer.bench_child import open_all; "
+            f"print(open_all({str(model)!r}, {str(folder)!r}))")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise RuntimeError(f"RSS child failed: {result.stderr[-800:]}")
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    repeats = 3 if args.quick else 15
+    model_path = args.model or default_model_path()
+    import tensorflow as tf
+
+    from segviewer.architectures import build_seed_unet
+    from segviewer.core.inference import device_description
+    from segviewer.model_stats import count_macs
+
+    results: dict[str, object] = {
+        "date": time.strftime("%Y-%m-%d"), "device": device_description(), "tensorflow": tf.__version__,
+        "python": platform.python_version(), "cpu_count": os.cpu_count(), "model": model_path.name,
+        "image_size": f"{KITTI_SIZE[1]}x{KITTI_SIZE[0]}", "quick": args.quick,
+    }
+    print(f"benchmarking {model_path.name} on {results['device']} (TensorFlow {tf.__version__})...",
+          file=sys.stderr)
+    segmenter = Segmenter.load(model_path, args.pixel_budget)
+    frame = road_like_image(*KITTI_SIZE)
+    results["inference_ms"] = median_ms(lambda: segmenter.predict(frame), repeats * 2, warmup=2)
+    results["working_size"] = "x".join(map(str, segmenter.predict(frame).working_size[::-1]))
+    results["parameters"] = segmenter.model.count_params()
+    work = padded_size(*segmenter.predict(frame).working_size)
+    results["gmacs_working"] = round(count_macs(segmenter.model, *work) / 1e9, 2)
+    results["gmacs_375x1242"] = round(count_macs(segmenter.model, *padded_size(*KITTI_SIZE)) / 1e9, 2)
+
+    seed = build_seed_unet()
+    seed_run = tf.function(lambda x: seed(x, training=False))
+    seed_input = tf.constant(np.pad(frame, ((0, padded_size(*KITTI_SIZE)[0] - KITTI_SIZE[0]),
+                                            (0, padded_size(*KITTI_SIZE)[1] - KITTI_SIZE[1]), (0, 0)))[None])
+    results["seed_inference_ms"] = median_ms(lambda: seed_run(seed_input).numpy(), max(2, repeats // 3))
+    results["seed_parameters"] = seed.count_params()
+    results["speedup_vs_seed"] = results["seed_inference_ms"] / results["inference_ms"]
+    del seed, seed_run
+
+    results["overlay_ms"] = overlay_toggle_ms(*KITTI_SIZE, repeats=repeats * 4)
+    results["overlay_12mp_ms"] = overlay_toggle_ms(*PHOTO_12MP, repeats=repeats)
+
+    with tempfile.TemporaryDirectory(prefix="segviewer-bench-") as temp:
+        temp_dir = Path(temp)
+        folder = temp_dir / "images"
+        folder.mkdir()
+        count = 5 if args.quick else 20
+        for index in range(count):
+            Image.fromarray(road_like_image(*KITTI_SIZE, seed=index)).save(folder / f"{index:06d}_10.png")
+        model_args = ["--model", str(model_path)]
+        results["startup_window_s"] = statistics.median(
+            time_until_marker(["--exit-when", "shown", *model_args], temp_dir) for _ in range(repeats))
+        results["startup_first_overlay_s"] = statistics.median(
+            time_until_marker([str(folder / "000000_10.png"), "--exit-when", "overlay", *model_args], temp_dir)
+            for _ in range(max(1, repeats // 3)))
+        results["peak_rss_mb"] = peak_rss_mb(model_path, folder, temp_dir)
+        results["rss_images_opened"] = count
+
+        from segviewer.predict import collect_jobs, segment_all
+        from segviewer.core.mask_io import MaskFormat
+
+        jobs, _ = collect_jobs([str(folder)], temp_dir / "out", recursive=False)
+        summary = segment_all(segmenter, jobs, [MaskFormat.LABEL_IDS], 0.5, overwrite=True)
+        results["predict_images_per_s"] = summary.images_per_s
+
+    print(format_results(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def format_results(results: dict[str, object]) -> str:
+    lines = [f"segviewer bench  {results['date']}  {results['device']}  TensorFlow {results['tensorflow']}  "
+             f"model {results['model']}  frame {results['image_size']} (network at {results['working_size']})"]
+    for key, value in results.items():
+        if key in ("date", "device", "tensorflow", "model", "image_size", "working_size"):
+            continue
+        shown = f"{value:,.2f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) \
+            and not isinstance(value, bool) else str(value)
+        target = ""
+        if key in TARGETS:
+            op, limit = TARGETS[key]
+            met = value <= limit if op == "<=" else value >= limit
+            target = f"target {op} {limit}: {'met' if met else 'MISSED'}"
+        lines.append(f"  {key:<26} {shown:>12}   {target}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

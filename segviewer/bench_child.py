@@ -1,0 +1,47 @@
+"""Child process for ``segviewer bench``: open every image of a folder in the real viewer
+(offscreen), one after another, and return the peak resident memory in MB."""
+
+from __future__ import annotations
+
+import resource
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QTimer
+
+
+def _wait(signal, timeout_ms: int = 120_000) -> None:
+    loop = QEventLoop()
+    signal.connect(loop.quit)
+    QTimer.singleShot(timeout_ms, loop.quit)
+    loop.exec()
+    signal.disconnect(loop.quit)
+
+
+def open_all(model: str, folder: str) -> float:
+    from segviewer.gui.app import make_application
+    from segviewer.gui.main_window import MainWindow, list_images
+    from segviewer.core.inference import DEFAULT_PIXEL_BUDGET
+
+    app = make_application()
+    window = MainWindow(Path(model), DEFAULT_PIXEL_BUDGET, interactive=False)
+    window.show()
+    window.start()
+    _wait(window.worker.signals.sig_model_loaded)
+    for path in list_images(Path(folder)):
+        QTimer.singleShot(0, lambda p=path: window.open_path(p))
+        _wait(window.sig_frame_shown)
+    window.close()
+    app.processEvents()
+    return peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS. Linux' ``ru_maxrss`` survives exec, so a child started
+    by a big parent would report the parent's peak; ``VmHWM`` is this image's own."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -1,0 +1,19 @@
+"""Size and cost of a Keras model: parameters and multiply-accumulates (imports TensorFlow)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def count_macs(model: Any, height: int, width: int) -> int:
+    """Multiply-accumulates of one forward pass at ``height`` x ``width`` (batch 1), from
+    TensorFlow's graph profiler (float operations / 2)."""
+    import tensorflow as tf
+    from tensorflow.python.profiler import model_analyzer, option_builder
+
+    spec = tf.TensorSpec([1, height, width, 3], model.inputs[0].dtype)
+    concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+    options = option_builder.ProfileOptionBuilder(option_builder.ProfileOptionBuilder.float_operation())
+    options = options.with_empty_output().build()
+    profile = model_analyzer.profile(concrete.graph, options=options)
+    return int(profile.total_float_ops // 2)
