@@ -150,9 +150,23 @@ def _to_working_scale(sample: LoadedSample, pixel_budget: int) -> tuple[np.ndarr
     return np.round(image.numpy()).astype(np.uint8), label.numpy().astype(np.uint8)
 
 
-def validation_dataset(samples: list[LoadedSample], pixel_budget: int = DEFAULT_PIXEL_BUDGET) -> tf.data.Dataset:
-    """Batches of one image each (sizes differ), pre-scaled once and cached."""
+def validation_dataset(samples: list[LoadedSample], pixel_budget: int = DEFAULT_PIXEL_BUDGET,
+                       replicas: int = 1) -> tf.data.Dataset:
+    """Pre-scaled, cached validation batches.
+
+    One replica: batches of one image (sizes differ, no padding). With several replicas
+    every replica needs an image, so images are padded (void labels) to a common size,
+    batched ``replicas`` at a time, and the list is topped up by repeating its first
+    images to fill the last batch.
+    """
     pairs = [_to_working_scale(s, pixel_budget) for s in samples]
+    if replicas > 1:
+        height = max(image.shape[0] for image, _ in pairs)
+        width = max(image.shape[1] for image, _ in pairs)
+        pairs = [(np.pad(i, ((0, height - i.shape[0]), (0, width - i.shape[1]), (0, 0))),
+                  np.pad(l, ((0, height - l.shape[0]), (0, width - l.shape[1])), constant_values=IGNORE))
+                 for i, l in pairs]
+        pairs += pairs[: (-len(pairs)) % replicas]
 
     def generate():
         yield from pairs
@@ -160,4 +174,4 @@ def validation_dataset(samples: list[LoadedSample], pixel_budget: int = DEFAULT_
     return (tf.data.Dataset.from_generator(
         generate, output_signature=(tf.TensorSpec([None, None, 3], tf.uint8),
                                     tf.TensorSpec([None, None], tf.uint8)))
-            .batch(1).cache().prefetch(tf.data.AUTOTUNE))
+            .batch(replicas).cache().prefetch(tf.data.AUTOTUNE))

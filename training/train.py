@@ -44,6 +44,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="copy the best model (and a model card) here when done")
     parser.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
                         help="tf.distribute strategy; multiworker reads TF_CONFIG")
+    parser.add_argument("--logical-cpus", type=int, default=0,
+                        help="split the CPU into N logical devices (to try --strategy mirrored without GPUs)")
     parser.add_argument("--no-pretrained", action="store_true", help="lite0: random encoder")
     parser.add_argument("--summary", action="store_true", help="print the model summary and exit")
     parser.add_argument("--seed", type=int, default=0)
@@ -98,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     from training import data
     from training.losses import MaskedCrossEntropy, MaskedMeanIoU
 
+    if args.logical_cpus > 1:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(args.logical_cpus)])
     keras.utils.set_random_seed(args.seed)
     if args.summary:
         model = build_model(args.arch, pretrained=False)
@@ -123,10 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     print("class weights:", " ".join(f"{w:.2f}" for w in weights), flush=True)
 
     strategy = make_strategy(args.strategy)
+    print(f"strategy: {args.strategy} ({strategy.num_replicas_in_sync} replica(s))", flush=True)
     crop = tuple(args.crop)
     global_batch = args.batch_size
     train_ds = data.training_dataset(train_loaded, repeats, global_batch, crop, seed=args.seed)
-    val_ds = data.validation_dataset(val_loaded)
+    val_ds = data.validation_dataset(val_loaded, replicas=strategy.num_replicas_in_sync)
     steps = args.steps_per_epoch or data.steps_per_epoch(train_loaded, repeats, global_batch)
 
     last_path = run_dir / "last.keras"

