@@ -181,3 +181,62 @@ def test_hover_readout(qtbot, make_window, image_folder):
     open_and_wait(qtbot, window, image_folder / "000000_10.png")
     window._on_hover(5, 55)
     assert "road (train ID 0)" in window.hover_label.text() and "x 5, y 55" in window.hover_label.text()
+
+
+@pytest.fixture
+def kitti_like(tmp_path) -> Path:
+    """image_2/ + semantic/ with ground truth whose bottom-right corner is deliberately
+    wrong (car where the tiny model sees road) and top row void."""
+    from tests.conftest import tricolour_image
+
+    (tmp_path / "image_2").mkdir()
+    (tmp_path / "semantic").mkdir()
+    Image.fromarray(tricolour_image()).save(tmp_path / "image_2" / "000011_10.png")
+    labels = np.full((60, 90), 7, np.uint8)  # road
+    labels[:20] = 23                         # sky
+    labels[20:40] = 21                       # vegetation
+    labels[50:, 60:] = 26                    # car: the model will say road -> wrong
+    labels[0, :] = 0                         # unlabeled -> ignored
+    Image.fromarray(labels, "L").save(tmp_path / "semantic" / "000011_10.png")
+    return tmp_path / "image_2" / "000011_10.png"
+
+
+def test_ground_truth_views_error_map_and_metrics(qtbot, make_window, kitti_like):
+    from segviewer.gui.main_window import DisplayMode
+
+    window = make_window()
+    open_and_wait(qtbot, window, kitti_like)
+    assert window.current.truth is not None and window.display_combo.isEnabled()
+    # Per-image metrics. Road: rows 40-59 predicted (1,800 px); truth road is those minus
+    # the 10x30 car block (1,500 px), all predicted right -> 1500 / 1800. Car: never predicted.
+    scores = window.metrics.scores
+    assert scores.per_class_iou[0] == pytest.approx(1500 / 1800)
+    assert scores.per_class_iou[13] == 0.0
+    assert "This image only" in window.metrics.summary.text()
+    assert window.metrics.table.item(11, 1).text() == "—"  # person: in neither
+    window.opacity_slider.setValue(100)
+    window.set_display(DisplayMode.ERRORS)
+    shown = displayed(window)
+    assert shown[30, 5].tolist() == [0, 200, 80]    # correct
+    assert shown[55, 70].tolist() == [230, 30, 30]  # wrong (car predicted as road)
+    assert shown[0, 5].tolist() == [60, 60, 60]     # ignored
+    window.set_display(DisplayMode.SIDE_BY_SIDE)
+    assert displayed(window).shape[1] == 90 * 2 + 8
+    window._on_hover(90 + 8 + 70, 55)
+    assert "road" in window.hover_label.text() and "truth: car" in window.hover_label.text()
+    window.set_display(DisplayMode.TRUTH)
+    assert displayed(window)[55, 70].tolist() == [0, 0, 142]  # car colour from the truth
+
+
+def test_ground_truth_loaded_by_hand_and_size_mismatch(qtbot, make_window, image_folder, tmp_path):
+    window = make_window()
+    open_and_wait(qtbot, window, image_folder / "000000_10.png")
+    assert window.current.truth is None and not window.display_combo.isEnabled()
+    wrong_size = tmp_path / "small.png"
+    Image.fromarray(np.full((10, 10), 7, np.uint8), "L").save(wrong_size)
+    assert not window.load_ground_truth(wrong_size)
+    assert "small.png" in window.last_error and "not used" in window.last_error
+    good = tmp_path / "truth.png"
+    Image.fromarray(np.full((60, 90), 7, np.uint8), "L").save(good)
+    assert window.load_ground_truth(good)
+    assert window.display_combo.isEnabled() and window.metrics.scores is not None

@@ -36,6 +36,35 @@ def class_boundaries(train_ids: np.ndarray) -> np.ndarray:
     return np.where(edge, train_ids, TRANSPARENT_INDEX).astype(np.uint8)
 
 
+class OverlayFrame:
+    """An image and its index mask, kept as Pillow images ready for composing; the
+    contour mask is computed on first use and kept."""
+
+    def __init__(self, image: np.ndarray | Image.Image, mask: np.ndarray) -> None:
+        self.image = image if isinstance(image, Image.Image) else Image.fromarray(image, "RGB")
+        if mask.shape != (self.image.height, self.image.width):
+            raise ValueError(f"mask {mask.shape} does not match image {self.image.height}x{self.image.width}")
+        self.mask_array = np.ascontiguousarray(mask, dtype=np.uint8)
+        self.mask = Image.fromarray(self.mask_array, "L")
+        self._contour: Image.Image | None = None
+
+    @property
+    def contour(self) -> Image.Image:
+        if self._contour is None:
+            self._contour = Image.fromarray(class_boundaries(self.mask_array), "L")
+        return self._contour
+
+
+def compose_indexed(image: Image.Image, mask: Image.Image, lut: np.ndarray) -> Image.Image:
+    """Blend ``lut[mask]`` (RGBA, alpha = blend weight) over ``image`` in two C passes."""
+    if not lut[:, 3].any():
+        return image.copy()
+    colours = mask.convert("P")
+    colours.putpalette(lut[:, :3].tobytes(), rawmode="RGB")
+    alpha = mask.point(lut[:, 3].tolist())
+    return Image.composite(colours.convert("RGB"), image, alpha)
+
+
 class OverlayRenderer:
     """Holds the overlay settings and composes frames from them.
 
@@ -49,10 +78,7 @@ class OverlayRenderer:
         self._opacity = 0.5
         self._mode = OverlayMode.FILL
         self._lut: np.ndarray | None = None
-        self._image: Image.Image | None = None
-        self._mask: Image.Image | None = None
-        self._contour: Image.Image | None = None
-        self._mask_array: np.ndarray | None = None
+        self._frame: OverlayFrame | None = None
 
     # -- settings -------------------------------------------------------------------
     @property
@@ -120,40 +146,26 @@ class OverlayRenderer:
         return lut
 
     # -- composing ----------------------------------------------------------------------
-    def set_frame(self, image: np.ndarray | Image.Image, train_ids: np.ndarray) -> None:
-        """Set the image (RGB) and its train-ID mask (same height and width)."""
-        base = image if isinstance(image, Image.Image) else Image.fromarray(image, "RGB")
-        if train_ids.shape != (base.height, base.width):
-            raise ValueError(f"mask {train_ids.shape} does not match image {base.height}x{base.width}")
-        self._image = base
-        self._mask_array = np.ascontiguousarray(train_ids, dtype=np.uint8)
-        self._mask = Image.fromarray(self._mask_array, "L")
-        self._contour = None
+    def set_frame(self, image: np.ndarray | Image.Image, train_ids: np.ndarray) -> OverlayFrame:
+        """Set the current image (RGB) and its train-ID mask (same height and width)."""
+        self._frame = OverlayFrame(image, train_ids)
+        return self._frame
 
     def class_fractions(self) -> dict[int, float]:
         """Share of the current frame's pixels per train ID (void included)."""
-        if self._mask_array is None:
+        if self._frame is None:
             return {t: 0.0 for t in self._train_ids}
-        counts = np.bincount(self._mask_array.ravel(), minlength=256)
-        total = max(int(self._mask_array.size), 1)
+        counts = np.bincount(self._frame.mask_array.ravel(), minlength=256)
+        total = max(int(self._frame.mask_array.size), 1)
         return {t: counts[t] / total for t in self._train_ids}
 
-    def compose(self) -> Image.Image:
-        """The current frame drawn with the current settings (RGB)."""
-        if self._image is None or self._mask is None:
+    def compose(self, frame: OverlayFrame | None = None) -> Image.Image:
+        """``frame`` (default: the current one) drawn with the current settings (RGB)."""
+        frame = frame or self._frame
+        if frame is None:
             raise RuntimeError("no frame set")
-        lut = self.lut
-        if not lut[:, 3].any():
-            return self._image.copy()
-        mask = self._mask
-        if self._mode is OverlayMode.CONTOUR:
-            if self._contour is None:
-                self._contour = Image.fromarray(class_boundaries(self._mask_array), "L")
-            mask = self._contour
-        colours = mask.convert("P")
-        colours.putpalette(lut[:, :3].tobytes(), rawmode="RGB")
-        alpha = mask.point(lut[:, 3].tolist())
-        return Image.composite(colours.convert("RGB"), self._image, alpha)
+        mask = frame.contour if self._mode is OverlayMode.CONTOUR else frame.mask
+        return compose_indexed(frame.image, mask, self.lut)
 
 
 def compose_overlay(image: np.ndarray, train_ids: np.ndarray, opacity: float = 0.5,
@@ -168,4 +180,27 @@ def compose_overlay(image: np.ndarray, train_ids: np.ndarray, opacity: float = 0
     return np.asarray(renderer.compose())
 
 
-__all__ = ["OverlayMode", "OverlayRenderer", "class_boundaries", "compose_overlay"]
+# Error map: one index per pixel, drawn through its own palette.
+ERROR_CORRECT, ERROR_WRONG, ERROR_IGNORED = 0, 1, 2
+ERROR_LEGEND = (("correct", (0, 200, 80)), ("wrong", (230, 30, 30)), ("ignored (void)", (60, 60, 60)))
+
+
+def error_map(prediction: np.ndarray, truth: np.ndarray, ignore: int = 255) -> np.ndarray:
+    """Per pixel: :data:`ERROR_CORRECT`, :data:`ERROR_WRONG` or :data:`ERROR_IGNORED`."""
+    if prediction.shape != truth.shape:
+        raise ValueError(f"prediction {prediction.shape} and truth {truth.shape} differ in size")
+    errors = np.where(prediction == truth, ERROR_CORRECT, ERROR_WRONG).astype(np.uint8)
+    errors[truth == ignore] = ERROR_IGNORED
+    return errors
+
+
+def error_lut(opacity: float) -> np.ndarray:
+    lut = np.zeros((256, 4), np.uint8)
+    alpha = round(min(max(opacity, 0.0), 1.0) * 255)
+    for index, (_name, colour) in enumerate(ERROR_LEGEND):
+        lut[index] = (*colour, alpha)
+    return lut
+
+
+__all__ = ["OverlayMode", "OverlayFrame", "OverlayRenderer", "class_boundaries", "compose_indexed",
+           "compose_overlay", "error_map", "error_lut", "ERROR_LEGEND"]

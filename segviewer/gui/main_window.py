@@ -6,6 +6,8 @@ routes events and keeps what is on screen consistent.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import json
 import time
 from pathlib import Path
@@ -22,14 +24,25 @@ from segviewer.core.classes import NUM_TRAIN_CLASSES, load_class_table
 from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
 from segviewer.core.image_io import IMAGE_SUFFIXES, is_image_file
 from segviewer.core.mask_io import MaskFormat
-from segviewer.core.overlay import OverlayMode, OverlayRenderer
+from segviewer.core.overlay import (ERROR_LEGEND, OverlayFrame, OverlayMode, OverlayRenderer, compose_indexed,
+                                    error_lut, error_map)
 from segviewer.gui.cache import ResultCache
 from segviewer.gui.image_view import ImageView
 from segviewer.gui.legend import LegendPanel
+from segviewer.gui.metrics_panel import MetricsPanel
 from segviewer.gui.save_dialog import SaveDialog
-from segviewer.gui.worker import InferenceFailure, InferenceResult, ModelInfo, ModelWorker
+from segviewer.gui.worker import InferenceFailure, InferenceResult, ModelInfo, ModelWorker, read_truth
 
 MAX_RECENT = 10
+SIDE_BY_SIDE_GAP = 8
+
+
+class DisplayMode(enum.Enum):
+    PREDICTION = "Prediction"
+    TRUTH = "Ground truth"
+    ERRORS = "Error map"
+    SIDE_BY_SIDE = "Side by side"
+
 MODE_LABELS = {OverlayMode.FILL: "Fill", OverlayMode.CONTOUR: "Contours",
                OverlayMode.MASK_ONLY: "Mask only", OverlayMode.IMAGE_ONLY: "Image only"}
 IMAGE_FILTER = "Images ({})".format(" ".join(f"*{s}" for s in IMAGE_SUFFIXES))
@@ -59,6 +72,9 @@ class MainWindow(QMainWindow):
         self.index = -1
         self.current: InferenceResult | None = None
         self.last_error = ""
+        self.display = DisplayMode.PREDICTION  # what the user chose
+        self._shown_display = DisplayMode.PREDICTION  # what this image can show of it
+        self._frames: dict[str, OverlayFrame] = {}
         self._request_id = 0
         self._request_started = 0.0
         self.settings = QSettings()
@@ -88,6 +104,12 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, files_dock)
         self.files_dock = files_dock
         files_dock.hide()
+        self.metrics = MetricsPanel(self.table, self)
+        metrics_dock = QDockWidget("Image metrics", self)
+        metrics_dock.setObjectName("metrics_dock")
+        metrics_dock.setWidget(self.metrics)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, metrics_dock)
+        self.metrics_dock = metrics_dock
 
     def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -103,6 +125,8 @@ class MainWindow(QMainWindow):
         self.open_action = self._action("&Open Image…", self.open_image_dialog, K.Open)
         self.open_folder_action = self._action("Open &Folder…", self.open_folder_dialog, "Ctrl+Shift+O")
         self.open_model_action = self._action("Open &Model…", self.open_model_dialog, "Ctrl+M")
+        self.open_truth_action = self._action("Load &Ground Truth…", self.open_truth_dialog, "Ctrl+G",
+                                              "Load a label-ID (KITTI/Cityscapes) or CamVid mask for this image")
         self.save_action = self._action("&Save Masks…", self.save_dialog, K.Save)
         self.save_all_action = self._action("Save &All in Folder…", self.save_all_dialog, "Ctrl+Shift+S")
         self.quit_action = self._action("&Quit", self.close, K.Quit)
@@ -131,6 +155,7 @@ class MainWindow(QMainWindow):
             file_menu.addAction(action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addAction(self.open_model_action)
+        file_menu.addAction(self.open_truth_action)
         file_menu.addSeparator()
         file_menu.addAction(self.save_action)
         file_menu.addAction(self.save_all_action)
@@ -171,6 +196,14 @@ class MainWindow(QMainWindow):
         for mode in OverlayMode:
             self.mode_combo.addItem(MODE_LABELS[mode], mode)
         toolbar.addWidget(self.mode_combo)
+        toolbar.addWidget(QLabel("  Compare ", self))
+        self.display_combo = QComboBox(self)
+        self.display_combo.setAccessibleName("Compare with ground truth")
+        self.display_combo.setToolTip("Prediction, ground truth, error map (green correct, red wrong, "
+                                      "grey ignored) or both side by side")
+        for display in DisplayMode:
+            self.display_combo.addItem(display.value, display)
+        toolbar.addWidget(self.display_combo)
         self.addToolBar(toolbar)
 
     def _create_status_bar(self) -> None:
@@ -202,6 +235,8 @@ class MainWindow(QMainWindow):
         self.opacity_slider.valueChanged.connect(self._on_opacity_changed)
         self.mode_combo.currentIndexChanged.connect(
             lambda i: self.set_mode(self.mode_combo.itemData(i)))
+        self.display_combo.currentIndexChanged.connect(
+            lambda i: self.set_display(self.display_combo.itemData(i)))
         self.view.sig_hover.connect(self._on_hover)
         self.file_list.currentRowChanged.connect(self._on_file_row_changed)
 
@@ -405,7 +440,19 @@ class MainWindow(QMainWindow):
             h, w = prediction.working_size
             source = "cached" if from_cache else f"{prediction.seconds * 1000:.0f} ms"
             self.time_label.setText(f"{source} (network at {w}x{h})")
-        self.renderer.set_frame(result.image, mask)
+        self._frames = {"prediction": self.renderer.set_frame(result.image, mask)}
+        if result.truth is not None:
+            self._frames["truth"] = OverlayFrame(self._frames["prediction"].image, result.truth)
+            if prediction is not None:
+                self._frames["errors"] = OverlayFrame(self._frames["prediction"].image,
+                                                      error_map(prediction.train_ids, result.truth))
+                self.metrics.show_scores(prediction.train_ids, result.truth, result.truth_path.name)
+            else:
+                self.metrics.clear("No model loaded: nothing to score.")
+        else:
+            self.metrics.clear(result.truth_note or "No ground truth for this image "
+                               "(File ▸ Load Ground Truth… to pick one).")
+        self._update_display_choices()
         self.legend.set_fractions(self.renderer.class_fractions() if prediction is not None else {})
         self.hover_label.setText(f"{result.path.name}: {result.image.shape[1]}x{result.image.shape[0]}")
         self._recompose()
@@ -413,9 +460,54 @@ class MainWindow(QMainWindow):
         self.sig_frame_shown.emit(result.path)
 
     # -- overlay controls -------------------------------------------------------------------------
+    def _update_display_choices(self) -> None:
+        """Ground-truth views are offered only when there is ground truth (and a model)."""
+        has_truth = "truth" in self._frames
+        has_errors = "errors" in self._frames
+        model = self.display_combo.model()
+        for row, display in enumerate(DisplayMode):
+            enabled = display is DisplayMode.PREDICTION or (
+                has_truth if display is DisplayMode.TRUTH else has_errors)
+            model.item(row).setEnabled(enabled)
+        self.display_combo.setEnabled(has_truth)
+        wanted = self.display
+        if (wanted is DisplayMode.TRUTH and not has_truth) or (
+                wanted in (DisplayMode.ERRORS, DisplayMode.SIDE_BY_SIDE) and not has_errors):
+            wanted = DisplayMode.PREDICTION
+        self.display_combo.blockSignals(True)
+        self.display_combo.setCurrentIndex(list(DisplayMode).index(wanted))
+        self.display_combo.blockSignals(False)
+        self._shown_display = wanted
+
+    def set_display(self, display: DisplayMode) -> None:
+        """Choose prediction / ground truth / error map / side by side (kept across images)."""
+        self.display = display
+        self._update_display_choices()
+        self._recompose()
+        if self._shown_display is DisplayMode.ERRORS:
+            colours = {"correct": "green", "wrong": "red", "ignored (void)": "grey"}
+            self.statusBar().showMessage("Error map: " + ", ".join(
+                f"{colours[name]} = {name}" for name, _ in ERROR_LEGEND), 10000)
+
+    def composed_rgb(self) -> np.ndarray:
+        """What the view shows now, as an RGB array (also what "overlay" saves)."""
+        display = self._shown_display
+        prediction = self._frames["prediction"]
+        if display is DisplayMode.TRUTH:
+            return np.asarray(self.renderer.compose(self._frames["truth"]))
+        if display is DisplayMode.ERRORS:
+            errors = self._frames["errors"]
+            return np.asarray(compose_indexed(errors.image, errors.mask, error_lut(self.renderer.opacity)))
+        left = np.asarray(self.renderer.compose(prediction))
+        if display is DisplayMode.SIDE_BY_SIDE:
+            right = np.asarray(self.renderer.compose(self._frames["truth"]))
+            gap = np.full((left.shape[0], SIDE_BY_SIDE_GAP, 3), 40, np.uint8)
+            return np.hstack([left, gap, right])
+        return left
+
     def _recompose(self) -> None:
-        if self.current is not None:
-            self.view.set_rgb(np.asarray(self.renderer.compose()))
+        if self.current is not None and self._frames:
+            self.view.set_rgb(self.composed_rgb())
 
     def _on_visibility_changed(self, visible: set[int]) -> None:
         self.renderer.set_visible_ids(visible)
@@ -440,17 +532,50 @@ class MainWindow(QMainWindow):
         if item is not None:
             self.legend.solo(item.data(Qt.ItemDataRole.UserRole))
 
+    def _class_name(self, train_id: int) -> str:
+        return self.table.by_train_id(train_id).name if train_id < NUM_TRAIN_CLASSES else "void"
+
     def _on_hover(self, x: int, y: int) -> None:
         result = self.current
         if result is None:
             return
+        width = result.image.shape[1]
+        if self._shown_display is DisplayMode.SIDE_BY_SIDE and x >= width:
+            x = x - width - SIDE_BY_SIDE_GAP  # the right half shows the same pixels
+            x = x if 0 <= x < width else -1
         if x < 0 or result.prediction is None:
             self.hover_label.setText(f"{result.path.name}: {result.image.shape[1]}x{result.image.shape[0]}")
             return
         train_id = int(result.prediction.train_ids[y, x])
         confidence = result.prediction.confidence[y, x] / 255.0
-        name = self.table.by_train_id(train_id).name if train_id < NUM_TRAIN_CLASSES else "void"
-        self.hover_label.setText(f"x {x}, y {y}: {name} (train ID {train_id}), {confidence:.0%} confident")
+        text = f"x {x}, y {y}: {self._class_name(train_id)} (train ID {train_id}), {confidence:.0%} confident"
+        if result.truth is not None:
+            text += f"; truth: {self._class_name(int(result.truth[y, x]))}"
+        self.hover_label.setText(text)
+
+    @Slot()
+    def open_truth_dialog(self) -> None:
+        if self.current is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Load ground truth", str(self.current.path.parent),
+                                              "Label PNGs (*.png)")
+        if path:
+            self.load_ground_truth(Path(path))
+
+    def load_ground_truth(self, path: Path, layout: str | None = None) -> bool:
+        """Use ``path`` as this image's ground truth: label IDs (KITTI/Cityscapes), or
+        CamVid values when it sits in a ``*annot`` folder."""
+        if self.current is None:
+            return False
+        layout = layout or ("camvid" if path.parent.name.endswith("annot") else "kitti")
+        truth, truth_path, note = read_truth(path, layout, self.current.image.shape[:2])
+        if truth is None:
+            self.show_error("Cannot use ground truth", note)
+            return False
+        self.current = dataclasses.replace(self.current, truth=truth, truth_path=truth_path, truth_note="")
+        self.cache.put(self._cache_key(self.current.path), self.current)
+        self._show_result(self.current, from_cache=True)
+        return True
 
     # -- saving ------------------------------------------------------------------------------------
     def _saved_formats(self) -> list[MaskFormat]:
@@ -489,8 +614,7 @@ class MainWindow(QMainWindow):
             overwrite = self._confirm_overwrite(existing)
             if not overwrite:
                 return []
-        errors = write_outputs(result.prediction.train_ids, outputs,
-                               lambda: np.asarray(self.renderer.compose()), bool(overwrite))
+        errors = write_outputs(result.prediction.train_ids, outputs, self.composed_rgb, bool(overwrite))
         written = [path for _, path in outputs if not any(e.path == path for e in errors)]
         if errors:
             self.show_error("Could not save", "\n".join(str(e) for e in errors))
@@ -570,6 +694,7 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         has_result = self.current is not None and self.current.prediction is not None
         self.save_action.setEnabled(has_result)
+        self.open_truth_action.setEnabled(self.current is not None)
         self.save_all_action.setEnabled(len(self.files) > 1 and self.worker.has_model)
         self.next_action.setEnabled(self.index + 1 < len(self.files))
         self.previous_action.setEnabled(self.index > 0)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from segviewer.core.datasets import find_ground_truth, read_ground_truth
 from segviewer.core.errors import SegviewerError
 from segviewer.core.image_io import load_image
 from segviewer.core.inference import Prediction, Segmenter
@@ -40,12 +41,17 @@ class InferenceResult:
     image: np.ndarray
     prediction: Prediction | None  # None when no model is loaded: the image alone is shown
     model_path: Path | None
+    truth: np.ndarray | None = None  # ground truth as train IDs, when found beside the image
+    truth_path: Path | None = None
+    truth_note: str = ""             # why ground truth beside the image was not used
 
     @property
     def nbytes(self) -> int:
         size = self.image.nbytes
         if self.prediction is not None:
             size += self.prediction.train_ids.nbytes + self.prediction.confidence.nbytes
+        if self.truth is not None:
+            size += self.truth.nbytes
         return size
 
 
@@ -54,6 +60,26 @@ class InferenceFailure:
     request_id: int
     path: Path
     message: str
+
+
+def find_truth_for(image_path: Path, shape: tuple[int, int]) -> tuple[np.ndarray | None, Path | None, str]:
+    """Ground truth stored beside ``image_path`` in a known layout, if it fits the image."""
+    found = find_ground_truth(image_path)
+    if found is None:
+        return None, None, ""
+    truth_path, layout = found
+    return read_truth(truth_path, layout, shape)
+
+
+def read_truth(truth_path: Path, layout: str, shape: tuple[int, int]) -> tuple[np.ndarray | None, Path | None, str]:
+    try:
+        truth = read_ground_truth(truth_path, layout)
+    except SegviewerError as error:
+        return None, None, str(error)
+    if truth.shape != shape:
+        return None, None, (f"{truth_path}: ground truth is {truth.shape[1]}x{truth.shape[0]}, "
+                            f"the image {shape[1]}x{shape[0]}; not used")
+    return truth, truth_path, ""
 
 
 class WorkerSignals(QObject):
@@ -188,8 +214,9 @@ class ModelWorker:
         if self._segmenter is not None:
             self.calls += 1
             prediction = self._segmenter.predict(image)
+        truth, truth_path, note = find_truth_for(path, image.shape[:2])
         self._emit(self.signals.sig_result,
-                   InferenceResult(request_id, path, image, prediction, self._model_path))
+                   InferenceResult(request_id, path, image, prediction, self._model_path, truth, truth_path, note))
 
     def _batch(self, job: BatchJob) -> None:
         if self._segmenter is None:

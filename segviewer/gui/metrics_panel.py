@@ -1,0 +1,62 @@
+"""Per-image scores against ground truth: IoU per class and the image's mean IoU.
+
+These are figures for the one image on screen, labelled as such; dataset-level scores
+come from ``segviewer evaluate`` / ``training.evaluate``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+from segviewer.core.classes import NUM_TRAIN_CLASSES, ClassTable
+from segviewer.core.metrics import Scores, score
+
+
+class MetricsPanel(QWidget):
+    def __init__(self, table: ClassTable, parent=None) -> None:
+        super().__init__(parent)
+        self._names = [c.name for c in table.train_classes]
+        self.summary = QLabel(self)
+        self.summary.setWordWrap(True)
+        self.table = QTableWidget(len(self._names), 2, self)
+        self.table.setHorizontalHeaderLabels(["Class", "IoU (this image)"])
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        for row, name in enumerate(self._names):
+            self.table.setItem(row, 0, QTableWidgetItem(name))
+            self.table.setItem(row, 1, QTableWidgetItem("—"))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.table)
+        self.scores: Scores | None = None
+        self.clear("No ground truth for this image.")
+
+    def clear(self, message: str) -> None:
+        self.scores = None
+        self.summary.setText(message)
+        for row in range(len(self._names)):
+            self.table.item(row, 1).setText("—")
+
+    def show_scores(self, prediction: np.ndarray, truth: np.ndarray, source: str) -> Scores:
+        scores = score(truth, prediction, NUM_TRAIN_CLASSES)
+        self.scores = scores
+        predicted = np.bincount(prediction.ravel(), minlength=256)[:NUM_TRAIN_CLASSES] > 0
+        for row, (iou, present) in enumerate(zip(scores.per_class_iou, scores.present)):
+            # A class absent from both truth and prediction has no IoU: shown as "—".
+            text = "—" if math.isnan(iou) else f"{iou * 100:.1f} %"
+            item = self.table.item(row, 1)
+            item.setText(text)
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            item.setToolTip("in the ground truth" if present else
+                            "only predicted (not in the ground truth)" if predicted[row] else "")
+        self.summary.setText(
+            f"<b>This image only</b> (not a dataset score), against {source}:<br>"
+            f"mean IoU {scores.mean_iou * 100:.1f} % over {int(scores.present.sum())} classes present, "
+            f"pixel accuracy {scores.pixel_accuracy * 100:.1f} %")
+        return scores
