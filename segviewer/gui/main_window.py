@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, legend_dock)
         self.file_list = QListWidget(self)
         self.file_list.setAccessibleName("Images in folder")
+        self.file_list.setMaximumWidth(220)
         files_dock = QDockWidget("Images", self)
         files_dock.setObjectName("files_dock")
         files_dock.setWidget(self.file_list)
@@ -109,6 +110,8 @@ class MainWindow(QMainWindow):
         metrics_dock.setObjectName("metrics_dock")
         metrics_dock.setWidget(self.metrics)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, metrics_dock)
+        self.tabifyDockWidget(legend_dock, metrics_dock)
+        legend_dock.raise_()
         self.metrics_dock = metrics_dock
 
     def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
@@ -246,7 +249,7 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            self.resize(1400, 640)
+            self.resize(1440, 820)
         state = self.settings.value("window/state")
         if state is not None:
             self.restoreState(state)
