@@ -95,3 +95,20 @@ def test_compose_overlay_helper(road_image, banded_mask):
     out = compose_overlay(road_image, banded_mask, opacity=1.0, visible={10})
     assert out[0, 0].tolist() == [70, 130, 180]
     assert np.array_equal(out[-1, 0], road_image[-1, 0])
+
+
+def test_big_frames_compose_in_strips_identically(monkeypatch):
+    from segviewer.core import overlay
+
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (301, 157, 3), dtype=np.uint8)
+    mask = rng.integers(0, 19, (301, 157), dtype=np.uint8)
+    single = compose_overlay(image, mask, opacity=0.6, mode=OverlayMode.CONTOUR)
+    monkeypatch.setattr(overlay, "PARALLEL_PIXELS", 1)
+    monkeypatch.setattr(overlay.os, "cpu_count", lambda: 3)
+    renderer = OverlayRenderer()
+    renderer.set_opacity(0.6)
+    renderer.set_mode(OverlayMode.CONTOUR)
+    frame = renderer.set_frame(image, mask)
+    assert len(frame.strips) == 3
+    assert np.array_equal(np.asarray(renderer.compose()), single)

@@ -9,6 +9,8 @@ change re-blends a 12 MP photo in tens of milliseconds and never touches the mod
 from __future__ import annotations
 
 import enum
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from PIL import Image
@@ -36,9 +38,28 @@ def class_boundaries(train_ids: np.ndarray) -> np.ndarray:
     return np.where(edge, train_ids, TRANSPARENT_INDEX).astype(np.uint8)
 
 
+# Frames larger than this are composed in horizontal strips on all cores (Pillow releases
+# the GIL while it blends); below it, thread hand-off costs more than it saves.
+PARALLEL_PIXELS = 2_000_000
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="overlay")
+    return _POOL
+
+
+def _strips(height: int, width: int) -> list[tuple[int, int]]:
+    count = (os.cpu_count() or 1) if height * width >= PARALLEL_PIXELS else 1
+    bounds = np.linspace(0, height, count + 1).astype(int)
+    return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
 class OverlayFrame:
-    """An image and its index mask, kept as Pillow images ready for composing; the
-    contour mask is computed on first use and kept."""
+    """An image and its index mask, kept as Pillow images (in strips for big frames)
+    ready for composing; the contour mask is computed on first use and kept."""
 
     def __init__(self, image: np.ndarray | Image.Image, mask: np.ndarray) -> None:
         self.image = image if isinstance(image, Image.Image) else Image.fromarray(image, "RGB")
@@ -46,13 +67,32 @@ class OverlayFrame:
             raise ValueError(f"mask {mask.shape} does not match image {self.image.height}x{self.image.width}")
         self.mask_array = np.ascontiguousarray(mask, dtype=np.uint8)
         self.mask = Image.fromarray(self.mask_array, "L")
-        self._contour: Image.Image | None = None
+        self.strips = _strips(self.image.height, self.image.width)
+        self._image_strips = self._split(self.image)
+        self._mask_strips = self._split(self.mask)
+        self._contour_strips: list[Image.Image] | None = None
+
+    def _split(self, image: Image.Image) -> list[Image.Image]:
+        if len(self.strips) == 1:
+            return [image]
+        return [image.crop((0, top, image.width, bottom)) for top, bottom in self.strips]
 
     @property
     def contour(self) -> Image.Image:
-        if self._contour is None:
-            self._contour = Image.fromarray(class_boundaries(self.mask_array), "L")
-        return self._contour
+        return Image.fromarray(class_boundaries(self.mask_array), "L")
+
+    def compose(self, lut: np.ndarray, contour: bool = False) -> Image.Image:
+        if contour and self._contour_strips is None:
+            self._contour_strips = self._split(self.contour)
+        masks = self._contour_strips if contour else self._mask_strips
+        if len(self.strips) == 1:
+            return compose_indexed(self._image_strips[0], masks[0], lut)
+        parts = list(_pool().map(lambda pair: compose_indexed(pair[0], pair[1], lut),
+                                 zip(self._image_strips, masks)))
+        out = Image.new("RGB", self.image.size)
+        for (top, _bottom), part in zip(self.strips, parts):
+            out.paste(part, (0, top))
+        return out
 
 
 def compose_indexed(image: Image.Image, mask: Image.Image, lut: np.ndarray) -> Image.Image:
@@ -164,8 +204,7 @@ class OverlayRenderer:
         frame = frame or self._frame
         if frame is None:
             raise RuntimeError("no frame set")
-        mask = frame.contour if self._mode is OverlayMode.CONTOUR else frame.mask
-        return compose_indexed(frame.image, mask, self.lut)
+        return frame.compose(self.lut, contour=self._mode is OverlayMode.CONTOUR)
 
 
 def compose_overlay(image: np.ndarray, train_ids: np.ndarray, opacity: float = 0.5,

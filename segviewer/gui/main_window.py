@@ -24,8 +24,8 @@ from segviewer.core.classes import NUM_TRAIN_CLASSES, load_class_table
 from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
 from segviewer.core.image_io import IMAGE_SUFFIXES, is_image_file
 from segviewer.core.mask_io import MaskFormat
-from segviewer.core.overlay import (ERROR_LEGEND, OverlayFrame, OverlayMode, OverlayRenderer, compose_indexed,
-                                    error_lut, error_map)
+from segviewer.core.overlay import (ERROR_LEGEND, OverlayFrame, OverlayMode, OverlayRenderer, error_lut,
+                                    error_map)
 from segviewer.gui.cache import ResultCache
 from segviewer.gui.image_view import ImageView
 from segviewer.gui.legend import LegendPanel
@@ -499,8 +499,7 @@ class MainWindow(QMainWindow):
         if display is DisplayMode.TRUTH:
             return np.asarray(self.renderer.compose(self._frames["truth"]))
         if display is DisplayMode.ERRORS:
-            errors = self._frames["errors"]
-            return np.asarray(compose_indexed(errors.image, errors.mask, error_lut(self.renderer.opacity)))
+            return np.asarray(self._frames["errors"].compose(error_lut(self.renderer.opacity)))
         left = np.asarray(self.renderer.compose(prediction))
         if display is DisplayMode.SIDE_BY_SIDE:
             right = np.asarray(self.renderer.compose(self._frames["truth"]))

