@@ -1,0 +1,46 @@
+"""`segviewer bench --quick` produces every figure; a wheel carries the resources."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from segviewer.bench import main as bench_main
+from tests.conftest import PROJECT_ROOT
+
+FIGURES = ("inference_ms", "seed_inference_ms", "speedup_vs_seed", "overlay_ms", "overlay_12mp_ms",
+           "startup_window_s", "startup_first_overlay_s", "peak_rss_mb", "predict_images_per_s",
+           "gmacs_375x1242", "gmacs_working", "parameters", "device", "tensorflow", "model", "image_size")
+
+
+@pytest.mark.slow
+def test_bench_quick_reports_every_figure(tmp_path, tiny_model_path, capsys):
+    out = tmp_path / "bench.json"
+    assert bench_main(["--quick", "--model", str(tiny_model_path), "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    for key in FIGURES:
+        assert key in results, key
+    for key in FIGURES[:9]:
+        assert isinstance(results[key], (int, float)) and results[key] > 0, key
+    assert results["seed_parameters"] == 7_698_580
+    table = capsys.readouterr().out
+    assert "inference_ms" in table and "target" in table
+
+
+@pytest.mark.slow
+def test_wheel_contains_class_table_and_model(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path),
+                             str(PROJECT_ROOT)], capture_output=True, text=True, timeout=600)
+    if result.returncode != 0 and "Could not" in result.stderr:
+        pytest.skip(f"cannot build a wheel here: {result.stderr[-300:]}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    wheel = next(tmp_path.glob("segviewer-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "segviewer/resources/classes.json" in names
+    assert "segviewer/resources/models/segviewer_lite0.keras" in names
+    assert "segviewer/resources/models/segviewer_lite0.json" in names
+    assert not any(name.startswith("tests/") for name in names)
