@@ -240,3 +240,20 @@ def test_ground_truth_loaded_by_hand_and_size_mismatch(qtbot, make_window, image
     Image.fromarray(np.full((60, 90), 7, np.uint8), "L").save(good)
     assert window.load_ground_truth(good)
     assert window.display_combo.isEnabled() and window.metrics.scores is not None
+
+
+def test_unexpected_inference_error_is_reported_not_fatal(qtbot, make_window, image_folder, monkeypatch):
+    window = make_window()
+    segmenter = window.worker._segmenter
+
+    def explode(_image):
+        raise MemoryError("simulated: not enough memory")
+
+    monkeypatch.setattr(segmenter, "predict", explode)
+    with qtbot.waitSignal(window.sig_error, timeout=WAIT_MS) as blocker:
+        window.open_path(image_folder / "000000_10.png")
+    assert "000000_10.png" in blocker.args[0] and "not enough memory" in blocker.args[0]
+    monkeypatch.undo()
+    with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
+        window.next_action.trigger()
+    assert window.current.prediction is not None

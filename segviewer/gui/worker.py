@@ -179,8 +179,15 @@ class ModelWorker:
                     self._infer(*payload)
                 else:
                     self._batch(payload)
-            except Exception as error:  # a bug must not kill the worker or the app
-                self._emit(self.signals.sig_model_failed, f"unexpected error: {error!r}")
+            except Exception as error:  # e.g. out of memory: report it, keep the worker alive
+                message = f"unexpected error: {error!r}"
+                if kind == "infer":
+                    request_id, path = payload
+                    self._emit(self.signals.sig_failed, InferenceFailure(request_id, path, f"{path}: {message}"))
+                elif kind == "batch":
+                    self._emit(self.signals.sig_batch_done, RuntimeError(message))
+                else:
+                    self._emit(self.signals.sig_model_failed, f"{payload}: {message}")
             finally:
                 self._emit(self.signals.sig_busy, False)
 
