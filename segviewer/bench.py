@@ -154,10 +154,23 @@ def main(argv: list[str] | None = None) -> int:
     frame = road_like_image(*KITTI_SIZE)
     results["inference_ms"] = median_ms(lambda: segmenter.predict(frame), repeats * 2, warmup=2)
     results["working_size"] = "x".join(map(str, segmenter.predict(frame).working_size[::-1]))
+    work_h, work_w = segmenter.predict(frame).working_size
+    network_input = frame[:work_h, :work_w][None].copy()
+    # The network alone (argmax and confidence included), to split off pre/post-processing.
+    results["network_ms"] = median_ms(lambda: [t.numpy() for t in segmenter.segment_network(network_input)],
+                                      repeats * 2, warmup=2)
     results["parameters"] = segmenter.model.count_params()
     work = padded_size(*segmenter.predict(frame).working_size)
     results["gmacs_working"] = round(count_macs(segmenter.model, *work) / 1e9, 2)
     results["gmacs_375x1242"] = round(count_macs(segmenter.model, *padded_size(*KITTI_SIZE)) / 1e9, 2)
+
+    # The floor: this device's dense float32 throughput, and the network's cost at it.
+    size = 2048
+    a = tf.random.uniform((size, size))
+    matmul = tf.function(lambda: tf.matmul(a, a))
+    matmul_ms = median_ms(lambda: matmul().numpy(), repeats * 2, warmup=2)
+    results["matmul_gflops"] = round(2 * size**3 / (matmul_ms / 1000) / 1e9, 1)
+    results["network_floor_ms"] = round(2 * results["gmacs_working"] / results["matmul_gflops"] * 1000, 1)
 
     seed = build_seed_unet()
     seed_run = tf.function(lambda x: seed(x, training=False))

@@ -115,7 +115,7 @@ class Segmenter:
             confidence = tf.reduce_max(tf.nn.softmax(logits), axis=-1)
             return tf.cast(ids[0], tf.uint8), tf.cast(tf.round(confidence[0] * 255.0), tf.uint8)
 
-        self._segment = segment
+        self.segment_network = segment  # pixels already at working size -> (ids, confidence)
 
     @classmethod
     def load(cls, path: str | Path, pixel_budget: int = DEFAULT_PIXEL_BUDGET) -> "Segmenter":
@@ -149,7 +149,7 @@ class Segmenter:
             # cheap box reduction first (a 12 MP photo in ~30 ms instead of ~150 ms).
             pixels = np.asarray(Image.fromarray(image).resize((work_w, work_h), Image.BILINEAR,
                                                               reducing_gap=3.0))
-        ids, confidence = self._segment(pixels[None])
+        ids, confidence = self.segment_network(pixels[None])
         ids, confidence = ids.numpy(), confidence.numpy()
         if (work_h, work_w) != (height, width):
             ids = _resize_nearest(ids, width, height)
