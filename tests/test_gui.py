@@ -257,3 +257,18 @@ def test_unexpected_inference_error_is_reported_not_fatal(qtbot, make_window, im
     with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
         window.next_action.trigger()
     assert window.current.prediction is not None
+
+
+def test_save_all_in_folder(qtbot, make_window, image_folder, tmp_path):
+    window = make_window()
+    open_and_wait(qtbot, window, image_folder)
+    out = tmp_path / "all"
+    out.mkdir()
+    with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS) as blocker:
+        window.save_all([MaskFormat.LABEL_IDS, MaskFormat.OVERLAY], out)
+    written, errors = blocker.args[0]
+    assert (written, errors) == (6, [])
+    for index in range(3):
+        labels = read_label_ids(out / f"00000{index}_10_labelIds.png")
+        assert labels[5, 5] == 10 and labels[55, 5] == 0
+        assert (out / f"00000{index}_10_overlay.png").is_file()
