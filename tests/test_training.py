@@ -91,3 +91,26 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "mirrored (2 replica(s))" in result.stdout
     assert (tmp_path / "run" / "best.keras").is_file()
+
+
+def test_folding_batch_norms_keeps_predictions(tmp_path):
+    from segviewer.architectures import build_lite0_unet
+    from segviewer.core.inference import Segmenter
+    from training.export import export_model
+
+    model = build_lite0_unet()
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        if layer.name.endswith("_bn"):
+            gamma, beta, mean, variance = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
+                               rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 2.0, variance.shape)])
+    source = tmp_path / "trained.keras"
+    model.save(source)
+    exported = export_model(source, tmp_path / "shipped.keras")
+    folded = Segmenter.load(exported).model
+    assert not any(layer.name.endswith("_bn") for layer in folded.layers)
+    pixels = rng.integers(0, 256, (1, 64, 96, 3)).astype(np.uint8)
+    before, after = model(pixels, training=False).numpy(), folded(pixels, training=False).numpy()
+    assert np.abs(before - after).max() < 1e-3
+    assert (before.argmax(-1) == after.argmax(-1)).mean() > 0.999

@@ -14,7 +14,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -175,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     (run_dir / "train_info.json").write_text(json.dumps(info, indent=2))
     print(f"trained {info['epochs_run']} epochs in {seconds / 60:.1f} min; best model: {best_path}")
     if args.export:
+        from training.export import export_model
+
         export_model(best_path if best_path.exists() else last_path, args.export)
     return 0
 
@@ -183,18 +184,6 @@ def _have_tensorboard() -> bool:
     import importlib.util
 
     return importlib.util.find_spec("tensorboard") is not None
-
-
-def export_model(source: Path, destination: Path) -> None:
-    """Save an inference-only copy (no optimizer state, so a few MB smaller)."""
-    import keras
-
-    model = keras.saving.load_model(source, compile=False)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temp = destination.with_suffix(".tmp.keras")
-    model.save(temp)
-    shutil.move(temp, destination)
-    print(f"exported {destination}")
 
 
 if __name__ == "__main__":
