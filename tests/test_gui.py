@@ -221,7 +221,7 @@ def test_ground_truth_views_error_map_and_metrics(qtbot, make_window, kitti_like
     assert shown[55, 70].tolist() == [230, 30, 30]  # wrong (car predicted as road)
     assert shown[0, 5].tolist() == [60, 60, 60]     # ignored
     window.set_display(DisplayMode.SIDE_BY_SIDE)
-    assert displayed(window).shape[1] == 90 * 2 + 8
+    assert displayed(window).shape[:2] == (60, 90 * 2 + 8)  # 3:2 frame: side by side
     window._on_hover(90 + 8 + 70, 55)
     assert "road" in window.hover_label.text() and "truth: car" in window.hover_label.text()
     window.set_display(DisplayMode.TRUTH)

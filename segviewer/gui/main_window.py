@@ -503,9 +503,17 @@ class MainWindow(QMainWindow):
         left = np.asarray(self.renderer.compose(prediction))
         if display is DisplayMode.SIDE_BY_SIDE:
             right = np.asarray(self.renderer.compose(self._frames["truth"]))
+            if self._stack_vertically():
+                gap = np.full((SIDE_BY_SIDE_GAP, left.shape[1], 3), 40, np.uint8)
+                return np.vstack([left, gap, right])
             gap = np.full((left.shape[0], SIDE_BY_SIDE_GAP, 3), 40, np.uint8)
             return np.hstack([left, gap, right])
         return left
+
+    def _stack_vertically(self) -> bool:
+        """Wide frames (KITTI is 3.3:1) compare better one above the other."""
+        height, width = self.current.image.shape[:2]
+        return width >= 1.5 * height
 
     def _recompose(self) -> None:
         if self.current is not None and self._frames:
@@ -541,10 +549,15 @@ class MainWindow(QMainWindow):
         result = self.current
         if result is None:
             return
-        width = result.image.shape[1]
-        if self._shown_display is DisplayMode.SIDE_BY_SIDE and x >= width:
-            x = x - width - SIDE_BY_SIDE_GAP  # the right half shows the same pixels
-            x = x if 0 <= x < width else -1
+        height, width = result.image.shape[:2]
+        if self._shown_display is DisplayMode.SIDE_BY_SIDE and x >= 0:
+            # The second copy (ground truth) shows the same pixels, offset.
+            if self._stack_vertically() and y >= height:
+                y = y - height - SIDE_BY_SIDE_GAP
+                x = x if 0 <= y < height else -1
+            elif not self._stack_vertically() and x >= width:
+                x = x - width - SIDE_BY_SIDE_GAP
+                x = x if 0 <= x < width else -1
         if x < 0 or result.prediction is None:
             self.hover_label.setText(f"{result.path.name}: {result.image.shape[1]}x{result.image.shape[0]}")
             return
