@@ -513,7 +513,7 @@ class MainWindow(QMainWindow):
     def _stack_vertically(self) -> bool:
         """Wide frames (KITTI is 3.3:1) compare better one above the other."""
         height, width = self.current.image.shape[:2]
-        return width >= 1.5 * height
+        return width > 2 * height
 
     def _recompose(self) -> None:
         if self.current is not None and self._frames:
