@@ -272,3 +272,19 @@ def test_save_all_in_folder(qtbot, make_window, image_folder, tmp_path):
         labels = read_label_ids(out / f"00000{index}_10_labelIds.png")
         assert labels[5, 5] == 10 and labels[55, 5] == 0
         assert (out / f"00000{index}_10_overlay.png").is_file()
+
+
+def test_side_by_side_of_a_wide_frame_stacks_and_hover_maps_back(qtbot, make_window, tmp_path):
+    from segviewer.gui.main_window import DisplayMode
+    from tests.conftest import tricolour_image
+
+    (tmp_path / "image_2").mkdir()
+    (tmp_path / "semantic").mkdir()
+    Image.fromarray(tricolour_image(30, 120)).save(tmp_path / "image_2" / "w.png")
+    Image.fromarray(np.full((30, 120), 26, np.uint8), "L").save(tmp_path / "semantic" / "w.png")  # all car
+    window = make_window()
+    open_and_wait(qtbot, window, tmp_path / "image_2" / "w.png")
+    window.set_display(DisplayMode.SIDE_BY_SIDE)
+    assert displayed(window).shape[:2] == (30 * 2 + 8, 120)
+    window._on_hover(3, 30 + 8 + 25)  # lower copy, row 25: road predicted, car in the truth
+    assert "x 3, y 25: road" in window.hover_label.text() and "truth: car" in window.hover_label.text()
