@@ -66,6 +66,20 @@ def median_ms(function: Callable[[], object], repeats: int, warmup: int = 1) -> 
     return statistics.median(times)
 
 
+def time_seed_network(frame: np.ndarray, repeats: int) -> tuple[float, int]:
+    """The article's U-Net (random weights) on ``frame`` at full resolution, padded to its
+    stride: median ms and parameter count."""
+    import tensorflow as tf
+
+    from segviewer.architectures import build_seed_unet
+
+    seed = build_seed_unet()
+    run = tf.function(lambda x: seed(x, training=False))
+    height, width = padded_size(*frame.shape[:2])
+    pixels = tf.constant(np.pad(frame, ((0, height - frame.shape[0]), (0, width - frame.shape[1]), (0, 0)))[None])
+    return median_ms(lambda: run(pixels).numpy(), repeats), seed.count_params()
+
+
 def overlay_toggle_ms(height: int, width: int, repeats: int) -> float:
     from segviewer.core.overlay import OverlayRenderer
 
@@ -139,7 +153,6 @@ def main(argv: list[str] | None = None) -> int:
     model_path = args.model or default_model_path()
     import tensorflow as tf
 
-    from segviewer.architectures import build_seed_unet
     from segviewer.core.inference import device_description
     from segviewer.model_stats import count_macs
 
@@ -172,14 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     results["matmul_gflops"] = round(2 * size**3 / (matmul_ms / 1000) / 1e9, 1)
     results["network_floor_ms"] = round(2 * results["gmacs_working"] / results["matmul_gflops"] * 1000, 1)
 
-    seed = build_seed_unet()
-    seed_run = tf.function(lambda x: seed(x, training=False))
-    seed_input = tf.constant(np.pad(frame, ((0, padded_size(*KITTI_SIZE)[0] - KITTI_SIZE[0]),
-                                            (0, padded_size(*KITTI_SIZE)[1] - KITTI_SIZE[1]), (0, 0)))[None])
-    results["seed_inference_ms"] = median_ms(lambda: seed_run(seed_input).numpy(), max(2, repeats // 3))
-    results["seed_parameters"] = seed.count_params()
+    results["seed_inference_ms"], results["seed_parameters"] = time_seed_network(frame, max(2, repeats // 3))
     results["speedup_vs_seed"] = results["seed_inference_ms"] / results["inference_ms"]
-    del seed, seed_run
 
     results["overlay_ms"] = overlay_toggle_ms(*KITTI_SIZE, repeats=repeats * 4)
     results["overlay_12mp_ms"] = overlay_toggle_ms(*PHOTO_12MP, repeats=repeats)

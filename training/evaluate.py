@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segviewer.core.classes import NUM_TRAIN_CLASSES, load_class_table
+from segviewer.core.classes import load_class_table
 from segviewer.core.datasets import (CAMVID_CLASSES, TRAIN_TO_CAMVID, Sample, camvid_samples,
                                      kitti_samples, read_single_channel)
 from segviewer.core.image_io import load_image
