@@ -30,7 +30,7 @@ def test_camvid_layout_and_mapping():
     assert (len(train), len(val)) == (367, 101)
     train_ids = val[0].read_train_ids()
     assert train_ids.shape == (360, 480)
-    assert set(np.unique(train_ids)) <= {0, 1, 2, 4, 5, 7, 8, 10, 11, 13, 255}
+    assert set(np.unique(train_ids)) <= {0, 1, 2, 4, 5, 7, 8, 10, 11, 12, 13, 255}
     assert find_ground_truth(val[0].image) == (val[0].label, "camvid")
 
 

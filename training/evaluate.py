@@ -77,9 +77,9 @@ def evaluate(segmenter: Segmenter, samples: list[Sample], layout: str, progress=
             truth = sample.read_train_ids()
             predicted = prediction.train_ids
         matrix += confusion_matrix(truth, predicted, num_classes)
-        if progress:
+        if progress and sys.stderr.isatty():
             print(f"\r{index}/{len(samples)} {sample.image.name}", end="", file=sys.stderr, flush=True)
-    if progress:
+    if progress and sys.stderr.isatty():
         print(file=sys.stderr)
     return scores_from_confusion(matrix), matrix, float(np.median(seconds)) if seconds else math.nan
 
