@@ -73,7 +73,12 @@ def test_smoke_training_resume_and_export(tmp_path):
               "--crop", "64", "64", "--kitti-repeats", "2"]
     assert main(common + ["--epochs", "1"]) == 0
     assert (run / "best.keras").is_file() and (run / "last.keras").is_file()
-    assert main(common + ["--epochs", "2", "--resume", "--export", str(export)]) == 0
+    # Resume in a fresh process, as a user would: custom layers must load without help.
+    result = subprocess.run([sys.executable, "-m", "training.train", *common, "--epochs", "2", "--resume",
+                             "--export", str(export)], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "resuming from" in result.stdout
     log = (run / "log.csv").read_text().splitlines()
     assert log[0].startswith("epoch") and len(log) == 3  # header + epochs 0 and 1
     segmenter = Segmenter.load(export)
