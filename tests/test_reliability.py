@@ -241,34 +241,26 @@ def slow_model_path(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
-def test_event_loop_keeps_running_during_inference(qtbot, make_window, slow_model_path, tmp_path):  # noqa: F811
-    from PySide6.QtCore import QElapsedTimer, QTimer
+def test_event_loop_keeps_running_during_inference(slow_model_path, tmp_path):
+    """Measured in a fresh viewer process: there, as in real use, TensorFlow is first
+    used by the (lower-priority) model worker, not by the test's own thread."""
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
 
     big = tmp_path / "big.png"
-    Image.fromarray(np.tile(tricolour_image(), (12, 12, 1))).save(big)  # 720 x 1080
-    window = make_window(slow_model_path)
-    window.worker._pixel_budget = 1_000_000
-    window.worker._segmenter.pixel_budget = 1_000_000  # ~1 s of work per image here
-    gaps, clock = [], QElapsedTimer()
-    clock.start()
-    last = [clock.elapsed()]
-
-    def tick():
-        now = clock.elapsed()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    timer.start()
-    started = time.perf_counter()
-    open_and_wait(qtbot, window, big)
-    timer.stop()
-    assert time.perf_counter() - started > 0.3, "inference too fast to measure responsiveness"
-    longest_stall = max(gaps) - 10
-    print(f"longest event-loop stall during inference: {longest_stall} ms over {len(gaps)} ticks")
-    assert longest_stall < 100, f"event loop stalled {longest_stall} ms"
+    Image.fromarray(np.tile(tricolour_image(), (12, 12, 1))).save(big)  # 720 x 1080, ~0.5 s here
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    result = subprocess.run([sys.executable, "-m", "tests.stall_probe", str(slow_model_path), str(big)],
+                            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    line = next(l for l in result.stdout.splitlines() if l.startswith("inference_s"))
+    fields = line.split()
+    inference_s, stall_ms = float(fields[1]), float(fields[3])
+    print(line)
+    assert inference_s > 0.3, "inference too fast to measure responsiveness"
+    assert stall_ms < 100, f"event loop stalled {stall_ms} ms: {line}"
 
 
 @pytest.mark.slow

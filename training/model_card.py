@@ -39,6 +39,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--name", default="segviewer-lite0-unet")
     parser.add_argument("--train-minutes", type=float, default=None,
                         help="wall-clock training time, if the log does not cover it")
+    parser.add_argument("--note", default="", help="how the run went, in words (kept in the card)")
     parser.add_argument("--markdown", action="store_true",
                         help="only print the existing card as the README's per-class table")
     return parser.parse_args(argv)
@@ -78,9 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     kitti_work = working_size(375, 1242, DEFAULT_PIXEL_BUDGET)
     with open(args.run / "log.csv", newline="") as file:
         epochs = list(csv.DictReader(file))
-    best = max(epochs, key=lambda row: float(row["val_mean_iou"]))
     info_path = args.run / "train_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    # best.keras is the best epoch of the last (possibly resumed) run segment.
+    last_segment = [row for row in epochs if int(row["epoch"]) >= info.get("resumed_at_epoch", 0)]
+    best = max(last_segment, key=lambda row: float(row["val_mean_iou"]))
     card = {
         "name": args.name,
         "architecture": "U-Net: EfficientNet-Lite0 encoder (ImageNet weights, frozen batch norm), "
@@ -103,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             "batch_size": info.get("batch_size"), "crop": info.get("crop"),
             "optimizer": "Adam 1e-3, 1 warm-up epoch then cosine decay",
             "loss": "class-weighted sparse cross-entropy (weights 1/ln(1.05+freq)), void ignored",
+            "note": args.note,
         },
         "validation": {},
     }

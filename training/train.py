@@ -168,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     model.fit(train_ds, epochs=args.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
               validation_data=val_ds, callbacks=callbacks, verbose=2)
     seconds = time.perf_counter() - started
-    info = {"arch": args.arch, "epochs_run": _completed_epochs(csv_path), "train_seconds_this_run": round(seconds),
+    info = {"arch": args.arch, "epochs_run": _completed_epochs(csv_path), "resumed_at_epoch": initial_epoch,
+            "train_seconds_this_run": round(seconds),
             "train_images": len(train_samples), "val_images": len(val_samples),
             "batch_size": global_batch, "crop": list(crop), "kitti_repeats": args.kitti_repeats,
             "steps_per_epoch": steps, "strategy": args.strategy}

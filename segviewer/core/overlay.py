@@ -81,17 +81,21 @@ class OverlayFrame:
     def contour(self) -> Image.Image:
         return Image.fromarray(class_boundaries(self.mask_array), "L")
 
-    def compose(self, lut: np.ndarray, contour: bool = False) -> Image.Image:
+    def compose(self, lut: np.ndarray, contour: bool = False) -> np.ndarray:
+        """The frame drawn through ``lut`` as a ``(H, W, 3)`` uint8 array."""
         if contour and self._contour_strips is None:
             self._contour_strips = self._split(self.contour)
         masks = self._contour_strips if contour else self._mask_strips
         if len(self.strips) == 1:
-            return compose_indexed(self._image_strips[0], masks[0], lut)
-        parts = list(_pool().map(lambda pair: compose_indexed(pair[0], pair[1], lut),
-                                 zip(self._image_strips, masks)))
-        out = Image.new("RGB", self.image.size)
-        for (top, _bottom), part in zip(self.strips, parts):
-            out.paste(part, (0, top))
+            return np.asarray(compose_indexed(self._image_strips[0], masks[0], lut))
+        out = np.empty((self.image.height, self.image.width, 3), np.uint8)
+
+        def compose_strip(index: int) -> None:
+            # Each thread writes its own rows: no assembly pass over the whole frame.
+            top, bottom = self.strips[index]
+            out[top:bottom] = np.asarray(compose_indexed(self._image_strips[index], masks[index], lut))
+
+        list(_pool().map(compose_strip, range(len(self.strips))))
         return out
 
 
@@ -199,8 +203,9 @@ class OverlayRenderer:
         total = max(int(self._frame.mask_array.size), 1)
         return {t: counts[t] / total for t in self._train_ids}
 
-    def compose(self, frame: OverlayFrame | None = None) -> Image.Image:
-        """``frame`` (default: the current one) drawn with the current settings (RGB)."""
+    def compose(self, frame: OverlayFrame | None = None) -> np.ndarray:
+        """``frame`` (default: the current one) drawn with the current settings, as a
+        ``(H, W, 3)`` uint8 array."""
         frame = frame or self._frame
         if frame is None:
             raise RuntimeError("no frame set")
@@ -216,7 +221,7 @@ def compose_overlay(image: np.ndarray, train_ids: np.ndarray, opacity: float = 0
     if visible is not None:
         renderer.set_visible_ids(visible)
     renderer.set_frame(image, train_ids)
-    return np.asarray(renderer.compose())
+    return renderer.compose()
 
 
 # Error map: one index per pixel, drawn through its own palette.

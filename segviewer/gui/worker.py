@@ -10,6 +10,9 @@ the thread is a daemon so a model still loading can never hold the app open.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -97,6 +100,15 @@ class WorkerSignals(QObject):
 BatchJob = Callable[[Segmenter, Callable[[int, int, str], None], Callable[[], bool]], object]
 
 
+def _lower_this_threads_priority(niceness: int = 5) -> None:
+    """Let the GUI thread win the CPU: on Linux, nice is per thread and inherited by the
+    threads this one creates, which include TensorFlow's compute pools when TensorFlow
+    is first used here (as in the app, where only the worker imports it)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+
+
 class ModelWorker:
     def __init__(self, pixel_budget: int) -> None:
         self.signals = WorkerSignals()
@@ -169,6 +181,7 @@ class ModelWorker:
             return job
 
     def _loop(self) -> None:
+        _lower_this_threads_priority()
         while (job := self._next_job()) is not None:
             kind, payload = job
             self._emit(self.signals.sig_busy, True)
