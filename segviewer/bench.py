@@ -166,15 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     segmenter = Segmenter.load(model_path, args.pixel_budget)
     frame = road_like_image(*KITTI_SIZE)
     results["inference_ms"] = median_ms(lambda: segmenter.predict(frame), repeats * 2, warmup=2)
-    results["working_size"] = "x".join(map(str, segmenter.predict(frame).working_size[::-1]))
     work_h, work_w = segmenter.predict(frame).working_size
+    results["working_size"] = f"{work_w}x{work_h}"
     network_input = frame[:work_h, :work_w][None].copy()
     # The network alone (argmax and confidence included), to split off pre/post-processing.
     results["network_ms"] = median_ms(lambda: [t.numpy() for t in segmenter.segment_network(network_input)],
                                       repeats * 2, warmup=2)
     results["parameters"] = segmenter.model.count_params()
-    work = padded_size(*segmenter.predict(frame).working_size)
-    results["gmacs_working"] = round(count_macs(segmenter.model, *work) / 1e9, 2)
+    results["gmacs_working"] = round(count_macs(segmenter.model, work_h, work_w) / 1e9, 2)
     results["gmacs_375x1242"] = round(count_macs(segmenter.model, *padded_size(*KITTI_SIZE)) / 1e9, 2)
 
     # The floor: this device's dense float32 throughput, and the network's cost at it.
