@@ -20,17 +20,12 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from segviewer.core.datasets import Sample, camvid_samples, kitti_samples
+from segviewer.core.datasets import Sample, camvid_samples, is_kitti_validation, kitti_samples
 from segviewer.core.image_io import load_image
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, working_size
 
 NUM_CLASSES = 19
 IGNORE = 255
-KITTI_VALIDATION = range(40, 48)
-
-
-def _kitti_index(sample: Sample) -> int:
-    return int(sample.image.name.split("_")[0])
 
 
 def split_samples(root: Path) -> tuple[list[Sample], list[Sample]]:
@@ -43,7 +38,7 @@ def split_samples(root: Path) -> tuple[list[Sample], list[Sample]]:
         for sample in kitti_samples(kitti, "training"):
             if sample.label is None:
                 continue
-            (validation if _kitti_index(sample) in KITTI_VALIDATION else train).append(sample)
+            (validation if is_kitti_validation(sample) else train).append(sample)
     camvid = root / "camvid"
     if camvid.is_dir():
         train += camvid_samples(camvid, "train")

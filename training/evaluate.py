@@ -22,13 +22,12 @@ import numpy as np
 
 from segviewer.core.classes import load_class_table
 from segviewer.core.datasets import (CAMVID_CLASSES, TRAIN_TO_CAMVID, Sample, camvid_samples,
-                                     kitti_samples, read_single_channel)
+                                     is_kitti_validation, kitti_samples, read_single_channel)
 from segviewer.core.image_io import load_image
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, Segmenter
 from segviewer.core.metrics import Scores, confusion_matrix, format_table, scores_document, scores_from_confusion
 from segviewer.core.resources import default_model_path
 
-KITTI_VALIDATION = range(40, 48)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -52,8 +51,7 @@ def select_samples(data: Path, layout: str, split: str) -> list[Sample]:
     samples = [s for s in kitti_samples(data, "training") if s.label is not None]
     if split == "all":
         return samples
-    in_val = [int(s.image.name.split("_")[0]) in KITTI_VALIDATION for s in samples]
-    return [s for s, v in zip(samples, in_val) if v == (split == "val")]
+    return [s for s in samples if is_kitti_validation(s) == (split == "val")]
 
 
 def class_names(layout: str) -> list[str]:

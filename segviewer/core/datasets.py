@@ -61,6 +61,8 @@ TRAIN_TO_CAMVID[:19] = [
 ]
 
 LAYOUTS = ("kitti", "camvid")
+# The fixed KITTI validation split: training images 000040-000047.
+KITTI_VALIDATION = range(40, 48)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,11 @@ def kitti_samples(root: Path, split: str = "training") -> list[Sample]:
         label = image.parent.parent / "semantic" / image.name
         samples.append(Sample(image, label if label.exists() else None, "kitti"))
     return samples
+
+
+def is_kitti_validation(sample: Sample) -> bool:
+    """Whether a KITTI sample (``0000NN_10.png``) belongs to the fixed validation split."""
+    return int(sample.image.name.split("_")[0]) in KITTI_VALIDATION
 
 
 def camvid_samples(root: Path, split: str) -> list[Sample]:
