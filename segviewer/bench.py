@@ -9,6 +9,7 @@ weights: only its speed matters) is timed in the same run for the speed-up figur
 
 from __future__ import annotations
 
+from segviewer.help_text import plain
 import argparse
 import json
 import os
@@ -35,12 +36,13 @@ TARGETS = {"inference_ms": ("<=", 250), "speedup_vs_seed": (">=", 50), "overlay_
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="segviewer bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="segviewer bench", description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats and images (about a minute)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
-    parser.add_argument("--pixel-budget", type=int, default=DEFAULT_PIXEL_BUDGET)
+    parser.add_argument("--pixel-budget", type=int, default=DEFAULT_PIXEL_BUDGET,
+                        help="pixels the network sees per image (working scale; default %(default)s)")
     return parser.parse_args(argv)
 
 

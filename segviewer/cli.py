@@ -16,6 +16,7 @@ from pathlib import Path
 
 from segviewer import __version__
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET
+from segviewer.core.tf_logging import set_verbose
 
 SUBCOMMANDS = ("predict", "evaluate", "bench")
 
@@ -32,6 +33,8 @@ def viewer_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", type=Path, default=None, metavar="PNG",
                         help="open PATH, wait for the overlay, save a PNG of the window and exit")
     parser.add_argument("--version", action="version", version=f"segviewer {__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own log messages (any command; hidden by default)")
     # For `segviewer bench`: print a marker and quit once the window is shown or the
     # first overlay is drawn.
     parser.add_argument("--exit-when", choices=("shown", "overlay"), default=None, help=argparse.SUPPRESS)
@@ -40,6 +43,9 @@ def viewer_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--verbose" in argv:  # any command: show TensorFlow's own log messages
+        argv.remove("--verbose")
+        set_verbose(True)
     if argv and argv[0] in SUBCOMMANDS:
         command, rest = argv[0], argv[1:]
         if command == "predict":
@@ -54,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
 
         return bench_main(rest)
     args = viewer_parser().parse_args(argv)
+    from segviewer.gui.platform_check import missing_library_message, missing_xcb_packages
+
+    missing = missing_xcb_packages()
+    if missing:  # Qt would abort the process; say what to install instead
+        print(missing_library_message(missing), file=sys.stderr)
+        return 3
     from segviewer.gui.app import run
 
     return run(args)

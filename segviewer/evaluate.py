@@ -10,6 +10,7 @@ The IoU code is the one ``training.evaluate`` uses.
 
 from __future__ import annotations
 
+from segviewer.help_text import plain
 import argparse
 import csv
 import json
@@ -27,7 +28,7 @@ GT_SUFFIXES = ("_gtFine_labelIds", "_labelIds")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="segviewer evaluate", description=__doc__,
+    parser = argparse.ArgumentParser(prog="segviewer evaluate", description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pred", type=Path, required=True, help="folder of predicted masks")
     parser.add_argument("--gt", type=Path, required=True, help="folder of ground-truth label-ID PNGs")

@@ -6,11 +6,19 @@
 Images are decoded on a small thread pool while the model runs, and each image's files
 are written atomically, so a folder streams at the model's speed and an interrupted run
 leaves only complete files (``--skip-existing`` resumes it). A bad file is reported and
-skipped; the exit status is 1 if any file failed.
+skipped.
+
+Existing outputs are never replaced silently: without ``--skip-existing`` or
+``--overwrite``, a run that finds any of its output files already there writes nothing,
+says so once (naming both options) and exits with status 1.
+
+Exit status: 0 all done, 1 some image failed or outputs already exist, 2 bad arguments or
+model.
 """
 
 from __future__ import annotations
 
+from segviewer.help_text import plain
 import argparse
 import glob
 import os
@@ -40,7 +48,7 @@ class Job:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="segviewer predict", description=__doc__,
+    parser = argparse.ArgumentParser(prog="segviewer predict", description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created if needed)")
@@ -54,6 +62,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     existing.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.add_argument("--pixel-budget", type=int, default=DEFAULT_PIXEL_BUDGET,
                         help="pixels the network sees per image (default %(default)s)")
+    parser.add_argument("--tta", action="store_true",
+                        help="test-time augmentation: average the scores of the image and its mirror "
+                             "(about 2x the network time)")
     args = parser.parse_args(argv)
     try:
         args.formats = MaskFormat.parse_list(args.format)
@@ -116,7 +127,7 @@ def _decoded(jobs: list[Job], pool: ThreadPoolExecutor) -> Iterator[tuple[Job, F
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     jobs, problems = collect_jobs(args.inputs, args.out, args.recursive)
     jobs, clashes = _deduplicate(jobs, args.formats)
     problems += clashes
@@ -128,12 +139,20 @@ def main(argv: list[str] | None = None) -> int:
                 < len(args.formats)]
         if before - len(jobs):
             print(f"skipping {before - len(jobs)} image(s) whose outputs exist", file=sys.stderr)
+    if jobs and not (args.skip_existing or args.overwrite):
+        clashing = [existing_outputs(plan_outputs(j.source, j.folder, args.formats)) for j in jobs]
+        clashing = [found for found in clashing if found]
+        if clashing:
+            print(f"error: {len(clashing)} of {len(jobs)} image(s) already have output files "
+                  f"(e.g. {clashing[0][0]}); nothing was written. Use --skip-existing to segment only "
+                  "the others, or --overwrite to replace them.", file=sys.stderr)
+            return 1
     if not jobs:
         print("nothing to do" if not problems else "no images to segment", file=sys.stderr)
         return 1 if problems else 0
     try:
         args.out.mkdir(parents=True, exist_ok=True)
-        segmenter = Segmenter.load(args.model or default_model_path(), args.pixel_budget)
+        segmenter = Segmenter.load(args.model or default_model_path(), args.pixel_budget, tta=args.tta)
         segmenter.warm_up()  # trace the graph before the clock starts
     except SegviewerError as error:
         print(f"error: {error}", file=sys.stderr)

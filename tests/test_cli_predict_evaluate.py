@@ -25,6 +25,16 @@ def test_help_runs_without_qt_or_tensorflow():
     assert "--skip-existing" in result.stdout
 
 
+@pytest.mark.parametrize("command", [["predict"], ["evaluate"], ["bench"]])
+def test_help_texts_are_plain_and_complete(command, capsys):
+    with pytest.raises(SystemExit):
+        cli_main([*command, "--help"])
+    text = capsys.readouterr().out
+    assert "``" not in text and ":func:" not in text
+    if command == ["bench"]:
+        assert "pixels the network sees" in text
+
+
 def test_segviewer_help_console_script():
     result = subprocess.run([sys.executable, "-m", "segviewer", "--help"], capture_output=True, text=True,
                             timeout=60)
@@ -58,11 +68,32 @@ def test_predict_refuses_to_overwrite_and_resumes(tmp_path, image_folder, tiny_m
     args = ["predict", str(image_folder / "*.png"), "--out", str(out), "--model", str(tiny_model_path)]
     assert cli_main(args) == 1
     assert precious.read_bytes() == b"keep"
-    assert "already exists" in capsys.readouterr().err
-    precious.unlink()
+    err = capsys.readouterr().err
+    # One message, naming both ways out; nothing else written.
+    assert err.count("already have output files") == 1
+    assert "--skip-existing" in err and "--overwrite" in err
+    assert sorted(p.name for p in out.iterdir()) == ["000000_10_labelIds.png"]
     assert cli_main(args + ["--skip-existing"]) == 0
-    assert "skipping 2 image(s)" in capsys.readouterr().err
+    assert "skipping 1 image(s)" in capsys.readouterr().err
+    assert precious.read_bytes() == b"keep"
+    # Running twice into the same folder: the second run says so once and exits 1.
+    assert cli_main(args) == 1
+    assert capsys.readouterr().err.count("3 of 3 image(s) already have output files") == 1
+    assert cli_main(args + ["--overwrite"]) == 0
     assert read_label_ids(precious).shape == (60, 90)
+
+
+def test_tensorflow_log_noise_is_hidden_unless_verbose(tmp_path, image_folder, tiny_model_path):
+    command = [sys.executable, "-m", "segviewer", "predict", str(image_folder / "000000_10.png"),
+               "--out", str(tmp_path / "out"), "--model", str(tiny_model_path)]
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("TF_", "ABSL_", "SEGVIEWER"))}
+    quiet = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert quiet.returncode == 0, quiet.stderr
+    for noise in ("cuInit", "oneDNN", "absl::InitializeLog", "cuda"):
+        assert noise not in quiet.stderr
+    loud = subprocess.run(command + ["--overwrite", "--verbose"], capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert loud.returncode == 0 and "oneDNN" in loud.stderr
 
 
 def test_predict_missing_input_and_bad_model(tmp_path, tiny_model_path, capsys):

@@ -11,7 +11,7 @@ from PIL import Image
 pytest.importorskip("PySide6")
 
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QMessageBox, QTextBrowser  # noqa: E402
 
 from segviewer.core.mask_io import MaskFormat, read_label_ids, read_train_ids  # noqa: E402
 from segviewer.core.overlay import OverlayMode  # noqa: E402
@@ -288,3 +288,155 @@ def test_side_by_side_of_a_wide_frame_stacks_and_hover_maps_back(qtbot, make_win
     assert displayed(window).shape[:2] == (30 * 2 + 8, 120)
     window._on_hover(3, 30 + 8 + 25)  # lower copy, row 25: road predicted, car in the truth
     assert "x 3, y 25: road" in window.hover_label.text() and "truth: car" in window.hover_label.text()
+
+
+def _model_with_card(tiny_model_path: Path, folder: Path) -> Path:
+    import json
+    import shutil
+
+    model = folder / "carded.keras"
+    shutil.copy(tiny_model_path, model)
+    per_class = {name: None for name in ("road", "sidewalk", "building", "wall", "fence", "pole",
+                                         "traffic light", "traffic sign", "vegetation", "terrain", "sky",
+                                         "person", "rider", "car", "truck", "bus", "train", "motorcycle",
+                                         "bicycle")}
+    per_class.update({"road": 0.91, "truck": 0.012})
+    card = {"name": "carded", "training_data": {"kitti": {"licence": "CC BY-NC-SA 3.0"}},
+            "validation": {"kitti": {"miou": 0.5, "per_class": per_class}}}
+    model.with_suffix(".json").write_text(json.dumps(card))
+    return model
+
+
+def test_legend_shows_what_the_model_has_not_learned(qtbot, make_window, tiny_model_path, tmp_path):
+    window = make_window(_model_with_card(tiny_model_path, tmp_path))
+    truck, road, bus = (window.legend.item_for(i) for i in (14, 0, 15))
+    assert "(not learned)" in truck.text() and "1.2 %" in truck.toolTip()
+    assert "(not learned)" not in road.text() and "91.0 %" in road.toolTip()
+    assert "no figure" in bus.toolTip()
+    window.show_about()
+    text = window.about_dialog.findChild(QTextBrowser).toPlainText()
+    assert "CC BY-NC-SA 3.0" in text and "Training data" in text and "truck" in text
+    window.about_dialog.close()
+
+
+def test_model_without_card_marks_nothing(qtbot, make_window):
+    window = make_window()
+    assert not any("(not learned)" in window.legend.item_for(i).text() for i in range(19))
+
+
+def test_empty_canvas_says_what_to_do(qtbot, make_window):
+    window = make_window()
+    assert "Open an image" in window.view.message() and "drop" in window.view.message()
+
+
+def test_next_image_never_shows_the_previous_mask(qtbot, make_window, image_folder, monkeypatch):
+    """While the next image is segmented, the canvas shows that image with no overlay and
+    the legend shows no figures: never the previous image's mask."""
+    import threading
+
+    window = make_window()
+    window.opacity_slider.setValue(100)
+    open_and_wait(qtbot, window, image_folder)
+    assert window.legend.item_for(0).text().endswith("%")
+    release = threading.Event()
+    original = window.worker._segmenter.predict
+
+    def held_predict(image):  # runs on the worker thread: the network "takes" until released
+        release.wait(30)
+        return original(image)
+
+    monkeypatch.setattr(window.worker._segmenter, "predict", held_predict)
+    try:
+        window.next_action.trigger()
+        qtbot.waitUntil(lambda: window.current is not None and window.current.pending, timeout=WAIT_MS)
+        assert window.current.path.name == "000001_10.png"
+        assert window.time_label.text() == "segmenting…"
+        assert not any(window.legend.item_for(i).text().endswith("%") for i in range(19))
+        assert (displayed(window) == window.current.image).all()  # the new image, no overlay
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: window.current.prediction is not None, timeout=WAIT_MS)
+    assert window.legend.item_for(0).text().endswith("%")
+
+
+def test_browsing_past_bad_files_shows_errors_in_the_canvas(qtbot, make_window, image_folder):
+    window = make_window()
+    window.interactive = True  # as a user runs it: a modal box here would be the bug
+    (image_folder / "000001_10.png").write_bytes(b"broken")
+    open_and_wait(qtbot, window, image_folder / "000000_10.png")
+    with qtbot.waitSignal(window.sig_error, timeout=WAIT_MS):
+        window.next_action.trigger()
+    assert not window.findChildren(QMessageBox)
+    assert "000001_10.png" in window.view.message()
+    assert "Segmenting" not in window.hover_label.text()
+    with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
+        window.next_action.trigger()  # navigation still works
+    assert window.current.path.name == "000002_10.png" and window.view.message() == ""
+
+
+def test_failed_model_load_keeps_the_working_model(qtbot, make_window, image_folder, tmp_path):
+    window = make_window()
+    good = window.model_info.path
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"not a zip")
+    with qtbot.waitSignal(window.worker.signals.sig_model_failed, timeout=WAIT_MS):
+        window.load_model(broken)
+    assert window.model_path == good and window.model_info.path == good
+    assert window.model_label.text() != "No model"
+    assert "broken.keras" in window.last_error
+    open_and_wait(qtbot, window, image_folder / "000000_10.png")
+    assert window.current.prediction is not None and window.current.model_path == good
+    assert window._cache_key(window.current.path)[2] == str(good)
+
+
+def test_save_all_into_a_new_folder_creates_it(qtbot, make_window, image_folder, tmp_path):
+    window = make_window()
+    open_and_wait(qtbot, window, image_folder)
+    out = tmp_path / "new" / "masks"
+    with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS) as blocker:
+        window.save_all([MaskFormat.LABEL_IDS], out)
+    assert blocker.args[0] == (3, [])
+    assert sorted(p.name for p in out.iterdir())[0] == "000000_10_labelIds.png"
+
+
+def test_save_all_refuses_an_uncreatable_folder_before_starting(qtbot, make_window, image_folder, tmp_path):
+    window = make_window()
+    open_and_wait(qtbot, window, image_folder)
+    blocker_file = tmp_path / "file"
+    blocker_file.write_text("x")
+    calls = window.worker.calls
+    window.save_all([MaskFormat.LABEL_IDS], blocker_file / "masks")
+    assert "cannot create the folder" in window.last_error and window.worker.calls == calls
+
+
+def test_save_dialog_says_how_many_images_and_where(qtbot, tmp_path):
+    from segviewer.gui.save_dialog import SaveDialog
+
+    dialog = SaveDialog(None, [MaskFormat.LABEL_IDS, MaskFormat.COLOR], tmp_path / "out", "000000_10", 101)
+    qtbot.addWidget(dialog)
+    assert "101 image(s): 202 file(s) in" in dialog.summary.text() and "(created)" in dialog.summary.text()
+    dialog.beside.setChecked(True)
+    assert "next to each image" in dialog.summary.text()
+
+
+def test_failure_list_says_how_many_were_left_out(qtbot, make_window):
+    window = make_window()
+    window._on_batch_done((0, [f"error {i}" for i in range(303)]))
+    assert window.last_error.endswith("… and 283 more")
+
+
+def test_side_by_side_is_labelled_and_saved_overlay_is_the_prediction(qtbot, make_window, kitti_like,
+                                                                      tmp_path):
+    from segviewer.gui.main_window import DisplayMode
+
+    window = make_window()
+    open_and_wait(qtbot, window, kitti_like)
+    window.set_display(DisplayMode.PREDICTION)
+    prediction_view = displayed(window).copy()
+    window.set_display(DisplayMode.SIDE_BY_SIDE)
+    side = displayed(window)
+    assert not (side[:prediction_view.shape[0], :prediction_view.shape[1]] == prediction_view).all()  # captioned
+    window.set_display(DisplayMode.ERRORS)
+    written = window.save_current([MaskFormat.OVERLAY], tmp_path, overwrite=True)
+    saved = np.asarray(Image.open(written[0]).convert("RGB"))
+    assert saved.shape == prediction_view.shape and (saved == prediction_view).all()

@@ -25,7 +25,16 @@ def test_predicted_void_counts_as_error():
     assert math.isclose(score(truth, prediction, 2).per_class_iou[0], 0.5)
 
 
-def test_class_only_predicted_scores_zero_but_not_in_mean():
+def test_class_only_predicted_counts_as_zero_in_the_mean():
+    """The cityscapesScripts rule: every class with tp + fp + fn > 0 is averaged, so a
+    hallucinated class costs the mean (it is not silently absent)."""
     scores = score(np.array([0, 0]), np.array([0, 1]), 2)
     assert scores.per_class_iou[1] == 0.0
-    assert math.isclose(scores.mean_iou, 0.5)
+    assert scores.scored.tolist() == [True, True] and scores.present.tolist() == [True, False]
+    assert math.isclose(scores.mean_iou, (0.5 + 0.0) / 2)
+
+
+def test_class_absent_everywhere_is_not_scored():
+    scores = score(np.array([0, 0]), np.array([0, 0]), 3)
+    assert scores.scored.tolist() == [True, False, False]
+    assert math.isclose(scores.mean_iou, 1.0)

@@ -81,6 +81,9 @@ def test_smoke_training_resume_and_export(tmp_path):
     assert "resuming from" in result.stdout
     log = (run / "log.csv").read_text().splitlines()
     assert log[0].startswith("epoch") and len(log) == 3  # header + epochs 0 and 1
+    # Every class's validation IoU is logged, so a class stuck at 0 shows at once.
+    header = log[0].split(",")
+    assert {"val_iou_road", "val_iou_traffic_light", "val_iou_bicycle"} <= set(header)
     segmenter = Segmenter.load(export)
     prediction = segmenter.predict(tricolour_image(96, 160))
     assert prediction.train_ids.shape == (96, 160)
@@ -119,3 +122,41 @@ def test_folding_batch_norms_keeps_predictions(tmp_path):
     before, after = model(pixels, training=False).numpy(), folded(pixels, training=False).numpy()
     assert np.abs(before - after).max() < 1e-3
     assert (before.argmax(-1) == after.argmax(-1)).mean() > 0.999
+
+
+def _loaded(label: np.ndarray, layout: str = "kitti"):
+    from training.data import LoadedSample
+
+    return LoadedSample(np.zeros((*label.shape, 3), np.uint8), label, layout)
+
+
+def test_repeat_factors_favour_images_with_rare_classes():
+    from training.data import class_repeat_factors, image_repeat_factors, sampling_order
+
+    common = np.zeros((16, 16), np.uint8)          # road only
+    rare = common.copy()
+    rare[:8, :8] = 14                               # 64 truck pixels
+    merged = common.copy()
+    merged[:8, :8] = 24                             # a {truck, bus} set label: no truck example
+    samples = [_loaded(common) for _ in range(8)] + [_loaded(rare), _loaded(merged)]
+    class_factors = class_repeat_factors(samples, threshold=0.4)
+    assert class_factors[0] == 1.0                   # road is in every image
+    assert np.isclose(class_factors[14], 2.0)        # truck in 1 of 10 images: sqrt(0.4 / 0.1)
+    image_factors = image_repeat_factors(samples, class_factors)
+    assert image_factors.tolist() == [1.0] * 8 + [2.0, 1.0]
+    order = sampling_order(samples, {"kitti": 3}, image_factors)
+    assert order.count(8) == 6 and order.count(0) == 3 and order.count(9) == 3
+
+
+def test_focus_crops_land_on_the_rare_object():
+    tf = pytest.importorskip("tensorflow")
+    from training.data import augment
+
+    label = np.zeros((192, 640), np.uint8)
+    label[150:170, 600:630] = 17                     # a small motorcycle in a corner
+    image = np.zeros((192, 640, 3), np.uint8)
+    hits = 0
+    for _ in range(10):
+        _, crop = augment(tf.constant(image), tf.constant(label), (64, 128), focus=tf.constant([160, 615]))
+        hits += int((crop.numpy() == 17).any())
+    assert hits >= 9  # random 64x128 crops would find it about 1 time in 10

@@ -14,18 +14,21 @@ size it will see them at inference.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
+from segviewer.core.classes import NUM_TRAIN_CLASSES, VOID_TRAIN_ID
 from segviewer.core.datasets import Sample, camvid_samples, is_kitti_validation, kitti_samples
 from segviewer.core.image_io import load_image
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, working_size
+from segviewer.core.label_sets import NUM_LABEL_CODES
 
-NUM_CLASSES = 19
-IGNORE = 255
+NUM_CLASSES = NUM_TRAIN_CLASSES
+IGNORE = VOID_TRAIN_ID
+NO_FOCUS = (-1, -1)
 
 
 def split_samples(root: Path) -> tuple[list[Sample], list[Sample]]:
@@ -49,24 +52,74 @@ def split_samples(root: Path) -> tuple[list[Sample], list[Sample]]:
 @dataclass
 class LoadedSample:
     image: np.ndarray   # uint8 (H, W, 3)
-    label: np.ndarray   # uint8 (H, W) train IDs, 255 void
+    label: np.ndarray   # uint8 (H, W) training codes: train IDs, set labels, 255 void
     layout: str
+    # Up to FOCUS_POINTS_PER_CLASS (row, col) pixels of each rare class in this image,
+    # filled by :func:`attach_focus_points`; crops are centred on them sometimes.
+    focus: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def load_samples(samples: list[Sample]) -> list[LoadedSample]:
-    return [LoadedSample(load_image(s.image), s.read_train_ids(), s.layout) for s in samples]
+    return [LoadedSample(load_image(s.image), s.read_training_codes(), s.layout) for s in samples]
 
 
-def class_weights(samples: list[LoadedSample], repeats: dict[str, int]) -> np.ndarray:
-    """ENet-style weights 1 / ln(1.05 + frequency): a class covering 30 % of pixels
-    weighs 3.3, a vanishing one 20.5 (before normalising to mean 1)."""
+def code_weights(samples: list[LoadedSample], repeats: dict[str, int]) -> np.ndarray:
+    """ENet-style weights 1 / ln(1.05 + frequency) for every training code (train IDs and
+    set labels alike): a code covering 30 % of pixels weighs 3.3, a vanishing one 20.5
+    (before normalising to mean 1 over the codes that occur)."""
     counts = np.zeros(256, np.float64)
     for sample in samples:
         counts += np.bincount(sample.label.ravel(), minlength=256) * repeats.get(sample.layout, 1)
-    frequency = counts[:NUM_CLASSES] / max(counts[:NUM_CLASSES].sum(), 1.0)
+    counts = counts[:NUM_LABEL_CODES]
+    frequency = counts / max(counts.sum(), 1.0)
     weights = 1.0 / np.log(1.05 + frequency)
-    weights[counts[:NUM_CLASSES] == 0] = 1.0
-    return (weights / weights[counts[:NUM_CLASSES] > 0].mean()).astype(np.float32)
+    weights[counts == 0] = 1.0
+    return (weights / weights[counts > 0].mean()).astype(np.float32)
+
+
+# A class counts as present in an image from this many labelled pixels on.
+MIN_CLASS_PIXELS = 64
+FOCUS_POINTS_PER_CLASS = 512
+
+
+def class_repeat_factors(samples: list[LoadedSample], threshold: float) -> np.ndarray:
+    """Repeat-factor sampling (Gupta et al., LVIS 2019): a class in a fraction ``f`` of the
+    training images gets ``r = max(1, sqrt(threshold / f))``. Only exact labels count:
+    a CamVid "Car" set label is no example of a truck."""
+    images_with = np.zeros(NUM_CLASSES, np.float64)
+    for sample in samples:
+        counts = np.bincount(sample.label.ravel(), minlength=256)[:NUM_CLASSES]
+        images_with += counts >= MIN_CLASS_PIXELS
+    fraction = images_with / max(len(samples), 1)
+    with np.errstate(divide="ignore"):
+        factors = np.sqrt(threshold / fraction)
+    return np.where(fraction > 0, np.maximum(1.0, factors), 1.0)
+
+
+def image_repeat_factors(samples: list[LoadedSample], class_factors: np.ndarray) -> np.ndarray:
+    """Each image's factor: the largest factor of the classes it shows."""
+    factors = np.ones(len(samples))
+    for index, sample in enumerate(samples):
+        counts = np.bincount(sample.label.ravel(), minlength=256)[:NUM_CLASSES]
+        present = counts >= MIN_CLASS_PIXELS
+        if present.any():
+            factors[index] = class_factors[present].max()
+    return factors
+
+
+def attach_focus_points(samples: list[LoadedSample], class_factors: np.ndarray,
+                        rare_from: float = 1.5, seed: int = 0) -> None:
+    """Remember where the rare classes (factor >= ``rare_from``) lie in each image."""
+    rng = np.random.default_rng(seed)
+    rare = set(np.flatnonzero(class_factors >= rare_from).tolist())
+    for sample in samples:
+        sample.focus = {}
+        for train_id in rare:
+            rows, cols = np.nonzero(sample.label == train_id)
+            if len(rows) < MIN_CLASS_PIXELS:
+                continue
+            pick = rng.choice(len(rows), min(len(rows), FOCUS_POINTS_PER_CLASS), replace=False)
+            sample.focus[train_id] = np.stack([rows[pick], cols[pick]], axis=1).astype(np.int32)
 
 
 def _random_rotate(image, label, max_degrees: float):
@@ -90,8 +143,15 @@ def _random_rotate(image, label, max_degrees: float):
     return image, label
 
 
-def augment(image, label, crop: tuple[int, int], pixel_budget: int = DEFAULT_PIXEL_BUDGET):
-    """Random scale around the working scale, rotation, crop, flip and colour jitter."""
+def augment(image, label, crop: tuple[int, int], pixel_budget: int = DEFAULT_PIXEL_BUDGET,
+            focus=None):
+    """Random scale around the working scale, rotation, crop, flip and colour jitter.
+
+    ``focus`` (row, col in the original image; negative = none) centres the crop near
+    that pixel (jittered by up to a quarter crop), so rare objects land in the crop.
+    """
+    if focus is None:
+        focus = tf.constant(NO_FOCUS, tf.int32)
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
     base_scale = tf.minimum(1.0, tf.sqrt(pixel_budget / (shape[0] * shape[1])))
     scale = base_scale * tf.exp(tf.random.uniform([], math.log(0.7), math.log(1.5)))
@@ -104,7 +164,14 @@ def augment(image, label, crop: tuple[int, int], pixel_budget: int = DEFAULT_PIX
     pad_w = tf.maximum(crop[1] - size[1], 0)
     image = tf.pad(image, [[0, pad_h], [0, pad_w], [0, 0]])
     label = tf.pad(label - IGNORE, [[0, pad_h], [0, pad_w], [0, 0]]) + IGNORE
-    stacked = tf.image.random_crop(tf.concat([image, label], -1), [crop[0], crop[1], 4])
+    stacked = tf.concat([image, label], -1)
+    room = tf.shape(stacked)[:2] - tf.constant(crop, tf.int32)
+    random_offset = tf.cast(tf.floor(tf.random.uniform([2]) * tf.cast(room + 1, tf.float32)), tf.int32)
+    jitter = tf.random.uniform([2], -0.25, 0.25) * tf.constant(crop, tf.float32)
+    centred = tf.cast(tf.round(tf.cast(focus, tf.float32) * scale - tf.constant(crop, tf.float32) / 2 + jitter),
+                      tf.int32)
+    offset = tf.where(focus[0] >= 0, tf.clip_by_value(centred, 0, room), random_offset)
+    stacked = tf.slice(stacked, tf.concat([offset, [0]], 0), [crop[0], crop[1], 4])
     stacked = tf.image.random_flip_left_right(stacked)
     image, label = stacked[..., :3], stacked[..., 3]
     image = tf.image.random_brightness(image, 25.0)
@@ -114,27 +181,52 @@ def augment(image, label, crop: tuple[int, int], pixel_budget: int = DEFAULT_PIX
     return image, tf.cast(label, tf.uint8)
 
 
+def sampling_order(samples: list[LoadedSample], repeats: dict[str, int],
+                   image_factors: np.ndarray | None = None) -> list[int]:
+    """Sample indices for one epoch: each image ``layout repeats x its repeat factor``
+    times (the fractional part of a factor is kept with that probability, fixed by index)."""
+    factors = np.ones(len(samples)) if image_factors is None else np.asarray(image_factors)
+    order = []
+    for index, sample in enumerate(samples):
+        copies = repeats.get(sample.layout, 1) * factors[index]
+        whole = int(copies)
+        extra = 1 if (copies - whole) > ((index * 0.618034) % 1.0) else 0
+        order += [index] * max(1, whole + extra)
+    return order
+
+
 def training_dataset(samples: list[LoadedSample], repeats: dict[str, int], batch_size: int,
-                     crop: tuple[int, int], seed: int = 0) -> tf.data.Dataset:
-    """Infinite shuffled batches of augmented crops; one "epoch" = every sample x repeats."""
-    order = [i for i, s in enumerate(samples) for _ in range(repeats.get(s.layout, 1))]
+                     crop: tuple[int, int], seed: int = 0, image_factors: np.ndarray | None = None,
+                     focus_probability: float = 0.0) -> tf.data.Dataset:
+    """Infinite shuffled batches of augmented crops; one "epoch" = :func:`sampling_order`.
+
+    With ``focus_probability`` p, a crop from an image that holds a rare class is centred
+    on one of its pixels (class chosen uniformly among the image's rare classes)."""
+    order = sampling_order(samples, repeats, image_factors)
 
     def generate():
         rng = np.random.default_rng(seed)
         while True:
             for index in rng.permutation(order):
-                yield samples[index].image, samples[index].label
+                sample = samples[index]
+                focus = NO_FOCUS
+                if sample.focus and rng.random() < focus_probability:
+                    points = sample.focus[rng.choice(sorted(sample.focus))]
+                    focus = tuple(points[rng.integers(len(points))])
+                yield sample.image, sample.label, np.asarray(focus, np.int32)
 
     dataset = tf.data.Dataset.from_generator(
         generate, output_signature=(tf.TensorSpec([None, None, 3], tf.uint8),
-                                    tf.TensorSpec([None, None], tf.uint8)))
-    return (dataset.map(lambda i, l: augment(i, l, crop), num_parallel_calls=tf.data.AUTOTUNE)
+                                    tf.TensorSpec([None, None], tf.uint8),
+                                    tf.TensorSpec([2], tf.int32)))
+    return (dataset.map(lambda i, l, f: augment(i, l, crop, focus=f), num_parallel_calls=tf.data.AUTOTUNE)
             .batch(batch_size, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE))
 
 
-def steps_per_epoch(samples: list[LoadedSample], repeats: dict[str, int], batch_size: int) -> int:
-    return max(1, sum(repeats.get(s.layout, 1) for s in samples) // batch_size)
+def steps_per_epoch(samples: list[LoadedSample], repeats: dict[str, int], batch_size: int,
+                    image_factors: np.ndarray | None = None) -> int:
+    return max(1, len(sampling_order(samples, repeats, image_factors)) // batch_size)
 
 
 def _to_working_scale(sample: LoadedSample, pixel_budget: int) -> tuple[np.ndarray, np.ndarray]:

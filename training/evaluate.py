@@ -4,12 +4,13 @@
     python -m training.evaluate --data ../shared/datasets/camvid --layout camvid --json camvid.json
 
 KITTI is scored over the 19 Cityscapes train classes; CamVid in its own 11-class space
-(predictions mapped down with ``TRAIN_TO_CAMVID``). Mean IoU averages the classes present
-in the ground truth. ``--split`` picks the images (default: the validation split).
+(predictions mapped down with ``TRAIN_TO_CAMVID``). Mean IoU averages the classes with
+tp + fp + fn > 0 (the Cityscapes rule). ``--split`` picks the images (default: validation).
 """
 
 from __future__ import annotations
 
+from segviewer.help_text import plain
 import argparse
 import json
 import math
@@ -31,7 +32,7 @@ from segviewer.core.resources import default_model_path
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True,
                         help="the kitti_semantics/ or camvid/ folder")
@@ -39,7 +40,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--split", choices=("val", "train", "all"), default="val",
                         help="KITTI val = 000040-000047; CamVid val = val/ (default %(default)s)")
     parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
-    parser.add_argument("--pixel-budget", type=int, default=DEFAULT_PIXEL_BUDGET)
+    parser.add_argument("--pixel-budget", type=int, default=DEFAULT_PIXEL_BUDGET,
+                        help="pixels the network sees per image (working scale; default %(default)s)")
+    parser.add_argument("--tta", action="store_true",
+                        help="test-time augmentation: average the scores of the image and its mirror "
+                             "(about 2x the network time)")
     parser.add_argument("--json", type=Path, default=None, help="also write the scores here")
     return parser.parse_args(argv)
 
@@ -82,33 +87,16 @@ def evaluate(segmenter: Segmenter, samples: list[Sample], layout: str, progress=
     return scores_from_confusion(matrix), matrix, float(np.median(seconds)) if seconds else math.nan
 
 
-def boundary_only_classes(samples: list[Sample]) -> list[int]:
-    """Train IDs that occur in the ground truth only as pixels on class boundaries (no
-    pixel whose four neighbours share its class): in the rebuilt KITTI labels these are
-    colour-snapping artifacts of resizing (e.g. a car edge against void snapping to
-    truck), not objects."""
-    interior = np.zeros(256, np.int64)
-    present = np.zeros(256, bool)
-    for sample in samples:
-        ids = sample.read_train_ids()
-        centre = ids[1:-1, 1:-1]
-        same = ((centre == ids[:-2, 1:-1]) & (centre == ids[2:, 1:-1])
-                & (centre == ids[1:-1, :-2]) & (centre == ids[1:-1, 2:]))
-        interior += np.bincount(centre[same].ravel(), minlength=256)
-        present[np.unique(ids)] = True
-    return [c for c in range(19) if present[c] and interior[c] == 0]
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     samples = select_samples(args.data, args.layout, args.split)
     if not samples:
         print(f"error: no labelled {args.layout} images for split {args.split!r} under {args.data}",
               file=sys.stderr)
         return 2
     model_path = args.model or default_model_path()
-    segmenter = Segmenter.load(model_path, args.pixel_budget)
+    segmenter = Segmenter.load(model_path, args.pixel_budget, tta=args.tta)
     started = time.perf_counter()
     scores, _matrix, median_s = evaluate(segmenter, samples, args.layout)
     names = class_names(args.layout)

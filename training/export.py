@@ -8,6 +8,7 @@ optimizer state): the same predictions, smaller and faster.
 
 from __future__ import annotations
 
+from segviewer.help_text import plain
 import argparse
 import os
 from pathlib import Path
@@ -31,12 +32,12 @@ def export_model(source: Path, destination: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.export", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m training.export", description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path, help="a training checkpoint (.keras)")
     parser.add_argument("destination", type=Path, help="where the shipped model goes (.keras)")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     export_model(args.source, args.destination)
     return 0
 

@@ -10,17 +10,17 @@ epochs and wall time from the training run's own log.
 
 from __future__ import annotations
 
+from segviewer.help_text import plain
 import argparse
 import csv
 import json
 import os
 from pathlib import Path
 
-import numpy as np
 
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, Segmenter, padded_size, working_size
 from segviewer.core.metrics import scores_document
-from training.evaluate import boundary_only_classes, class_names, evaluate, select_samples
+from training.evaluate import class_names, evaluate, select_samples
 
 DATA_CREDITS = {
     "kitti": ("KITTI semantic segmentation (training images 000011-000039; validation 000040-000047)",
@@ -31,7 +31,7 @@ DATA_CREDITS = {
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m training.model_card", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m training.model_card", description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--run", type=Path, required=True, help="the training run folder (log.csv)")
@@ -52,14 +52,9 @@ def card_markdown(card: dict) -> str:
         scores = card["validation"].get(layout)
         if not scores:
             continue
-        lines.append(f"**{label}**: mean IoU **{scores['miou'] * 100:.1f} %** over the classes present, "
+        lines.append(f"**{label}**: mean IoU **{scores['miou'] * 100:.1f} %** over the "
+                     f"{scores.get('classes_scored', '')} classes with tp + fp + fn > 0 (the Cityscapes rule), "
                      f"pixel accuracy {scores['pixel_accuracy'] * 100:.1f} %\n")
-        if scores.get("boundary_only_classes"):
-            lines.append(f"Of the classes present in this ground truth, {', '.join(scores['boundary_only_classes'])} "
-                         "occur only as 1-pixel boundary artifacts of the rebuilt labels (no pixel whose four "
-                         "neighbours share its class); without them the mean IoU is "
-                         f"{scores['miou_without_boundary_only_classes'] * 100:.1f} % (a secondary figure; "
-                         "the headline number above keeps them).\n")
         lines.append("| class | IoU |\n|---|---|")
         for name, iou in scores["per_class"].items():
             lines.append(f"| {name} | {'—' if iou is None else f'{iou * 100:.1f} %'} |")
@@ -72,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         print(card_markdown(json.loads(args.model.with_suffix(".json").read_text())))
         return 0
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from segviewer.model_stats import count_macs
 
     segmenter = Segmenter.load(args.model)
@@ -86,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     best = max(last_segment, key=lambda row: float(row["val_mean_iou"]))
     card = {
         "name": args.name,
-        "architecture": "U-Net: EfficientNet-Lite0 encoder (ImageNet weights, frozen batch norm), "
-                        "decoder with bilinear up-sampling and skips at strides 16, 8, 4, 2",
+        "architecture": "U-Net: EfficientNet-Lite0 encoder (ImageNet weights), decoder with bilinear "
+                        "up-sampling and skips at strides 16, 8, 4, 2; batch norms folded into the "
+                        "convolutions",
         "input": "uint8 RGB, any size divisible by 32 (the viewer scales images to about "
                  f"{DEFAULT_PIXEL_BUDGET:,} pixels, e.g. KITTI 1242x375 -> {kitti_work[1]}x{kitti_work[0]})",
         "output": "19 logits per pixel (Cityscapes train IDs 0-18)",
@@ -104,8 +100,11 @@ def main(argv: list[str] | None = None) -> int:
             else round(info.get("train_seconds_this_run", 0) / 60, 1),
             "hardware": "2-core x86-64 CPU, no GPU",
             "batch_size": info.get("batch_size"), "crop": info.get("crop"),
-            "optimizer": "Adam 1e-3, 1 warm-up epoch then cosine decay",
-            "loss": "class-weighted sparse cross-entropy (weights 1/ln(1.05+freq)), void ignored",
+            "optimizer": f"Adam {info.get('lr', 1e-3):g}, 1 warm-up epoch then cosine decay",
+            "loss": info.get("loss", "class-weighted sparse cross-entropy"),
+            "sampling": (f"repeat-factor sampling t={info['repeat_threshold']:g}, rare-class-centred crops "
+                         f"p={info['focus_probability']:g}" if info.get("repeat_threshold") else "uniform"),
+            "initialised_from": info.get("init_from") or "ImageNet encoder",
             "note": args.note,
         },
         "validation": {},
@@ -118,13 +117,6 @@ def main(argv: list[str] | None = None) -> int:
         document = scores_document(scores, class_names(layout), len(samples))
         document["median_ms_per_image"] = round(median_s * 1000, 1)
         document["class_space"] = "19 Cityscapes train classes" if layout == "kitti" else "CamVid's 11 classes"
-        if layout == "kitti":
-            # A secondary, clearly labelled figure: the headline miou above is the spec's.
-            artifacts = boundary_only_classes(samples)
-            names = class_names(layout)
-            kept = [i for i in range(19) if scores.present[i] and i not in artifacts]
-            document["boundary_only_classes"] = [names[i] for i in artifacts]
-            document["miou_without_boundary_only_classes"] = float(np.mean(scores.per_class_iou[kept]))
         card["validation"][layout] = document
         print(f"{layout}: mean IoU {scores.mean_iou:.3f}, pixel accuracy {scores.pixel_accuracy:.3f}")
     out = args.model.with_suffix(".json")

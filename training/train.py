@@ -10,6 +10,7 @@ Writes ``<run>/best.keras`` (best validation mean IoU), ``<run>/last.keras`` (fo
 
 from __future__ import annotations
 
+from segviewer.help_text import plain
 import argparse
 import json
 import math
@@ -22,7 +23,7 @@ DEFAULT_CROP = (192, 384)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("../shared/datasets"),
                         help="folder holding kitti_semantics/ and/or camvid/")
@@ -46,6 +47,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--logical-cpus", type=int, default=0,
                         help="split the CPU into N logical devices (to try --strategy mirrored without GPUs)")
     parser.add_argument("--no-pretrained", action="store_true", help="lite0: random encoder")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="start from this trained .keras model (e.g. the shipped one) "
+                             "instead of the ImageNet encoder")
+    parser.add_argument("--repeat-threshold", type=float, default=0.1,
+                        help="repeat-factor sampling: a class in a fraction f < t of the images "
+                             "repeats them sqrt(t/f) times (0 = off)")
+    parser.add_argument("--focus-probability", type=float, default=0.5,
+                        help="chance that a crop is centred on a rare-class pixel (0 = off)")
     parser.add_argument("--summary", action="store_true", help="print the model summary and exit")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
@@ -92,13 +101,14 @@ def _completed_epochs(csv_path: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
     import tensorflow as tf
 
     import segviewer.core.layers  # noqa: F401  (custom layers must be registered to --resume)
     from training import data
-    from training.losses import MaskedCrossEntropy, MaskedMeanIoU
+    from training.callbacks import PerClassIoU
+    from training.losses import MaskedMeanIoU, SetCrossEntropy
 
     if args.logical_cpus > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
@@ -125,16 +135,24 @@ def main(argv: list[str] | None = None) -> int:
     train_loaded = data.load_samples(train_samples)
     val_loaded = data.load_samples(val_samples)
     repeats = {"kitti": args.kitti_repeats, "camvid": 1}
-    weights = data.class_weights(train_loaded, repeats)
-    print("class weights:", " ".join(f"{w:.2f}" for w in weights), flush=True)
+    weights = data.code_weights(train_loaded, repeats)
+    print("code weights:", " ".join(f"{w:.2f}" for w in weights), flush=True)
+    image_factors = None
+    if args.repeat_threshold > 0:
+        class_factors = data.class_repeat_factors(train_loaded, args.repeat_threshold)
+        image_factors = data.image_repeat_factors(train_loaded, class_factors)
+        data.attach_focus_points(train_loaded, class_factors, seed=args.seed)
+        print("class repeat factors:", " ".join(f"{f:.1f}" for f in class_factors), flush=True)
 
     strategy = make_strategy(args.strategy)
     print(f"strategy: {args.strategy} ({strategy.num_replicas_in_sync} replica(s))", flush=True)
     crop = tuple(args.crop)
     global_batch = args.batch_size
-    train_ds = data.training_dataset(train_loaded, repeats, global_batch, crop, seed=args.seed)
+    train_ds = data.training_dataset(train_loaded, repeats, global_batch, crop, seed=args.seed,
+                                     image_factors=image_factors,
+                                     focus_probability=args.focus_probability if image_factors is not None else 0.0)
     val_ds = data.validation_dataset(val_loaded, replicas=strategy.num_replicas_in_sync)
-    steps = args.steps_per_epoch or data.steps_per_epoch(train_loaded, repeats, global_batch)
+    steps = args.steps_per_epoch or data.steps_per_epoch(train_loaded, repeats, global_batch, image_factors)
 
     last_path = run_dir / "last.keras"
     best_path = run_dir / "best.keras"
@@ -146,14 +164,21 @@ def main(argv: list[str] | None = None) -> int:
             initial_epoch = _completed_epochs(csv_path)
             print(f"resuming from {last_path} after epoch {initial_epoch}", flush=True)
         else:
-            model = build_model(args.arch, pretrained=not args.no_pretrained)
+            if args.init_from:
+                # A shipped (folded) model trains as it is: its convolutions carry the
+                # batch norms, which the CPU-sized batches could not re-estimate anyway.
+                model = keras.saving.load_model(args.init_from, compile=False)
+                print(f"starting from {args.init_from}", flush=True)
+            else:
+                model = build_model(args.arch, pretrained=not args.no_pretrained)
             model.compile(optimizer=keras.optimizers.Adam(args.lr),
-                          loss=MaskedCrossEntropy(weights.tolist()),
+                          loss=SetCrossEntropy(weights.tolist()),
                           metrics=[MaskedMeanIoU()])
     print(f"{model.name}: {model.count_params():,} parameters, {steps} steps/epoch, "
           f"batch {global_batch}, crop {crop[0]}x{crop[1]}", flush=True)
 
     callbacks = [
+        PerClassIoU(),  # before the CSV logger and TensorBoard: it adds their columns
         keras.callbacks.ModelCheckpoint(best_path, monitor="val_mean_iou", mode="max", save_best_only=True),
         keras.callbacks.ModelCheckpoint(last_path),
         keras.callbacks.LearningRateScheduler(_LearningRate(args.lr, args.epochs)),
@@ -172,7 +197,10 @@ def main(argv: list[str] | None = None) -> int:
             "train_seconds_this_run": round(seconds),
             "train_images": len(train_samples), "val_images": len(val_samples),
             "batch_size": global_batch, "crop": list(crop), "kitti_repeats": args.kitti_repeats,
-            "steps_per_epoch": steps, "strategy": args.strategy}
+            "steps_per_epoch": steps, "strategy": args.strategy, "lr": args.lr,
+            "init_from": str(args.init_from) if args.init_from else None,
+            "repeat_threshold": args.repeat_threshold, "focus_probability": args.focus_probability,
+            "loss": "set-valued cross-entropy, code weights 1/ln(1.05+freq)"}
     (run_dir / "train_info.json").write_text(json.dumps(info, indent=2))
     print(f"trained {info['epochs_run']} epochs in {seconds / 60:.1f} min; best model: {best_path}")
     if args.export:

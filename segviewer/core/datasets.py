@@ -9,9 +9,11 @@ CamVid as distributed with the SegNet tutorial::
 
     train/<name>.png  trainannot/<name>.png     (also val/valannot, test/testannot)
 
-CamVid's 11 classes are merged Cityscapes classes. Mapping onto the 19 train classes
-(:data:`CAMVID_TO_TRAIN`), ambiguous classes are mapped to their dominant member or
-ignored:
+CamVid's 11 classes are merged Cityscapes classes. *Training* reads them as set labels
+(:meth:`Sample.read_training_codes`, table in :mod:`segviewer.core.label_sets`), and the
+original 32-class labels where they exist. For showing CamVid ground truth in the viewer
+(:data:`CAMVID_TO_TRAIN`, one colour per pixel) a merged class is drawn as its dominant
+member:
 
 * Building (incl. walls, bridges, tunnels) -> building (dominant).
 * Tree (incl. other vegetation) -> vegetation (dominant).
@@ -32,7 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
+from PIL import Image
+
 from segviewer.core.classes import VOID_TRAIN_ID
+from segviewer.core.label_sets import CAMVID11_TO_CODE, camvid32_codes, parse_camvid32_palette
 from segviewer.core.mask_io import read_label_ids, read_single_channel
 
 CAMVID_CLASSES = ("Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol",
@@ -76,6 +81,22 @@ class Sample:
         if self.label is None:
             raise ValueError(f"{self.image}: no ground truth")
         return read_ground_truth(self.label, self.layout)
+
+    def read_training_codes(self) -> np.ndarray:
+        """Ground truth for training: train IDs plus set labels for merged classes
+        (:mod:`segviewer.core.label_sets`). CamVid uses its original 32-class label
+        (``<split>annot32/``) where one exists, else the 11-class one."""
+        if self.label is None:
+            raise ValueError(f"{self.image}: no ground truth")
+        if self.layout != "camvid":
+            return read_ground_truth(self.label, self.layout)
+        label32 = self.label.parent.parent / f"{self.label.parent.name}32" / self.label.name
+        palette_file = self.label.parent.parent / "label_colors32.txt"
+        if label32.is_file() and palette_file.is_file():
+            palette = parse_camvid32_palette(palette_file.read_text(encoding="utf-8"))
+            with Image.open(label32) as label:
+                return camvid32_codes(np.asarray(label.convert("RGB")), palette)
+        return CAMVID11_TO_CODE[read_single_channel(self.label)]
 
 
 def kitti_samples(root: Path, split: str = "training") -> list[Sample]:

@@ -34,13 +34,16 @@ def confusion_matrix(truth: np.ndarray, prediction: np.ndarray, num_classes: int
 @dataclass(frozen=True)
 class Scores:
     per_class_iou: np.ndarray  # float64[num_classes], NaN where truth and prediction lack it
-    mean_iou: float            # over classes present in the ground truth
+    mean_iou: float            # over the scored classes (tp + fp + fn > 0)
     pixel_accuracy: float
     present: np.ndarray        # bool[num_classes]: class occurs in the ground truth
+    scored: np.ndarray         # bool[num_classes]: tp + fp + fn > 0 (in the mean)
 
 
 def scores_from_confusion(matrix: np.ndarray) -> Scores:
-    """Per-class IoU, mean IoU over classes present in the truth, and pixel accuracy."""
+    """Per-class IoU, mean IoU and pixel accuracy, as the Cityscapes / KITTI benchmark
+    scores: the mean is over every class with tp + fp + fn > 0, so a class the model
+    predicts where the truth lacks it counts as 0, not as absent."""
     matrix = np.asarray(matrix, dtype=np.float64)
     num_classes = matrix.shape[0]
     true_positive = np.diag(matrix[:, :num_classes])
@@ -50,10 +53,11 @@ def scores_from_confusion(matrix: np.ndarray) -> Scores:
     with np.errstate(invalid="ignore", divide="ignore"):
         iou = np.where(union > 0, true_positive / union, np.nan)
     present = truth_count > 0
-    mean_iou = float(np.mean(iou[present])) if present.any() else float("nan")
+    scored = union > 0
+    mean_iou = float(np.mean(iou[scored])) if scored.any() else float("nan")
     total = truth_count.sum()
     accuracy = float(true_positive.sum() / total) if total > 0 else float("nan")
-    return Scores(iou, mean_iou, accuracy, present)
+    return Scores(iou, mean_iou, accuracy, present, scored)
 
 
 def score(truth: np.ndarray, prediction: np.ndarray, num_classes: int) -> Scores:
@@ -64,16 +68,20 @@ def scores_document(scores: Scores, names: list[str], images: int) -> dict:
     return {
         "miou": scores.mean_iou,
         "pixel_accuracy": scores.pixel_accuracy,
-        "per_class": {name: (None if math.isnan(iou) or not present else float(iou))
-                      for name, iou, present in zip(names, scores.per_class_iou, scores.present)},
+        "per_class": {name: (None if not scored else float(iou))
+                      for name, iou, scored in zip(names, scores.per_class_iou, scores.scored)},
+        "classes_scored": int(scores.scored.sum()),
+        "classes_in_truth": int(scores.present.sum()),
         "images": images,
     }
 
 
 def format_table(scores: Scores, names: list[str]) -> str:
     rows = [f"{'class':<16} {'IoU':>7}"]
-    for name, iou, present in zip(names, scores.per_class_iou, scores.present):
-        rows.append(f"{name:<16} {'—' if not present else f'{iou * 100:6.1f}%':>7}")
-    rows.append(f"{'mean IoU':<16} {scores.mean_iou * 100:6.1f}%  (over {int(scores.present.sum())} classes present)")
+    for name, iou, scored, present in zip(names, scores.per_class_iou, scores.scored, scores.present):
+        note = "" if present or not scored else "  (predicted, not in the truth)"
+        rows.append(f"{name:<16} {'—' if not scored else f'{iou * 100:6.1f}%':>7}{note}")
+    rows.append(f"{'mean IoU':<16} {scores.mean_iou * 100:6.1f}%  (over {int(scores.scored.sum())} classes "
+                "with tp + fp + fn > 0)")
     rows.append(f"{'pixel accuracy':<16} {scores.pixel_accuracy * 100:6.1f}%")
     return "\n".join(rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt, Signal
-from PySide6.QtGui import QImage, QPainter, QPixmap, QWheelEvent
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView
 
 ZOOM_STEP = 1.25
@@ -16,6 +16,9 @@ def rgb_to_qimage(rgb: np.ndarray) -> QImage:
     rgb = np.ascontiguousarray(rgb)
     height, width = rgb.shape[:2]
     return QImage(rgb.data, width, height, rgb.strides[0], QImage.Format.Format_RGB888).copy()
+
+
+EMPTY_HINT = "Open an image or a folder (File ▸ Open, Ctrl+O), or drop one here"
 
 
 class ImageView(QGraphicsView):
@@ -38,6 +41,7 @@ class ImageView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._fit = True
         self._image_size: tuple[int, int] | None = None
+        self._message = EMPTY_HINT
 
     # -- content -------------------------------------------------------------------------
     def set_rgb(self, rgb: np.ndarray) -> None:
@@ -51,9 +55,25 @@ class ImageView(QGraphicsView):
             if self._fit:
                 self.fit_to_window()
 
-    def clear(self) -> None:
+    def clear(self, message: str = EMPTY_HINT) -> None:
+        """Show no image; ``message`` is drawn in the middle of the empty canvas."""
         self._item.setPixmap(QPixmap())
         self._image_size = None
+        self._message = message
+        self.viewport().update()
+
+    def message(self) -> str:
+        """The text on the empty canvas ("" while an image is shown)."""
+        return "" if self._image_size is not None else self._message
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        super().paintEvent(event)
+        if self._image_size is None and self._message:
+            painter = QPainter(self.viewport())
+            painter.setPen(QColor(235, 235, 235))
+            area = self.viewport().rect().adjusted(24, 24, -24, -24)
+            painter.drawText(area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message)
+            painter.end()
 
     def has_image(self) -> bool:
         return self._image_size is not None

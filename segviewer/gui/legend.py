@@ -2,6 +2,8 @@
 
 Double-click or Alt+click a row to *solo* it (show only that class); buttons show all,
 none, or invert. Classes absent from the current image are muted but stay toggleable.
+Each row's tooltip gives the loaded model's validation IoU for the class (from its card);
+classes the model has not learned are marked "(not learned)".
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from PySide6.QtWidgets import (QApplication, QHBoxLayout, QListWidget, QListWidg
                                QVBoxLayout, QWidget)
 
 from segviewer.core.classes import ClassTable
+from segviewer.core.model_quality import UNLEARNED_IOU, is_unlearned
 
 _TRAIN_ID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -29,6 +32,8 @@ class LegendPanel(QWidget):
         super().__init__(parent)
         self._table = table
         self._updating = False
+        self._quality: dict[int, float | None] = {}
+        self._fractions: dict[int, float] = {}
         self.list = QListWidget(self)
         self.list.setToolTip("Tick to show a class. Double-click or Alt+click: show only this class.")
         self.list.setAccessibleName("Class legend")
@@ -88,21 +93,46 @@ class LegendPanel(QWidget):
     def solo(self, train_id: int) -> None:
         self.set_visible_ids({train_id})
 
+    def selected_train_id(self) -> int | None:
+        """The train ID of the highlighted row, if any."""
+        item = self.list.currentItem()
+        return None if item is None else int(item.data(_TRAIN_ID_ROLE))
+
+    def set_model_quality(self, quality: dict[int, float | None]) -> None:
+        """Validation IoU per train ID from the loaded model's card ({} = unknown)."""
+        self._quality = dict(quality)
+        self.set_fractions(self._fractions)
+
+    def _quality_note(self, train_id: int) -> str:
+        if not self._quality or train_id not in self._quality:
+            return ""
+        iou = self._quality[train_id]
+        if iou is None:
+            return "\nValidation IoU: no figure (the class is not in the model's validation images)"
+        note = f"\nValidation IoU (model card, KITTI val): {iou * 100:.1f} %"
+        if is_unlearned(iou):
+            note += (f"\nNot learned (below {UNLEARNED_IOU * 100:.0f} %): if this class is not shown, "
+                     "the model may simply be unable to see it")
+        return note
+
     def set_fractions(self, fractions: dict[int, float]) -> None:
         """Show each class's share of the image; rows of absent classes are muted."""
+        self._fractions = dict(fractions)
         muted = self.palette().color(self.foregroundRole())
         muted.setAlpha(110)
         normal = self.palette().color(self.foregroundRole())
         for item in self._items():
             info = self._table.by_train_id(item.data(_TRAIN_ID_ROLE))
             share = fractions.get(info.train_id, 0.0)
-            text = f"{info.name}  {share * 100:.1f} %" if share >= 0.0005 else (
-                f"{info.name}  <0.1 %" if share > 0 else info.name)
+            name = info.name + ("  (not learned)" if is_unlearned(self._quality.get(info.train_id)) else "")
+            text = f"{name}  {share * 100:.1f} %" if share >= 0.0005 else (
+                f"{name}  <0.1 %" if share > 0 else name)
             item.setText(text)
             item.setForeground(normal if share > 0 else muted)
             item.setToolTip(f"{info.name}: train ID {info.train_id}, "
                             f"label IDs {', '.join(map(str, info.label_ids))}"
-                            + ("" if share > 0 else " (not in this image)"))
+                            + ("" if share > 0 else " (not in this image)")
+                            + self._quality_note(info.train_id))
 
     # -- events -----------------------------------------------------------------------------
     def _on_item_changed(self, _item) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import html
 import json
 import time
 from pathlib import Path
@@ -15,17 +16,20 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QFileDialog, QLabel, QListWidget,
-                               QListWidgetItem, QMainWindow, QMessageBox, QProgressBar, QSlider,
-                               QToolBar)
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDockWidget, QFileDialog, QLabel,
+                               QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QProgressBar,
+                               QSlider, QTextBrowser, QToolBar, QVBoxLayout)
 
 from segviewer import __version__
-from segviewer.core.classes import NUM_TRAIN_CLASSES, load_class_table
+from segviewer.core.captions import draw_caption
+from segviewer.core.card_render import card_html
+from segviewer.core.classes import NUM_TRAIN_CLASSES, TRANSPARENT_INDEX, load_class_table
 from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
 from segviewer.core.image_io import IMAGE_SUFFIXES, is_image_file
 from segviewer.core.mask_io import MaskFormat
 from segviewer.core.overlay import (ERROR_LEGEND, OverlayFrame, OverlayMode, OverlayRenderer, error_lut,
                                     error_map)
+from segviewer.core.model_quality import validation_iou_by_class
 from segviewer.gui.cache import ResultCache
 from segviewer.gui.image_view import ImageView
 from segviewer.gui.legend import LegendPanel
@@ -34,6 +38,7 @@ from segviewer.gui.save_dialog import SaveDialog
 from segviewer.gui.worker import InferenceFailure, InferenceResult, ModelInfo, ModelWorker, read_truth
 
 MAX_RECENT = 10
+MAX_LISTED_ERRORS = 20
 SIDE_BY_SIDE_GAP = 8
 
 
@@ -315,8 +320,9 @@ class MainWindow(QMainWindow):
             self.load_model(Path(path))
 
     def load_model(self, path: Path) -> None:
-        self.model_path = Path(path)
-        self.worker.load_model(self.model_path)
+        """Ask the worker for another model. The current one stays active (and named in
+        the status bar, About and cache keys) until the new one has loaded."""
+        self.worker.load_model(Path(path))
 
     def open_path(self, path: Path) -> None:
         """Open an image (its folder becomes the file list) or a folder."""
@@ -399,11 +405,12 @@ class MainWindow(QMainWindow):
     # -- worker results -----------------------------------------------------------------------
     def _on_model_loading(self, path: Path) -> None:
         self.model_label.setText(f"Loading model {path.name}…")
-        self.model_info = None
         self._update_actions()
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.model_info = info
+        self.model_path = info.path
+        self.legend.set_model_quality(validation_iou_by_class(info.card, self.table))
         self.model_label.setText(f"{info.name} on {info.device}")
         self.model_label.setToolTip(f"{info.path}\nloaded in {info.load_seconds:.1f} s")
         self.cache.clear()
@@ -412,32 +419,45 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def _on_model_failed(self, message: str) -> None:
-        self.model_label.setText("No model")
-        self.model_label.setToolTip(message)
-        self.show_error("Model not loaded", f"{message}\n\nChoose another model with File ▸ Open Model….")
+        info = self.model_info  # the worker keeps the model it had
+        if info is None:
+            self.model_label.setText("No model")
+            self.model_label.setToolTip(message)
+            still = ""
+        else:
+            self.model_label.setText(f"{info.name} on {info.device}")
+            still = f"\n\nStill using {info.path.name}."
+        self.show_error("Model not loaded", f"{message}{still}\n\nChoose another model with File ▸ Open Model….")
         self._update_actions()
 
     def _on_result(self, result: InferenceResult) -> None:
         if result.request_id != self._request_id:
             return  # the user has moved on: a stale result is dropped
-        self.cache.put(self._cache_key(result.path), result)
+        if not result.pending:
+            self.cache.put(self._cache_key(result.path), result)
         self._show_result(result)
 
     def _on_failed(self, failure: InferenceFailure) -> None:
         if failure.request_id != self._request_id:
             return
         self.current = None
-        self.view.clear()
+        self._frames = {}
+        self.view.clear(f"Cannot show {failure.path.name}\n\n{failure.message}")
         self.legend.set_fractions({})
-        self.show_error("Cannot open image", failure.message)
+        self.metrics.clear("No image.")
+        self.time_label.setText("")
+        self.hover_label.setText(f"{failure.path.name}: cannot be opened")
+        # Browsing a folder must not stop at a modal box per bad file: the canvas says it.
+        self.show_error("Cannot open image", failure.message, modal=False)
         self._update_actions()
 
     def _show_result(self, result: InferenceResult, from_cache: bool = False) -> None:
         self.current = result
         prediction = result.prediction
         if prediction is None:
-            mask = np.full(result.image.shape[:2], 255, np.uint8)
-            self.time_label.setText("no model: image only")
+            # Nothing drawn over the image (void would be painted at high opacity).
+            mask = np.full(result.image.shape[:2], TRANSPARENT_INDEX, np.uint8)
+            self.time_label.setText("segmenting…" if result.pending else "no model: image only")
         else:
             mask = prediction.train_ids
             h, w = prediction.working_size
@@ -460,6 +480,9 @@ class MainWindow(QMainWindow):
         self.hover_label.setText(f"{result.path.name}: {result.image.shape[1]}x{result.image.shape[0]}")
         self._recompose()
         self._update_actions()
+        if result.pending:
+            self.hover_label.setText(f"Segmenting {result.path.name}…")
+            return  # the mask follows; only then is the frame "shown"
         self.sig_frame_shown.emit(result.path)
 
     # -- overlay controls -------------------------------------------------------------------------
@@ -492,8 +515,13 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Error map: " + ", ".join(
                 f"{colours[name]} = {name}" for name, _ in ERROR_LEGEND), 10000)
 
+    def prediction_overlay_rgb(self) -> np.ndarray:
+        """The prediction overlay with the current classes, opacity and mode: what an
+        ``_overlay.png`` holds, whatever comparison the view shows."""
+        return np.asarray(self.renderer.compose(self._frames["prediction"]))
+
     def composed_rgb(self) -> np.ndarray:
-        """What the view shows now, as an RGB array (also what "overlay" saves)."""
+        """What the view shows now, as an RGB array."""
         display = self._shown_display
         prediction = self._frames["prediction"]
         if display is DisplayMode.TRUTH:
@@ -502,7 +530,8 @@ class MainWindow(QMainWindow):
             return np.asarray(self._frames["errors"].compose(error_lut(self.renderer.opacity)))
         left = np.asarray(self.renderer.compose(prediction))
         if display is DisplayMode.SIDE_BY_SIDE:
-            right = np.asarray(self.renderer.compose(self._frames["truth"]))
+            left = draw_caption(left, "Prediction")
+            right = draw_caption(np.asarray(self.renderer.compose(self._frames["truth"])), "Ground truth")
             if self._stack_vertically():
                 gap = np.full((SIDE_BY_SIDE_GAP, left.shape[1], 3), 40, np.uint8)
                 return np.vstack([left, gap, right])
@@ -538,9 +567,9 @@ class MainWindow(QMainWindow):
         self._recompose()
 
     def _solo_selected(self) -> None:
-        item = self.legend.list.currentItem()
-        if item is not None:
-            self.legend.solo(item.data(Qt.ItemDataRole.UserRole))
+        train_id = self.legend.selected_train_id()
+        if train_id is not None:
+            self.legend.solo(train_id)
 
     def _class_name(self, train_id: int) -> str:
         return self.table.by_train_id(train_id).name if train_id < NUM_TRAIN_CLASSES else "void"
@@ -600,9 +629,9 @@ class MainWindow(QMainWindow):
         except ValueError:
             return [MaskFormat.LABEL_IDS, MaskFormat.COLOR]
 
-    def _ask_save_options(self, example: str) -> tuple[list[MaskFormat], Path | None] | None:
+    def _ask_save_options(self, example: str, images: int = 1) -> tuple[list[MaskFormat], Path | None] | None:
         folder = self.settings.value("save/folder", "") or None
-        dialog = SaveDialog(self, self._saved_formats(), Path(folder) if folder else None, example)
+        dialog = SaveDialog(self, self._saved_formats(), Path(folder) if folder else None, example, images)
         if dialog.exec() != SaveDialog.DialogCode.Accepted:
             return None
         formats, target = dialog.formats(), dialog.folder()
@@ -629,7 +658,9 @@ class MainWindow(QMainWindow):
             overwrite = self._confirm_overwrite(existing)
             if not overwrite:
                 return []
-        errors = write_outputs(result.prediction.train_ids, outputs, self.composed_rgb, bool(overwrite))
+        if not self._prepare_folder(folder):
+            return []
+        errors = write_outputs(result.prediction.train_ids, outputs, self.prediction_overlay_rgb, bool(overwrite))
         written = [path for _, path in outputs if not any(e.path == path for e in errors)]
         if errors:
             self.show_error("Could not save", "\n".join(str(e) for e in errors))
@@ -647,13 +678,30 @@ class MainWindow(QMainWindow):
     def save_all_dialog(self) -> None:
         if not self.files or not self.worker.has_model:
             return
-        options = self._ask_save_options(self.files[0].stem)
+        options = self._ask_save_options(self.files[0].stem, len(self.files))
         if options is not None:
             self.save_all(*options)
+
+    def _prepare_folder(self, folder: Path | None) -> bool:
+        """Create the chosen output folder (as ``predict --out`` does); False, with a
+        message, when it cannot be, so no work starts that could not be saved."""
+        if folder is None:
+            return True
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            self.show_error("Cannot save", f"{folder}: cannot create the folder ({error.strerror or error})")
+            return False
+        if not folder.is_dir():
+            self.show_error("Cannot save", f"{folder}: not a folder")
+            return False
+        return True
 
     def save_all(self, formats: list[MaskFormat], folder: Path | None, overwrite: bool | None = None) -> None:
         """Segment and save every image of the folder on the worker thread."""
         files = list(self.files)
+        if not self._prepare_folder(folder):
+            return
         planned = [(path, plan_outputs(path, folder, formats)) for path in files]
         existing = [p for _, outputs in planned for p in existing_outputs(outputs)]
         if existing and overwrite is None:
@@ -679,15 +727,19 @@ class MainWindow(QMainWindow):
         written, errors = outcome
         self.statusBar().showMessage(f"Saved {written} file(s); {len(errors)} problem(s)", 8000)
         if errors:
-            self.show_error("Some files were not saved", "\n".join(errors[:20]))
+            shown = errors[:MAX_LISTED_ERRORS]
+            more = len(errors) - len(shown)
+            self.show_error("Some files were not saved",
+                            "\n".join(shown) + (f"\n… and {more} more" if more else ""))
 
     # -- misc ---------------------------------------------------------------------------------------
-    def show_error(self, title: str, message: str) -> None:
-        """Tell the user without blocking the event loop (a window-modal box, not exec())."""
+    def show_error(self, title: str, message: str, modal: bool = True) -> None:
+        """Tell the user without blocking the event loop (a window-modal box, not exec());
+        ``modal=False``: the status bar only (the caller shows it elsewhere too)."""
         self.last_error = message
         self.statusBar().showMessage(message.splitlines()[0], 10000)
         self.sig_error.emit(message)
-        if self.interactive:
+        if self.interactive and modal:
             box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()
@@ -695,16 +747,23 @@ class MainWindow(QMainWindow):
     @Slot()
     def show_about(self) -> None:
         card = self.model_info.card if self.model_info else {}
-        lines = [f"<b>segviewer {__version__}</b>",
-                 "See what a semantic-segmentation network sees in road images.",
-                 f"Model: {self.model_path}"]
-        for key in ("name", "architecture", "parameters", "gmacs_375x1242", "training_data", "validation"):
-            if key in card:
-                value = card[key]
-                if isinstance(value, dict):
-                    value = ", ".join(f"{k}: {v}" for k, v in value.items() if not isinstance(v, dict))
-                lines.append(f"{key.replace('_', ' ').capitalize()}: {value}")
-        QMessageBox.about(self, "About segviewer", "<br>".join(lines))
+        text = (f"<b>segviewer {__version__}</b><br>"
+                "See what a semantic-segmentation network sees in road images.<br>"
+                f"Model: {html.escape(str(self.model_path))}"
+                + (card_html(card) or "<br>(this model has no model card)"))
+        dialog = QDialog(self)
+        dialog.setWindowTitle("About segviewer")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        browser = QTextBrowser(dialog)
+        browser.setHtml(text)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dialog)
+        buttons.rejected.connect(dialog.reject)
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(browser)
+        layout.addWidget(buttons)
+        dialog.resize(620, 560)
+        self.about_dialog = dialog  # tests read it
+        dialog.open()
 
     def _update_actions(self) -> None:
         has_result = self.current is not None and self.current.prediction is not None

@@ -57,6 +57,6 @@ class MetricsPanel(QWidget):
                             "only predicted (not in the ground truth)" if predicted[row] else "")
         self.summary.setText(
             f"<b>This image only</b> (not a dataset score), against {source}:<br>"
-            f"mean IoU {scores.mean_iou * 100:.1f} % over {int(scores.present.sum())} classes present, "
+            f"mean IoU {scores.mean_iou * 100:.1f} % over {int(scores.scored.sum())} classes (tp + fp + fn > 0), "
             f"pixel accuracy {scores.pixel_accuracy * 100:.1f} %")
         return scores

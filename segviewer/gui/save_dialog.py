@@ -12,9 +12,11 @@ from segviewer.core.mask_io import MaskFormat
 
 
 class SaveDialog(QDialog):
-    def __init__(self, parent, formats: list[MaskFormat], folder: Path | None, example: str) -> None:
+    def __init__(self, parent, formats: list[MaskFormat], folder: Path | None, example: str,
+                 images: int = 1) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Save masks")
+        self.setWindowTitle("Save masks" if images == 1 else f"Save masks for {images} images")
+        self._images = images
         self._boxes: dict[MaskFormat, QCheckBox] = {}
         format_group = QGroupBox("Formats", self)
         format_layout = QVBoxLayout(format_group)
@@ -47,9 +49,14 @@ class SaveDialog(QDialog):
                                         | QDialogButtonBox.StandardButton.Cancel, self)
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
+        self.summary = QLabel(self)
+        self.summary.setWordWrap(True)
+        self.folder_edit.textChanged.connect(self._update_ok)
+        self.beside.toggled.connect(self._update_ok)
         layout = QVBoxLayout(self)
         layout.addWidget(format_group)
         layout.addWidget(where_group)
+        layout.addWidget(self.summary)
         layout.addWidget(QLabel("Label-ID PNGs are what the KITTI / Cityscapes evaluation scripts read.", self))
         layout.addWidget(self.buttons)
         self._update_ok()
@@ -62,6 +69,16 @@ class SaveDialog(QDialog):
 
     def _update_ok(self) -> None:
         self.buttons.button(QDialogButtonBox.StandardButton.Save).setEnabled(bool(self.formats()))
+        self.summary.setText(self.summary_text())
+
+    def summary_text(self) -> str:
+        """What pressing Save will do: how many images, files, and where."""
+        files = self._images * len(self.formats())
+        folder = self.folder()
+        where = "next to each image" if folder is None else (
+            f"in {folder}" + ("" if folder.is_dir() else " (created)"))
+        action = "Segments" if self._images > 1 else "Saves"
+        return f"{action} {self._images} image(s): {files} file(s) {where}."
 
     def formats(self) -> list[MaskFormat]:
         return [fmt for fmt, box in self._boxes.items() if box.isChecked()]

@@ -47,6 +47,7 @@ class InferenceResult:
     truth: np.ndarray | None = None  # ground truth as train IDs, when found beside the image
     truth_path: Path | None = None
     truth_note: str = ""             # why ground truth beside the image was not used
+    pending: bool = False            # the image alone, sent while its mask is computed
 
     @property
     def nbytes(self) -> int:
@@ -232,6 +233,10 @@ class ModelWorker:
             return
         prediction = None
         if self._segmenter is not None:
+            # Show the new picture at once (no overlay): the previous mask must never stand
+            # over it while the network runs.
+            self._emit(self.signals.sig_result,
+                       InferenceResult(request_id, path, image, None, self._model_path, pending=True))
             self.calls += 1
             prediction = self._segmenter.predict(image)
         truth, truth_path, note = find_truth_for(path, image.shape[:2])
