@@ -9,7 +9,6 @@ weights: only its speed matters) is timed in the same run for the speed-up figur
 
 from __future__ import annotations
 
-from segviewer.help_text import plain
 import argparse
 import json
 import os
@@ -27,6 +26,7 @@ from PIL import Image
 
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, Segmenter, padded_size
 from segviewer.core.resources import default_model_path
+from segviewer.help_text import plain
 
 KITTI_SIZE = (375, 1242)
 PHOTO_12MP = (3024, 4032)
@@ -208,8 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         results["peak_rss_mb"] = peak_rss_mb(model_path, folder, temp_dir)
         results["rss_images_opened"] = count
 
-        from segviewer.predict import collect_jobs, segment_all
         from segviewer.core.mask_io import MaskFormat
+        from segviewer.predict import collect_jobs, segment_all
 
         jobs, _ = collect_jobs([str(folder)], temp_dir / "out", recursive=False)
         summary = segment_all(segmenter, jobs, [MaskFormat.LABEL_IDS], 0.5, overwrite=True)

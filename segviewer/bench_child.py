@@ -18,9 +18,10 @@ def _wait(signal, timeout_ms: int = 120_000) -> None:
 
 
 def open_all(model: str, folder: str) -> float:
-    from segviewer.gui.app import make_application
-    from segviewer.gui.main_window import MainWindow, list_images
+    from segviewer.core.file_search import list_images
     from segviewer.core.inference import DEFAULT_PIXEL_BUDGET
+    from segviewer.gui.app import make_application
+    from segviewer.gui.main_window import MainWindow
 
     app = make_application()
     window = MainWindow(Path(model), DEFAULT_PIXEL_BUDGET, interactive=False)

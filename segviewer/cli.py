@@ -60,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return bench_main(rest)
     args = viewer_parser().parse_args(argv)
-    from segviewer.gui.platform_check import missing_library_message, missing_xcb_packages
+    from segviewer.gui.platform_check import (
+        missing_library_message,
+        missing_xcb_packages,
+    )
 
     missing = missing_xcb_packages()
     if missing:  # Qt would abort the process; say what to install instead

@@ -10,19 +10,27 @@ The IoU code is the one ``training.evaluate`` uses.
 
 from __future__ import annotations
 
-from segviewer.help_text import plain
 import argparse
 import csv
+import io
 import json
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
+from segviewer.core.atomic import write_atomic
 from segviewer.core.classes import NUM_TRAIN_CLASSES, load_class_table
 from segviewer.core.errors import SegviewerError
 from segviewer.core.mask_io import read_label_ids, read_train_ids
-from segviewer.core.metrics import confusion_matrix, format_table, scores_document, scores_from_confusion
+from segviewer.core.metrics import (
+    confusion_matrix,
+    format_table,
+    scores_document,
+    scores_from_confusion,
+)
+from segviewer.help_text import plain
 
 GT_SUFFIXES = ("_gtFine_labelIds", "_labelIds")
 
@@ -61,12 +69,25 @@ def find_pairs(pred: Path, gt: Path) -> tuple[list[tuple[Path, Path, str]], list
     return pairs, missing
 
 
-def write_confusion_csv(path: Path, matrix: np.ndarray, names: list[str]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["truth \\ prediction", *names, "void/other"])
-        for name, row in zip(names, matrix):
-            writer.writerow([name, *row.tolist()])
+def write_confusion_csv(file: BinaryIO, matrix: np.ndarray, names: list[str]) -> None:
+    text = io.TextIOWrapper(file, encoding="utf-8", newline="")
+    writer = csv.writer(text)
+    writer.writerow(["truth \\ prediction", *names, "void/other"])
+    for name, row in zip(names, matrix):
+        writer.writerow([name, *row.tolist()])
+    text.flush()
+    text.detach()  # leave the binary file open for the atomic writer
+
+
+def output_problem(path: Path | None) -> str | None:
+    """Why ``path`` cannot take an output file (checked before any scoring), or None."""
+    if path is None:
+        return None
+    if path.is_dir():
+        return f"{path}: is a folder; give a file name"
+    if not path.parent.is_dir():
+        return f"{path}: folder {path.parent} does not exist"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
         if not folder.is_dir():
             print(f"error: {folder}: not a folder", file=sys.stderr)
             return 2
+    for problem in filter(None, (output_problem(args.json), output_problem(args.csv))):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     pairs, missing = find_pairs(args.pred, args.gt)
     if not pairs:
         print(f"error: no predictions in {args.pred} match ground truth in {args.gt}", file=sys.stderr)
@@ -88,16 +112,25 @@ def main(argv: list[str] | None = None) -> int:
             truth = read_label_ids(truth_path, table)
             prediction = read_label_ids(prediction_path, table) if kind == "label" else read_train_ids(prediction_path)
             matrix += confusion_matrix(truth, prediction, NUM_TRAIN_CLASSES)
-        except (SegviewerError, ValueError) as error:
+        except SegviewerError as error:
             print(f"error: {error}", file=sys.stderr)
+            failures += 1
+        except ValueError as error:  # e.g. sizes differ: name both files
+            print(f"error: {prediction_path}: {error} (ground truth {truth_path})", file=sys.stderr)
             failures += 1
     scores = scores_from_confusion(matrix)
     print(f"{len(pairs) - failures} image(s) scored; {len(missing)} ground-truth file(s) without a prediction")
     print(format_table(scores, names))
-    if args.json:
-        args.json.write_text(json.dumps(scores_document(scores, names, len(pairs) - failures), indent=2))
-    if args.csv:
-        write_confusion_csv(args.csv, matrix, names)
+    try:
+        if args.json:
+            document = scores_document(scores, names, len(pairs) - failures)
+            write_atomic(args.json, lambda f: f.write(json.dumps(document, indent=2, allow_nan=False).encode()),
+                         overwrite=True)
+        if args.csv:
+            write_atomic(args.csv, lambda f: write_confusion_csv(f, matrix, names), overwrite=True)
+    except SegviewerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 1 if failures else 0
 
 

@@ -18,24 +18,29 @@ model.
 
 from __future__ import annotations
 
-from segviewer.help_text import plain
 import argparse
+import contextlib
 import glob
 import os
+import signal
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from segviewer.core.atomic import remove_stale_temporaries
 from segviewer.core.errors import SegviewerError
 from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
-from segviewer.core.image_io import is_image_file, load_image
+from segviewer.core.file_search import expand_pattern, find_images
+from segviewer.core.image_io import load_image
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, Segmenter
 from segviewer.core.mask_io import MaskFormat
 from segviewer.core.overlay import compose_overlay
 from segviewer.core.resources import default_model_path
+from segviewer.help_text import plain
 from segviewer.progress import ProgressBar
 
 PREFETCH = 4
@@ -76,27 +81,53 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def collect_jobs(inputs: list[str], out: Path, recursive: bool) -> tuple[list[Job], list[str]]:
-    """Expand files, folders and globs; folder structure is mirrored under ``out``."""
+    """Expand files, folders and globs; folder structure is mirrored under ``out``.
+
+    Files inside ``out`` that are segviewer outputs (``*_labelIds.png`` and the other
+    format suffixes) are never inputs, so ``predict d --out d`` does not segment its own
+    masks on the next run.
+    """
     jobs: list[Job] = []
     problems: list[str] = []
+    own_outputs = 0
     for text in inputs:
         path = Path(text)
         if path.is_dir():
-            pattern = "**/*" if recursive else "*"
-            found = sorted(p for p in path.glob(pattern) if p.is_file() and is_image_file(p))
-            jobs += [Job(p, out / p.parent.relative_to(path)) for p in found]
-            if not found:
+            search = find_images(path, recursive)
+            jobs += [Job(p, out / p.parent.relative_to(path)) for p in search.files]
+            if not search.files and not search.broken_links:
                 problems.append(f"{path}: no image files in this folder")
         elif path.exists() or path.is_symlink():
+            if path.is_symlink() and not path.exists():
+                problems.append(f"{path}: broken symbolic link (its target does not exist)")
+                continue
             jobs.append(Job(path, out))  # named explicitly: tried whatever its suffix
+            continue
         elif glob.has_magic(text):
-            found = sorted(Path(p) for p in glob.glob(text, recursive=True))
-            jobs += [Job(p, out) for p in found if p.is_file() and is_image_file(p)]
-            if not found:
+            search = expand_pattern(text)
+            jobs += [Job(p, out) for p in search.files]
+            if not search.files and not search.broken_links:
                 problems.append(f"{text}: no files match")
         else:
             problems.append(f"{path}: file not found")
-    return jobs, problems
+            continue
+        problems += [f"{link}: broken symbolic link (its target does not exist)" for link in search.broken_links]
+    kept = [job for job in jobs if not is_own_output(job.source, out)]
+    own_outputs = len(jobs) - len(kept)
+    if own_outputs:
+        print(f"skipping {own_outputs} file(s) in {out} that are segviewer outputs", file=sys.stderr)
+    return kept, problems
+
+
+def is_own_output(path: Path, out: Path) -> bool:
+    """A mask this command writes (by its name), lying inside the output folder."""
+    if not any(path.name.endswith(f"_{fmt.value}.png") for fmt in MaskFormat):
+        return False
+    try:
+        path.resolve().relative_to(Path(out).resolve())
+    except ValueError:
+        return False
+    return True
 
 
 def _deduplicate(jobs: list[Job], formats: list[MaskFormat]) -> tuple[list[Job], list[str]]:
@@ -127,6 +158,14 @@ def _decoded(jobs: list[Job], pool: ThreadPoolExecutor) -> Iterator[tuple[Job, F
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # before segmenting started (e.g. while the model loads)
+        print("stopped by Ctrl-C before any image was segmented; nothing written", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     jobs, problems = collect_jobs(args.inputs, args.out, args.recursive)
     jobs, clashes = _deduplicate(jobs, args.formats)
@@ -161,12 +200,43 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.out}: cannot create the output folder ({error.strerror})", file=sys.stderr)
         return 2
 
-    summary = segment_all(segmenter, jobs, args.formats, args.opacity, args.overwrite or args.skip_existing)
+    removed = sum(remove_stale_temporaries(folder) for folder in sorted({j.folder for j in jobs}))
+    if removed:
+        print(f"removed {removed} temporary file(s) left by an interrupted earlier run", file=sys.stderr)
+    with _terminate_as_interrupt():
+        summary = segment_all(segmenter, jobs, args.formats, args.opacity, args.overwrite or args.skip_existing)
     failures = summary.failures + len(problems)
+    if summary.stopped_by is not None:
+        name = "Ctrl-C" if summary.stopped_by == signal.SIGINT else "SIGTERM"
+        print(f"stopped by {name}: {summary.segmented} of {len(jobs)} image(s) done, {summary.written} "
+              f"complete file(s) written to {args.out}, no partial files; rerun with --skip-existing "
+              "to finish", file=sys.stderr)
+        return 128 + int(summary.stopped_by)
     print(f"{summary.segmented} of {len(jobs) + len(problems)} image(s) done, "
           f"{summary.written} file(s) written to {args.out}, {failures} failed; "
           f"{summary.images_per_s:.1f} images/s", file=sys.stderr)
     return 1 if failures else 0
+
+
+class _Terminated(BaseException):  # noqa: N818 - a signal, like KeyboardInterrupt
+    """SIGTERM, raised in the main thread so the run stops like a Ctrl-C (a
+    BaseException, so no ``except Exception`` on the way swallows it)."""
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be installed from the main thread
+        return
+
+    def handler(_signum, _frame):
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclass(frozen=True)
@@ -175,14 +245,17 @@ class Summary:
     written: int
     failures: int
     images_per_s: float
+    stopped_by: signal.Signals | None = None  # SIGINT / SIGTERM when the run was cut short
 
 
 def segment_all(segmenter: Segmenter, jobs: list[Job], formats: list[MaskFormat], opacity: float,
                 overwrite: bool) -> Summary:
     """Decode ahead on two threads, segment, write; report each failure and go on."""
     failures = segmented = written = 0
+    stopped_by = None
     bar = ProgressBar(len(jobs))
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="segviewer-decode") as pool:
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="segviewer-decode")
+    try:
         for job, future in _decoded(jobs, pool):
             try:
                 image = future.result()
@@ -204,8 +277,14 @@ def segment_all(segmenter: Segmenter, jobs: list[Job], formats: list[MaskFormat]
                 print(f"\nerror: {job.source}: {error.strerror or error}", file=sys.stderr)
                 failures += 1
             bar.advance(job.source.name)
+    except KeyboardInterrupt:
+        stopped_by = signal.SIGINT  # every file written so far is complete (atomic writes)
+    except _Terminated:
+        stopped_by = signal.SIGTERM
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     bar.close()
-    return Summary(segmented, written, failures, bar.rate())
+    return Summary(segmented, written, failures, bar.rate(), stopped_by)
 
 
 if __name__ == "__main__":

@@ -43,12 +43,17 @@ def bad_files(folder: Path) -> dict[str, str]:
     crc = bytearray(png)
     index = crc.index(b"IDAT")
     crc[index + 12] ^= 0xFF
+    # Damage only the checksum of the last data chunk: Pillow decodes this without a word.
+    late = bytearray(png)
+    last = late.rindex(b"IDAT")
+    late[last + 4 + int.from_bytes(late[last - 4:last], "big")] ^= 0xFF
     files = {
         "zero bytes.png": (b"", "empty file"),
         "random.png": (np.random.default_rng(1).bytes(4096), "not an image"),
         "truncated.png": (png[: len(png) // 2], "truncated or corrupt"),
         "truncated.jpg": (jpeg[: len(jpeg) // 2], "truncated or corrupt"),
         "bad crc.png": (bytes(crc), "corrupt"),
+        "bad crc late.png": (bytes(late), "checksum mismatch"),
         "bomb.png": (bomb_png(), "too large"),
     }
     expected = {}

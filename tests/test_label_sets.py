@@ -6,9 +6,16 @@ import numpy as np
 import pytest
 
 from segviewer.core.classes import load_class_table
-from segviewer.core.label_sets import (CAMVID11_TO_CODE, CAMVID32_TO_CODE, LABEL_SETS, NUM_LABEL_CODES,
-                                       camvid32_codes, exact_train_ids, membership_matrix,
-                                       parse_camvid32_palette)
+from segviewer.core.label_sets import (
+    CAMVID11_TO_CODE,
+    CAMVID32_TO_CODE,
+    LABEL_SETS,
+    NUM_LABEL_CODES,
+    camvid32_codes,
+    exact_train_ids,
+    membership_matrix,
+    parse_camvid32_palette,
+)
 
 
 def _ids(*names: str) -> set[int]:

@@ -6,8 +6,14 @@ from PIL import Image
 
 from segviewer.core import atomic
 from segviewer.core.errors import MaskIOError
-from segviewer.core.mask_io import (MaskFormat, encode_mask, output_path, read_label_ids,
-                                    read_train_ids, save_mask)
+from segviewer.core.mask_io import (
+    MaskFormat,
+    encode_mask,
+    output_path,
+    read_label_ids,
+    read_train_ids,
+    save_mask,
+)
 
 
 def test_output_names_follow_the_source(tmp_path):

@@ -3,7 +3,12 @@ import numpy as np
 import pytest
 
 from segviewer.core.classes import TRANSPARENT_INDEX
-from segviewer.core.overlay import OverlayMode, OverlayRenderer, class_boundaries, compose_overlay
+from segviewer.core.overlay import (
+    OverlayMode,
+    OverlayRenderer,
+    class_boundaries,
+    compose_overlay,
+)
 
 ROAD_COLOUR = np.array([128, 64, 128])
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from segviewer.gui.platform_check import missing_library_message, missing_xcb_packages, uses_xcb
+from segviewer.gui.platform_check import (
+    missing_library_message,
+    missing_xcb_packages,
+    uses_xcb,
+)
 from tests.conftest import PROJECT_ROOT
 
 

@@ -21,7 +21,12 @@ import numpy as np
 import tensorflow as tf
 
 from segviewer.core.classes import NUM_TRAIN_CLASSES, VOID_TRAIN_ID
-from segviewer.core.datasets import Sample, camvid_samples, is_kitti_validation, kitti_samples
+from segviewer.core.datasets import (
+    Sample,
+    camvid_samples,
+    is_kitti_validation,
+    kitti_samples,
+)
 from segviewer.core.image_io import load_image
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, working_size
 from segviewer.core.label_sets import NUM_LABEL_CODES

@@ -10,7 +10,6 @@ tp + fp + fn > 0 (the Cityscapes rule). ``--split`` picks the images (default: v
 
 from __future__ import annotations
 
-from segviewer.help_text import plain
 import argparse
 import json
 import math
@@ -22,13 +21,26 @@ from pathlib import Path
 import numpy as np
 
 from segviewer.core.classes import load_class_table
-from segviewer.core.datasets import (CAMVID_CLASSES, TRAIN_TO_CAMVID, Sample, camvid_samples,
-                                     is_kitti_validation, kitti_samples, read_single_channel)
+from segviewer.core.datasets import (
+    CAMVID_CLASSES,
+    TRAIN_TO_CAMVID,
+    Sample,
+    camvid_samples,
+    is_kitti_validation,
+    kitti_samples,
+    read_single_channel,
+)
 from segviewer.core.image_io import load_image
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, Segmenter
-from segviewer.core.metrics import Scores, confusion_matrix, format_table, scores_document, scores_from_confusion
+from segviewer.core.metrics import (
+    Scores,
+    confusion_matrix,
+    format_table,
+    scores_document,
+    scores_from_confusion,
+)
 from segviewer.core.resources import default_model_path
-
+from segviewer.help_text import plain
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -8,10 +8,11 @@ optimizer state): the same predictions, smaller and faster.
 
 from __future__ import annotations
 
-from segviewer.help_text import plain
 import argparse
 import os
 from pathlib import Path
+
+from segviewer.help_text import plain
 
 
 def export_model(source: Path, destination: Path) -> Path:

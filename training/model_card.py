@@ -10,16 +10,20 @@ epochs and wall time from the training run's own log.
 
 from __future__ import annotations
 
-from segviewer.help_text import plain
 import argparse
 import csv
 import json
 import os
 from pathlib import Path
 
-
-from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, Segmenter, padded_size, working_size
+from segviewer.core.inference import (
+    DEFAULT_PIXEL_BUDGET,
+    Segmenter,
+    padded_size,
+    working_size,
+)
 from segviewer.core.metrics import scores_document
+from segviewer.help_text import plain
 from training.evaluate import class_names, evaluate, select_samples
 
 DATA_CREDITS = {

@@ -9,7 +9,11 @@ import keras
 import numpy as np
 from keras import layers
 
-from segviewer.architectures import build_lite0_classifier, build_lite0_unet, build_seed_unet
+from segviewer.architectures import (
+    build_lite0_classifier,
+    build_lite0_unet,
+    build_seed_unet,
+)
 from training.torch_legacy import load_state_dict
 
 __all__ = ["build_lite0_classifier", "build_pretrained_lite0_unet", "build_seed_unet",

@@ -10,7 +10,6 @@ Writes ``<run>/best.keras`` (best validation mean IoU), ``<run>/last.keras`` (fo
 
 from __future__ import annotations
 
-from segviewer.help_text import plain
 import argparse
 import json
 import math
@@ -18,6 +17,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+from segviewer.help_text import plain
 
 DEFAULT_CROP = (192, 384)
 

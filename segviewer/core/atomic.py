@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -13,9 +14,23 @@ from typing import BinaryIO
 from segviewer.core.errors import MaskIOError
 
 
+def _current_umask() -> int:
+    # os.umask can only be read by setting it; set it straight back.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# The mode a plain open(path, "w") would give (mkstemp makes owner-only files).
+FILE_MODE = 0o666 & ~_current_umask()
+_PID_TEMP = re.compile(r"^\..+\.(\d+)\.[^.]*\.part$")
+
+
 def _describe(error: OSError) -> str:
     if error.errno == errno.ENOSPC:
         return "disk full"
+    if error.errno == errno.ENAMETOOLONG:
+        return "output file name too long for this file system"
     if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return "permission denied (folder is not writable)"
     if error.errno == errno.EISDIR:
@@ -31,6 +46,13 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None], overwrite: bool 
     Raises :class:`MaskIOError` naming ``path``.
     """
     path = Path(path)
+    try:
+        os.stat(path)  # ENAMETOOLONG and the like surface here, named for the output
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        if error.errno != errno.ENOTDIR:
+            raise MaskIOError(path, _describe(error)) from None
     if path.is_dir():
         raise MaskIOError(path, "a folder with that name exists")
     if not overwrite and path.exists():
@@ -39,11 +61,14 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None], overwrite: bool 
     if not folder.is_dir():
         raise MaskIOError(path, f"folder {folder} does not exist")
     try:
-        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
+        # The writer's process ID is in the name, so a later run can tell a temporary
+        # left by a killed process (see remove_stale_temporaries) from one being written.
+        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".part", dir=folder)
     except OSError as error:
         raise MaskIOError(path, _describe(error)) from None
     temp = Path(temp_name)
     try:
+        os.fchmod(handle, FILE_MODE)
         with os.fdopen(handle, "wb") as file:
             write(file)
             file.flush()
@@ -75,3 +100,32 @@ def _link_no_clobber(temp: Path, path: Path) -> None:
         if path.exists():
             raise MaskIOError(path, "file already exists (not overwritten)") from None
         os.replace(temp, path)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def remove_stale_temporaries(folder: Path) -> int:
+    """Delete temporaries that :func:`write_atomic` left in ``folder`` when its process
+    was killed (SIGKILL, power loss): ``.<name>.<pid>.<random>.part`` whose process is
+    gone. Returns how many were removed; never raises."""
+    removed = 0
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return 0
+    for entry in entries:
+        match = _PID_TEMP.match(entry.name)
+        if match is None or int(match.group(1)) == os.getpid() or _process_alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            entry.unlink()
+            removed += 1
+    return removed

@@ -33,11 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from PIL import Image
 
 from segviewer.core.classes import VOID_TRAIN_ID
-from segviewer.core.label_sets import CAMVID11_TO_CODE, camvid32_codes, parse_camvid32_palette
+from segviewer.core.label_sets import (
+    CAMVID11_TO_CODE,
+    camvid32_codes,
+    parse_camvid32_palette,
+)
 from segviewer.core.mask_io import read_label_ids, read_single_channel
 
 CAMVID_CLASSES = ("Sky", "Building", "Pole", "Road", "Pavement", "Tree", "SignSymbol",

@@ -18,7 +18,15 @@ def plan_outputs(source: Path, folder: Path | None, formats: Sequence[MaskFormat
 
 
 def existing_outputs(outputs: Sequence[tuple[MaskFormat, Path]]) -> list[Path]:
-    return [path for _, path in outputs if path.exists()]
+    return [path for _, path in outputs if _exists(path)]
+
+
+def _exists(path: Path) -> bool:
+    # An unusable name (too long, ...) is "not there": writing it reports the problem.
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 def write_outputs(train_ids: np.ndarray, outputs: Sequence[tuple[MaskFormat, Path]],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import struct
 import warnings
 import zlib
@@ -40,9 +41,11 @@ def _check_readable(path: Path) -> None:
 def _to_rgb8(image: Image.Image) -> np.ndarray:
     """Convert any Pillow mode to uint8 RGB; high-bit-depth data is scaled, not clipped."""
     if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
-        values = np.asarray(image, dtype=np.float64)
+        values = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         top = 65535.0 if image.mode.startswith("I;16") else max(float(values.max(initial=0)), 1.0)
-        if image.mode != "I;16" and top <= 255:
+        if image.mode == "F" and float(values.max(initial=0)) <= 1.0:
+            top = 1.0  # float images are usually 0-1 intensities
+        elif not image.mode.startswith("I;16") and top <= 255:
             top = 255.0
         gray = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
         return np.repeat(gray[:, :, None], 3, axis=2)
@@ -50,6 +53,20 @@ def _to_rgb8(image: Image.Image) -> np.ndarray:
         # Alpha is dropped: the network sees colour only, as it was trained.
         image = image.convert("RGB")
     return np.asarray(image, dtype=np.uint8)
+
+
+def _verify_png_checksums(path: Path) -> None:
+    """Pillow's decoder does not check the CRC of image-data chunks, so a PNG damaged on
+    disk can decode into wrong pixels without a word; ``verify()`` checks every chunk."""
+    with Image.open(path) as image:
+        try:
+            image.verify()
+        except _DECODE_ERRORS as error:
+            chunk = re.search(r"checksum in b'(\w+)'", str(error))
+            if chunk is None:
+                raise  # truncation and the like: reported by the caller's generic handler
+            raise ImageLoadError(path, f"corrupt PNG file (checksum mismatch in its {chunk.group(1)} "
+                                       "chunk: the file is damaged)") from None
 
 
 def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -71,6 +88,8 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                         f"limit {max_pixels / 1e6:.0f} MP)")
                 if width == 0 or height == 0:
                     raise ImageLoadError(path, "image has no pixels")
+                if image.format == "PNG":
+                    _verify_png_checksums(path)
                 image.load()
                 oriented = ImageOps.exif_transpose(image)
                 return _to_rgb8(oriented)

@@ -211,14 +211,40 @@ def _resize_nearest(values: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.asarray(Image.fromarray(values, "L").resize((width, height), Image.NEAREST))
 
 
+PROBE_SIZE = (64, 96)  # a multiple of the stride, not square: catches transposed outputs too
+
+
 def _check_compatible(path: Path, model: Any) -> None:
+    """Refuse a model the viewer cannot use, before it writes a single wrong mask: one
+    image input, one output, and per-pixel class scores at the input's own size (checked
+    by running a probe image, since the declared shapes of a fully convolutional model are
+    ``None``)."""
     try:
-        in_shape = tuple(model.inputs[0].shape)
-        out_shape = tuple(model.outputs[0].shape)
+        inputs, outputs = list(model.inputs), list(model.outputs)
+        in_shape = tuple(inputs[0].shape)
+        out_shape = tuple(outputs[0].shape)
     except (AttributeError, IndexError, TypeError):
         raise ModelLoadError(path, "not a single-input, single-output image model") from None
-    if len(model.inputs) != 1 or len(in_shape) != 4 or in_shape[-1] != 3:
+    if len(outputs) != 1:
+        raise ModelLoadError(path, f"incompatible model: has {len(outputs)} outputs; segviewer needs one "
+                                   "output of per-pixel class scores")
+    if len(inputs) != 1 or len(in_shape) != 4 or in_shape[-1] != 3:
         raise ModelLoadError(path, f"incompatible model: expects input (H, W, 3), has {in_shape[1:]}")
     if len(out_shape) != 4 or out_shape[-1] not in (NUM_TRAIN_CLASSES, NUM_TRAIN_CLASSES + 1):
         raise ModelLoadError(path, f"incompatible model: needs {NUM_TRAIN_CLASSES} class outputs "
                                    f"per pixel, has output shape {out_shape[1:]}")
+    if all(isinstance(d, int) for d in in_shape[1:3]):
+        probe_size = tuple(in_shape[1:3])  # a fixed-size model is probed at its own size
+    else:
+        probe_size = PROBE_SIZE
+    try:
+        probe = model(np.zeros((1, *probe_size, 3), np.uint8), training=False)
+        probe_shape = tuple(int(d) for d in probe.shape)
+    except Exception as error:  # any failure of a foreign model's forward pass
+        raise ModelLoadError(path, f"incompatible model: fails on a {probe_size[1]}x{probe_size[0]} "
+                                   f"test image ({str(error).splitlines()[0][:160] if str(error) else type(error).__name__})"
+                             ) from None
+    if probe_shape[1:3] != probe_size:
+        raise ModelLoadError(path, f"incompatible model: its output ({probe_shape[2]}x{probe_shape[1]}) is not "
+                                   f"the size of its input ({probe_size[1]}x{probe_size[0]}); segviewer needs "
+                                   "one class score per input pixel")

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import math
-
 import numpy as np
 
 IGNORE = 255
@@ -66,8 +64,9 @@ def score(truth: np.ndarray, prediction: np.ndarray, num_classes: int) -> Scores
 
 def scores_document(scores: Scores, names: list[str], images: int) -> dict:
     return {
-        "miou": scores.mean_iou,
-        "pixel_accuracy": scores.pixel_accuracy,
+        # None, not NaN, when nothing was scored: NaN is not valid JSON.
+        "miou": None if np.isnan(scores.mean_iou) else scores.mean_iou,
+        "pixel_accuracy": None if np.isnan(scores.pixel_accuracy) else scores.pixel_accuracy,
         "per_class": {name: (None if not scored else float(iou))
                       for name, iou, scored in zip(names, scores.per_class_iou, scores.scored)},
         "classes_scored": int(scores.scored.sum()),

@@ -16,26 +16,57 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDockWidget, QFileDialog, QLabel,
-                               QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QProgressBar,
-                               QSlider, QTextBrowser, QToolBar, QVBoxLayout)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QSlider,
+    QTextBrowser,
+    QToolBar,
+    QVBoxLayout,
+)
 
 from segviewer import __version__
 from segviewer.core.captions import draw_caption
 from segviewer.core.card_render import card_html
-from segviewer.core.classes import NUM_TRAIN_CLASSES, TRANSPARENT_INDEX, load_class_table
+from segviewer.core.classes import (
+    NUM_TRAIN_CLASSES,
+    TRANSPARENT_INDEX,
+    load_class_table,
+)
 from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
+from segviewer.core.file_search import list_images
 from segviewer.core.image_io import IMAGE_SUFFIXES, is_image_file
 from segviewer.core.mask_io import MaskFormat
-from segviewer.core.overlay import (ERROR_LEGEND, OverlayFrame, OverlayMode, OverlayRenderer, error_lut,
-                                    error_map)
 from segviewer.core.model_quality import validation_iou_by_class
+from segviewer.core.overlay import (
+    ERROR_LEGEND,
+    OverlayFrame,
+    OverlayMode,
+    OverlayRenderer,
+    error_lut,
+    error_map,
+)
 from segviewer.gui.cache import ResultCache
 from segviewer.gui.image_view import ImageView
 from segviewer.gui.legend import LegendPanel
 from segviewer.gui.metrics_panel import MetricsPanel
 from segviewer.gui.save_dialog import SaveDialog
-from segviewer.gui.worker import InferenceFailure, InferenceResult, ModelInfo, ModelWorker, read_truth
+from segviewer.gui.worker import (
+    InferenceFailure,
+    InferenceResult,
+    ModelInfo,
+    ModelWorker,
+    read_truth,
+)
 
 MAX_RECENT = 10
 MAX_LISTED_ERRORS = 20
@@ -51,11 +82,6 @@ class DisplayMode(enum.Enum):
 MODE_LABELS = {OverlayMode.FILL: "Fill", OverlayMode.CONTOUR: "Contours",
                OverlayMode.MASK_ONLY: "Mask only", OverlayMode.IMAGE_ONLY: "Image only"}
 IMAGE_FILTER = "Images ({})".format(" ".join(f"*{s}" for s in IMAGE_SUFFIXES))
-
-
-def list_images(folder: Path) -> list[Path]:
-    return sorted((p for p in Path(folder).iterdir() if p.is_file() and is_image_file(p)),
-                  key=lambda p: p.name.lower())
 
 
 class MainWindow(QMainWindow):
