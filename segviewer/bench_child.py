@@ -17,14 +17,14 @@ def _wait(signal, timeout_ms: int = 120_000) -> None:
     signal.disconnect(loop.quit)
 
 
-def open_all(model: str, folder: str) -> float:
+def open_all(model: str, folder: str, backend: str = "auto") -> float:
     from segviewer.core.file_search import list_images
     from segviewer.core.inference import DEFAULT_PIXEL_BUDGET
     from segviewer.gui.app import make_application
     from segviewer.gui.main_window import MainWindow
 
     app = make_application()
-    window = MainWindow(Path(model), DEFAULT_PIXEL_BUDGET, interactive=False)
+    window = MainWindow(Path(model), DEFAULT_PIXEL_BUDGET, interactive=False, backend=backend)
     window.show()
     window.start()
     _wait(window.worker.signals.sig_model_loaded)

@@ -4,6 +4,7 @@
     segviewer predict INPUT... --out DIR [--format ...]
     segviewer evaluate --pred DIR --gt DIR
     segviewer bench [--quick] [--json FILE]
+    segviewer convert MODEL.keras          # write its LiteRT twin MODEL.tflite
 
 Nothing heavy is imported here: Qt only for the viewer, TensorFlow only when a model loads.
 """
@@ -15,10 +16,11 @@ import sys
 from pathlib import Path
 
 from segviewer import __version__
+from segviewer.core.backends import BACKEND_HELP
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET
 from segviewer.core.tf_logging import set_verbose
 
-SUBCOMMANDS = ("predict", "evaluate", "bench")
+SUBCOMMANDS = ("predict", "evaluate", "bench", "convert")
 
 
 def viewer_parser() -> argparse.ArgumentParser:
@@ -30,6 +32,7 @@ def viewer_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", type=Path, default=None, help="a .keras model (default: the shipped one)")
     parser.add_argument("--pixel-budget", type=int, default=DEFAULT_PIXEL_BUDGET,
                         help="pixels the network sees per image (working scale; default %(default)s)")
+    parser.add_argument("--backend", choices=("auto", "litert", "tf"), default="auto", help=BACKEND_HELP)
     parser.add_argument("--screenshot", type=Path, default=None, metavar="PNG",
                         help="open PATH, wait for the overlay, save a PNG of the window and exit")
     parser.add_argument("--version", action="version", version=f"segviewer {__version__}")
@@ -56,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
             from segviewer.evaluate import main as evaluate_main
 
             return evaluate_main(rest)
+        if command == "convert":
+            from segviewer.convert import main as convert_main
+
+            return convert_main(rest)
         from segviewer.bench import main as bench_main
 
         return bench_main(rest)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from segviewer.core.atomic import remove_stale_temporaries
+from segviewer.core.backends import BACKEND_HELP
 from segviewer.core.errors import SegviewerError
 from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
 from segviewer.core.file_search import expand_pattern, find_images
@@ -67,6 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     existing.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.add_argument("--pixel-budget", type=int, default=DEFAULT_PIXEL_BUDGET,
                         help="pixels the network sees per image (default %(default)s)")
+    parser.add_argument("--backend", choices=("auto", "litert", "tf"), default="auto", help=BACKEND_HELP)
     parser.add_argument("--tta", action="store_true",
                         help="test-time augmentation: average the scores of the image and its mirror "
                              "(about 2x the network time)")
@@ -191,7 +193,8 @@ def _run(args: argparse.Namespace) -> int:
         return 1 if problems else 0
     try:
         args.out.mkdir(parents=True, exist_ok=True)
-        segmenter = Segmenter.load(args.model or default_model_path(), args.pixel_budget, tta=args.tta)
+        segmenter = Segmenter.load(args.model or default_model_path(), args.pixel_budget, tta=args.tta,
+                                   backend=args.backend)
         segmenter.warm_up()  # trace the graph before the clock starts
     except SegviewerError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -212,7 +215,7 @@ def _run(args: argparse.Namespace) -> int:
               f"complete file(s) written to {args.out}, no partial files; rerun with --skip-existing "
               "to finish", file=sys.stderr)
         return 128 + int(summary.stopped_by)
-    print(f"{summary.segmented} of {len(jobs) + len(problems)} image(s) done, "
+    print(f"{summary.segmented} of {len(jobs) + len(problems)} image(s) done ({segmenter.backend_description}), "
           f"{summary.written} file(s) written to {args.out}, {failures} failed; "
           f"{summary.images_per_s:.1f} images/s", file=sys.stderr)
     return 1 if failures else 0

@@ -79,6 +79,20 @@ def tiny_model_path(tmp_path_factory) -> Path:
     return _build_tiny_model(tmp_path_factory.mktemp("model") / "tiny.keras")
 
 
+@pytest.fixture(scope="session")
+def twinned_model(tmp_path_factory, tiny_model_path) -> Path:
+    """The tiny test model with its LiteRT twin (``segviewer convert``) beside it."""
+    import shutil
+
+    pytest.importorskip("ai_edge_litert")
+    from segviewer.convert import main as convert_main
+
+    model = tmp_path_factory.mktemp("twinned") / "tiny.keras"
+    shutil.copy(tiny_model_path, model)
+    assert convert_main([str(model)]) == 0
+    return model
+
+
 def tricolour_image(height: int = 60, width: int = 90, seed: int = 0) -> np.ndarray:
     """Blue (sky) top, green (vegetation) middle, red (road) bottom, slightly noisy."""
     rng = np.random.default_rng(seed)

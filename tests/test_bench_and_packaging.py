@@ -13,19 +13,25 @@ from segviewer.bench import main as bench_main
 from tests.conftest import PROJECT_ROOT
 
 FIGURES = ("inference_ms", "seed_inference_ms", "speedup_vs_seed", "overlay_ms", "overlay_12mp_ms",
-           "startup_window_s", "startup_first_overlay_s", "peak_rss_mb", "predict_images_per_s",
+           "startup_window_s", "startup_first_overlay_s", "peak_rss_mb",
            "gmacs_375x1242", "gmacs_working", "parameters", "device", "tensorflow", "model", "image_size")
 
 
 @pytest.mark.slow
-def test_bench_quick_reports_every_figure(tmp_path, tiny_model_path, capsys):
+def test_bench_quick_reports_every_figure(tmp_path, twinned_model, capsys):
     out = tmp_path / "bench.json"
-    assert bench_main(["--quick", "--model", str(tiny_model_path), "--json", str(out)]) == 0
+    assert bench_main(["--quick", "--model", str(twinned_model), "--json", str(out)]) == 0
     results = json.loads(out.read_text())
     for key in FIGURES:
         assert key in results, key
-    for key in FIGURES[:9]:
+    for key in FIGURES[:8]:
         assert isinstance(results[key], (int, float)) and results[key] > 0, key
+    # Both backends side by side, in the same run.
+    for backend in ("tf", "litert"):
+        for figure in ("inference_ms", "network_ms", "startup_first_overlay_s", "peak_rss_mb",
+                       "predict_images_per_s"):
+            assert results[f"{figure}_{backend}"] > 0, (figure, backend)
+    assert results["litert_speedup"] > 0 and results["backend_auto"] in ("tf", "litert")
     assert results["seed_parameters"] == 7_698_580
     table = capsys.readouterr().out
     assert "inference_ms" in table and "target" in table
@@ -43,4 +49,6 @@ def test_wheel_contains_class_table_and_model(tmp_path):
     assert "segviewer/resources/classes.json" in names
     assert "segviewer/resources/models/segviewer_lite0.keras" in names
     assert "segviewer/resources/models/segviewer_lite0.json" in names
+    assert "segviewer/resources/models/segviewer_lite0.tflite" in names
+    assert "segviewer/resources/models/segviewer_lite0.tflite.json" in names
     assert not any(name.startswith("tests/") for name in names)

@@ -54,6 +54,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
     parser.add_argument("--pixel-budget", type=int, default=DEFAULT_PIXEL_BUDGET,
                         help="pixels the network sees per image (working scale; default %(default)s)")
+    parser.add_argument("--backend", choices=("auto", "litert", "tf"), default="tf",
+                        help="tf (default) or litert (the model's .tflite twin)")
     parser.add_argument("--tta", action="store_true",
                         help="test-time augmentation: average the scores of the image and its mirror "
                              "(about 2x the network time)")
@@ -108,11 +110,11 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     model_path = args.model or default_model_path()
-    segmenter = Segmenter.load(model_path, args.pixel_budget, tta=args.tta)
+    segmenter = Segmenter.load(model_path, args.pixel_budget, tta=args.tta, backend=args.backend)
     started = time.perf_counter()
     scores, _matrix, median_s = evaluate(segmenter, samples, args.layout)
     names = class_names(args.layout)
-    print(f"{model_path.name} on {len(samples)} {args.layout} {args.split} images "
+    print(f"{model_path.name} ({segmenter.backend_description}) on {len(samples)} {args.layout} {args.split} images "
           f"({time.perf_counter() - started:.0f} s, median {median_s * 1000:.0f} ms/image)")
     print(format_table(scores, names))
     if args.json:

@@ -3,7 +3,8 @@
     python -m training.export runs/lite0/best.keras resources/models/segviewer_lite0.keras
 
 The Lite0 U-Net is saved in folded form (batch norms merged into the convolutions, no
-optimizer state): the same predictions, smaller and faster.
+optimizer state): the same predictions, smaller and faster. Its LiteRT twin
+(``.tflite``, float32: what the viewer runs on a CPU) is written beside it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 from segviewer.help_text import plain
 
 
-def export_model(source: Path, destination: Path) -> Path:
+def export_model(source: Path, destination: Path, litert_twin: bool = True) -> Path:
+    """Fold, save atomically, and write the LiteRT twin (``.tflite``) beside it."""
     import keras
 
     import segviewer.core.layers  # noqa: F401  (registers the custom layers)
@@ -29,6 +31,11 @@ def export_model(source: Path, destination: Path) -> Path:
     model.save(temp)
     os.replace(temp, destination)
     print(f"exported {destination} ({destination.stat().st_size / 1e6:.1f} MB)")
+    if litert_twin:
+        from segviewer.core.backends import convert_to_litert, twin_path
+
+        twin = convert_to_litert(model, twin_path(destination), source=destination)
+        print(f"exported its LiteRT twin {twin} ({twin.stat().st_size / 1e6:.1f} MB)")
     return destination
 
 

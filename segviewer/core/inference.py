@@ -24,6 +24,14 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from segviewer.core.backends import (
+    Backend,
+    LiteRTNetwork,
+    Network,
+    TensorFlowNetwork,
+    choose_backend,
+    usable_twin,
+)
 from segviewer.core.classes import NUM_TRAIN_CLASSES
 from segviewer.core.errors import ModelLoadError
 from segviewer.core.resources import model_card_path
@@ -108,51 +116,41 @@ def read_model_card(model_path: Path) -> dict[str, Any]:
 
 
 class Segmenter:
-    """A loaded model plus the pre- and post-processing the whole project shares."""
+    """A loaded model plus the pre- and post-processing the whole project shares; the
+    network runs on either backend (:mod:`segviewer.core.backends`)."""
 
-    def __init__(self, model: Any, name: str = "model", pixel_budget: int = DEFAULT_PIXEL_BUDGET,
+    def __init__(self, network: Network, name: str = "model", pixel_budget: int = DEFAULT_PIXEL_BUDGET,
                  card: dict[str, Any] | None = None, tta: bool = False) -> None:
-        import tensorflow as tf
-
-        self.model = model
+        self.network = network
+        self.model = getattr(network, "model", None)  # the Keras model (TensorFlow backend only)
         self.name = name
         self.pixel_budget = int(pixel_budget)
         self.card = card or {}
         self.tta = bool(tta)
-        network = _coarse_logits_model(model)
 
-        @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8),
-                                      tf.TensorSpec([2], tf.int32), tf.TensorSpec([], tf.bool)],
-                     reduce_retracing=True)
-        def segment(pixels, out_size, flip_average):
-            # Models may have a 20th "void" output (the article's network); it never wins.
-            logits = network(pixels, training=False)[..., :NUM_TRAIN_CLASSES]
-            if flip_average:
-                mirrored = network(tf.reverse(pixels, [2]), training=False)[..., :NUM_TRAIN_CLASSES]
-                logits = (logits + tf.reverse(mirrored, [2])) * 0.5
-            # Confidence (max softmax = 1 / sum(exp(logit - max))) at the network's size,
-            # then scaled like an image: exact enough for a read-out, and 19x cheaper.
-            top = tf.reduce_max(logits, axis=-1, keepdims=True)
-            confidence = 1.0 / tf.reduce_sum(tf.exp(logits - top), axis=-1, keepdims=True)
-            if tf.reduce_any(tf.shape(logits)[1:3] != out_size):
-                logits = tf.image.resize(logits, out_size, "bilinear")
-                confidence = tf.image.resize(confidence, out_size, "bilinear")
-            ids = tf.argmax(logits, axis=-1, output_type=tf.int32)
-            return tf.cast(ids[0], tf.uint8), tf.cast(tf.round(confidence[0, ..., 0] * 255.0), tf.uint8)
-
-        self._segment = segment
+    @property
+    def backend_description(self) -> str:
+        """Which backend and device run the network, e.g. "LiteRT on CPU (2 threads)"."""
+        return self.network.description
 
     def segment_network(self, pixels: np.ndarray, out_size: tuple[int, int] | None = None):
-        """Pixels already at working size (1, h, w, 3) -> (ids, confidence) tensors at
+        """Pixels already at working size (1, h, w, 3) -> (ids, confidence) uint8 arrays at
         ``out_size`` (default: the input's size)."""
-        size = out_size or pixels.shape[1:3]
-        return self._segment(pixels, np.asarray(size, np.int32), np.asarray(self.tta))
+        return self.network.segment(pixels, tuple(out_size or pixels.shape[1:3]))
 
     @classmethod
-    def load(cls, path: str | Path, pixel_budget: int = DEFAULT_PIXEL_BUDGET, tta: bool = False) -> "Segmenter":
-        """Load a ``.keras`` model; every failure is a :class:`ModelLoadError` naming the file."""
+    def load(cls, path: str | Path, pixel_budget: int = DEFAULT_PIXEL_BUDGET, tta: bool = False,
+             backend: Backend | str = Backend.AUTO) -> "Segmenter":
+        """Load a ``.keras`` model (or its LiteRT twin, see :func:`choose_backend`); every
+        failure is a :class:`ModelLoadError` naming the file. ``tta`` (flip averaging)
+        runs on TensorFlow."""
         path = Path(path)
         _check_model_file(path)
+        card = read_model_card(path)
+        name = card.get("name", path.stem)
+        chosen = Backend.TENSORFLOW if tta else choose_backend(backend, path)
+        if chosen is Backend.LITERT:
+            return cls(_load_twin(path), name=name, pixel_budget=pixel_budget, card=card)
         try:
             with native_noise_filtered():
                 import keras
@@ -164,8 +162,8 @@ class Segmenter:
             detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise ModelLoadError(path, f"not a loadable Keras model ({detail[:200]})") from None
         _check_compatible(path, model)
-        card = read_model_card(path)
-        return cls(model, name=card.get("name", path.stem), pixel_budget=pixel_budget, card=card, tta=tta)
+        network = TensorFlowNetwork(model, device_description(), flip_average=tta)
+        return cls(network, name=name, pixel_budget=pixel_budget, card=card, tta=tta)
 
     def warm_up(self) -> None:
         """Trace the graph once so the first real image is not slowed by it."""
@@ -183,28 +181,29 @@ class Segmenter:
                                                               reducing_gap=3.0))
         scored_h, scored_w = score_size((height, width), (work_h, work_w))
         ids, confidence = self.segment_network(pixels[None], (scored_h, scored_w))
-        ids, confidence = ids.numpy(), confidence.numpy()
         if (scored_h, scored_w) != (height, width):
             ids = _resize_nearest(ids, width, height)
             confidence = _resize_nearest(confidence, width, height)
         return Prediction(ids, confidence, time.perf_counter() - start, (work_h, work_w))
 
 
-def _coarse_logits_model(model: Any) -> Any:
-    """The model up to its last layer before a final bilinear resize of the logits (the
-    shipped U-Net's ``logits_s2``, at half the input size), else the model itself.
-
-    Resizing the coarse logits straight to the output size is one bilinear
-    interpolation instead of the model's own followed by a second (cheaper, and no
-    blurrier).
-    """
-    import keras
-
+def _load_twin(path: Path) -> Network:
+    twin = usable_twin(path)
+    if twin is None:
+        raise ModelLoadError(path, "no current LiteRT twin (.tflite) beside it; make one with "
+                                   "`segviewer convert` or use --backend tf")
     try:
-        coarse = model.get_layer("logits_s2")
-    except (ValueError, AttributeError):
-        return model
-    return keras.Model(model.inputs, coarse.output, name=f"{model.name}_coarse")
+        network = LiteRTNetwork(twin)
+        ids, confidence = network.segment(np.zeros((1, *PROBE_SIZE, 3), np.uint8), PROBE_SIZE)
+    except ImportError:
+        raise ModelLoadError(twin, "LiteRT is not installed (pip install ai-edge-litert), "
+                                   "or use --backend tf") from None
+    except Exception as error:  # a damaged or foreign .tflite
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelLoadError(twin, f"not a usable LiteRT twin ({detail[:200]})") from None
+    if ids.shape != PROBE_SIZE or confidence.shape != PROBE_SIZE:
+        raise ModelLoadError(twin, f"incompatible LiteRT twin: output {ids.shape} for input {PROBE_SIZE}")
+    return network
 
 
 def _resize_nearest(values: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -26,7 +26,7 @@ NOISE = re.compile(
     r"failed call to cuInit|cpu_feature_guard|This TensorFlow binary is optimized|"
     r"To enable the following instructions|rebuild TensorFlow with the appropriate|"
     r"Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered|"
-    r"TF-TRT Warning|Could not find cuda drivers", re.IGNORECASE)
+    r"TF-TRT Warning|Could not find cuda drivers|Created TensorFlow Lite XNNPACK delegate", re.IGNORECASE)
 _lock = threading.Lock()
 
 

@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
     from segviewer.gui.main_window import MainWindow
 
     model = args.model or default_model_path()
-    window = MainWindow(model, args.pixel_budget, interactive=args.screenshot is None)
+    window = MainWindow(model, args.pixel_budget, interactive=args.screenshot is None,
+                        backend=getattr(args, "backend", "auto"))
     screenshot = ScreenshotRun(window, args.screenshot) if args.screenshot else None
     if args.screenshot and args.path is None:
         print("segviewer: --screenshot needs an image to open", file=sys.stderr)

@@ -88,7 +88,8 @@ class MainWindow(QMainWindow):
     sig_frame_shown = Signal(object)  # Path of the image whose overlay is now on screen
     sig_error = Signal(str)
 
-    def __init__(self, model_path: Path, pixel_budget: int, interactive: bool = True) -> None:
+    def __init__(self, model_path: Path, pixel_budget: int, interactive: bool = True,
+                 backend: str = "auto") -> None:
         super().__init__()
         self.setWindowTitle("segviewer")
         self.setAcceptDrops(True)
@@ -96,7 +97,7 @@ class MainWindow(QMainWindow):
         self.table = load_class_table()
         self.renderer = OverlayRenderer(self.table)
         self.cache: ResultCache[InferenceResult] = ResultCache()
-        self.worker = ModelWorker(pixel_budget)
+        self.worker = ModelWorker(pixel_budget, backend)
         self.model_path = Path(model_path)
         self.model_info: ModelInfo | None = None
         self.files: list[Path] = []
@@ -437,7 +438,7 @@ class MainWindow(QMainWindow):
         self.model_info = info
         self.model_path = info.path
         self.legend.set_model_quality(validation_iou_by_class(info.card, self.table))
-        self.model_label.setText(f"{info.name} on {info.device}")
+        self.model_label.setText(f"{info.name} · {info.device}")
         self.model_label.setToolTip(f"{info.path}\nloaded in {info.load_seconds:.1f} s")
         self.cache.clear()
         if self.current_path is not None:
@@ -451,7 +452,7 @@ class MainWindow(QMainWindow):
             self.model_label.setToolTip(message)
             still = ""
         else:
-            self.model_label.setText(f"{info.name} on {info.device}")
+            self.model_label.setText(f"{info.name} · {info.device}")
             still = f"\n\nStill using {info.path.name}."
         self.show_error("Model not loaded", f"{message}{still}\n\nChoose another model with File ▸ Open Model….")
         self._update_actions()

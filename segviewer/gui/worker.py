@@ -111,9 +111,10 @@ def _lower_this_threads_priority(niceness: int = 5) -> None:
 
 
 class ModelWorker:
-    def __init__(self, pixel_budget: int) -> None:
+    def __init__(self, pixel_budget: int, backend: str = "auto") -> None:
         self.signals = WorkerSignals()
         self._pixel_budget = pixel_budget
+        self._backend = backend
         self._condition = threading.Condition()
         self._pending_model: Path | None = None
         self._pending_request: tuple[int, Path] | None = None
@@ -213,11 +214,9 @@ class ModelWorker:
         self._emit(self.signals.sig_model_loading, path)
         started = time.perf_counter()
         try:
-            segmenter = Segmenter.load(path, self._pixel_budget)
+            segmenter = Segmenter.load(path, self._pixel_budget, backend=self._backend)
             segmenter.warm_up()
-            from segviewer.core.inference import device_description
-
-            device = device_description()
+            device = segmenter.backend_description
         except SegviewerError as error:
             self._emit(self.signals.sig_model_failed, str(error))
             return

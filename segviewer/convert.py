@@ -1,0 +1,77 @@
+"""``segviewer convert``: write a model's LiteRT twin, so the viewer and the CLIs can run
+it without TensorFlow on a CPU (fast start, little memory).
+
+    segviewer convert my_model.keras              # writes my_model.tflite beside it
+    segviewer convert my_model.keras --check img.png
+
+The twin runs the same graph as the TensorFlow path (network, bilinear score upsampling,
+argmax). ``--check`` segments images with both backends and reports the share of pixels
+on which they agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from segviewer.core.errors import SegviewerError
+from segviewer.help_text import plain
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="segviewer convert", description=plain(__doc__),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path, help="a .keras segmentation model")
+    parser.add_argument("--out", type=Path, default=None, help="default: MODEL with the .tflite suffix")
+    parser.add_argument("--check", type=Path, nargs="*", default=[], metavar="IMAGE",
+                        help="images to segment with both backends to compare")
+    return parser.parse_args(argv)
+
+
+def agreement(model: Path, images: list[Path]) -> float:
+    """Share of pixels on which TensorFlow and LiteRT give the same class."""
+    from segviewer.core.image_io import load_image
+    from segviewer.core.inference import Segmenter
+
+    tf_path = Segmenter.load(model, backend="tf")
+    lite = Segmenter.load(model, backend="litert")
+    same = total = 0
+    for path in images:
+        image = load_image(path)
+        a, b = tf_path.predict(image).train_ids, lite.predict(image).train_ids
+        same += int(np.count_nonzero(a == b))
+        total += a.size
+    return same / max(total, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from segviewer.core.backends import convert_to_litert, twin_path
+    from segviewer.core.inference import Segmenter
+
+    try:
+        model = Segmenter.load(args.model, backend="tf").model
+    except SegviewerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    out = args.out or twin_path(args.model)
+    try:
+        convert_to_litert(model, out, source=args.model)
+    except OSError as error:
+        print(f"error: {out}: cannot write ({error.strerror or error})", file=sys.stderr)
+        return 2
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    if args.check:
+        if args.out is not None and args.out != twin_path(args.model):
+            print("note: --check compares the twin beside the model; --out elsewhere is not checked")
+        else:
+            print(f"TensorFlow and LiteRT agree on {agreement(args.model, args.check) * 100:.3f} % of pixels "
+                  f"({len(args.check)} image(s))")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

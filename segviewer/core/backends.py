@@ -1,0 +1,222 @@
+"""The two ways a segviewer model runs: TensorFlow (any ``.keras`` model, GPUs) and LiteRT
+(a ``.tflite`` twin of the model: no TensorFlow import, ~0.1 s to load, a fraction of the
+memory; the default on CPUs).
+
+Both run the same graph, :func:`build_segment_function`: network -> class scores scaled
+bilinearly to the output size -> argmax and confidence. The twin is that very function
+converted by :func:`convert_to_litert`, so both backends give the same masks (checked by
+the tests on the validation images). Nothing downstream knows which backend ran.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from segviewer.core.classes import NUM_TRAIN_CLASSES
+from segviewer.core.tf_logging import native_noise_filtered
+
+LITERT_THREADS = min(4, os.cpu_count() or 1)
+BACKEND_HELP = ("auto (default): LiteRT on a CPU when the model has a current .tflite twin, "
+                "TensorFlow with an NVIDIA GPU or without a twin; litert; tf")
+TWIN_SUFFIX = ".tflite"
+
+
+class Backend(enum.Enum):
+    AUTO = "auto"
+    LITERT = "litert"
+    TENSORFLOW = "tf"
+
+
+class Network(Protocol):
+    """A model ready to segment pixels already at the working size."""
+
+    description: str  # e.g. "LiteRT on CPU" or "TensorFlow on GPU: NVIDIA H100"
+
+    def segment(self, pixels: np.ndarray, out_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(1, h, w, 3) uint8 -> (train IDs, confidence x 255), uint8 (H, W) at ``out_size``."""
+
+
+def twin_path(model_path: Path) -> Path:
+    """``model.keras`` -> ``model.tflite``."""
+    return Path(model_path).with_suffix(TWIN_SUFFIX)
+
+
+def _stamp_path(twin: Path) -> Path:
+    """``model.tflite.json``: which ``.keras`` file (by SHA-256) the twin was made from.
+    File times cannot say it: a git checkout writes both files in any order."""
+    return twin.with_name(twin.name + ".json")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def usable_twin(model_path: Path) -> Path | None:
+    """The model's LiteRT twin, if it was made from this very ``.keras`` file."""
+    twin = twin_path(model_path)
+    try:
+        stamp = json.loads(_stamp_path(twin).read_text(encoding="utf-8"))
+        if twin.is_file() and stamp.get("source_sha256") == file_sha256(Path(model_path)):
+            return twin
+    except (OSError, ValueError, AttributeError):
+        pass
+    return None
+
+
+def nvidia_gpu_present() -> bool:
+    """Whether an NVIDIA driver is loaded, without importing TensorFlow."""
+    return Path("/proc/driver/nvidia/version").exists() or bool(shutil.which("nvidia-smi"))
+
+
+def litert_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("ai_edge_litert") is not None
+
+
+def choose_backend(requested: Backend | str, model_path: Path) -> Backend:
+    """``auto``: TensorFlow when an NVIDIA GPU is present or the model has no (current)
+    twin or LiteRT is not installed; LiteRT otherwise. An explicit choice is kept."""
+    requested = Backend(requested)
+    if requested is not Backend.AUTO:
+        return requested
+    if nvidia_gpu_present() or usable_twin(model_path) is None or not litert_available():
+        return Backend.TENSORFLOW
+    return Backend.LITERT
+
+
+# -- the shared graph -------------------------------------------------------------------------
+
+def coarse_logits_model(model: Any) -> Any:
+    """The model up to its last layer before a final bilinear resize of the logits (the
+    shipped U-Net's ``logits_s2``, at half the input size), else the model itself.
+
+    Resizing the coarse logits straight to the output size is one bilinear interpolation
+    instead of the model's own followed by a second (cheaper, and no blurrier).
+    """
+    import keras
+
+    try:
+        coarse = model.get_layer("logits_s2")
+    except (ValueError, AttributeError):
+        return model
+    return keras.Model(model.inputs, coarse.output, name=f"{model.name}_coarse")
+
+
+def build_segment_function(model: Any, flip_average: bool = False):
+    """The TensorFlow function (pixels (1, h, w, 3) uint8, out_size int32[2]) ->
+    {"ids", "confidence"} (uint8 (H, W)) that both backends run."""
+    import tensorflow as tf
+
+    network = coarse_logits_model(model)
+
+    def segment(pixels, out_size):
+        # Models may have a 20th "void" output (the article's network); it never wins.
+        logits = network(pixels, training=False)[..., :NUM_TRAIN_CLASSES]
+        if flip_average:
+            mirrored = network(tf.reverse(pixels, [2]), training=False)[..., :NUM_TRAIN_CLASSES]
+            logits = (logits + tf.reverse(mirrored, [2])) * 0.5
+        # Confidence (max softmax = 1 / sum(exp(logit - max))) at the network's size,
+        # then scaled like an image: exact enough for a read-out, and 19x cheaper.
+        top = tf.reduce_max(logits, axis=-1, keepdims=True)
+        confidence = 1.0 / tf.reduce_sum(tf.exp(logits - top), axis=-1, keepdims=True)
+        logits = tf.image.resize(logits, out_size, "bilinear")
+        confidence = tf.image.resize(confidence, out_size, "bilinear")
+        ids = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        return {"ids": tf.cast(ids[0], tf.uint8),
+                "confidence": tf.cast(tf.round(confidence[0, ..., 0] * 255.0), tf.uint8)}
+
+    return network, segment
+
+
+SEGMENT_SIGNATURE_NAME = "segment"
+
+
+def _signature():
+    import tensorflow as tf
+
+    return [tf.TensorSpec([1, None, None, 3], tf.uint8, name="pixels"),
+            tf.TensorSpec([2], tf.int32, name="out_size")]
+
+
+# -- TensorFlow ------------------------------------------------------------------------------
+
+class TensorFlowNetwork:
+    def __init__(self, model: Any, device: str, flip_average: bool = False) -> None:
+        import tensorflow as tf
+
+        self.model = model
+        self.description = f"TensorFlow on {device}"
+        _, segment = build_segment_function(model, flip_average)
+        self._segment = tf.function(segment, input_signature=_signature(), reduce_retracing=True)
+
+    def segment(self, pixels: np.ndarray, out_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        result = self._segment(pixels, np.asarray(out_size, np.int32))
+        return result["ids"].numpy(), result["confidence"].numpy()
+
+
+# -- LiteRT ----------------------------------------------------------------------------------
+
+class LiteRTNetwork:
+    """A ``.tflite`` twin run by the LiteRT interpreter (XNNPACK on the CPU)."""
+
+    def __init__(self, twin: Path, threads: int = LITERT_THREADS) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.model = None  # no Keras model in memory: that is the point
+        self.path = Path(twin)
+        self.description = f"LiteRT on CPU ({threads} threads)"
+        with native_noise_filtered():  # "Created TensorFlow Lite XNNPACK delegate" etc.
+            self._interpreter = Interpreter(model_path=str(twin), num_threads=threads)
+            self._runner = self._interpreter.get_signature_runner(SEGMENT_SIGNATURE_NAME)
+            self.segment(np.zeros((1, 32, 32, 3), np.uint8), (32, 32))  # the delegate starts here
+
+    def segment(self, pixels: np.ndarray, out_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        result = self._runner(pixels=np.ascontiguousarray(pixels, np.uint8),
+                              out_size=np.asarray(out_size, np.int32))
+        return result["ids"], result["confidence"]
+
+
+def convert_to_litert(model: Any, destination: Path, source: Path | None = None) -> Path:
+    """Write ``model``'s LiteRT twin (float32) to ``destination`` atomically; with
+    ``source`` (the ``.keras`` file it was loaded from) also the stamp that lets
+    :func:`usable_twin` accept it.
+
+    The converted function is :func:`build_segment_function`, through a SavedModel (the
+    route that carries Keras 3 weights into the converter).
+    """
+    import keras
+    import tensorflow as tf
+
+    network, segment = build_segment_function(model)
+    archive = keras.export.ExportArchive()
+    archive.track(network)
+    archive.add_endpoint(name=SEGMENT_SIGNATURE_NAME, fn=segment, input_signature=_signature())
+    destination = Path(destination)
+    with tempfile.TemporaryDirectory(prefix="segviewer-export-") as folder:
+        saved = Path(folder) / "saved_model"
+        with native_noise_filtered():
+            archive.write_out(str(saved), verbose=False)
+            converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=[SEGMENT_SIGNATURE_NAME])
+            flatbuffer = converter.convert()
+    temp = destination.with_name(f".{destination.name}.partial")
+    temp.write_bytes(flatbuffer)
+    os.replace(temp, destination)
+    if source is not None:
+        stamp = {"source": Path(source).name, "source_sha256": file_sha256(Path(source)),
+                 "twin_sha256": file_sha256(destination)}
+        _stamp_path(destination).write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
+    return destination

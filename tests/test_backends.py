@@ -1,0 +1,102 @@
+"""The two backends: which one runs, the LiteRT twin's agreement with TensorFlow, and a
+model without a twin."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from segviewer.core import backends
+from segviewer.core.backends import Backend, choose_backend, twin_path, usable_twin
+from tests.conftest import PROJECT_ROOT, shared_data_or_skip, tricolour_image
+
+pytest.importorskip("ai_edge_litert")
+
+
+def test_auto_prefers_litert_on_a_cpu_when_a_twin_exists(twinned_model, tiny_model_path, monkeypatch):
+    monkeypatch.setattr(backends, "nvidia_gpu_present", lambda: False)
+    assert choose_backend("auto", twinned_model) is Backend.LITERT
+    assert choose_backend("auto", tiny_model_path) is Backend.TENSORFLOW  # no twin
+    assert choose_backend("tf", twinned_model) is Backend.TENSORFLOW
+    monkeypatch.setattr(backends, "nvidia_gpu_present", lambda: True)
+    assert choose_backend("auto", twinned_model) is Backend.TENSORFLOW
+
+
+def test_a_twin_of_another_model_is_not_used(twinned_model, tmp_path):
+    model = tmp_path / "tiny.keras"
+    shutil.copy(twinned_model, model)
+    for suffix in (".tflite", ".tflite.json"):
+        shutil.copy(twinned_model.with_suffix(suffix), model.with_suffix(suffix))
+    assert usable_twin(model) == twin_path(model)
+    with open(model, "ab") as file:  # the model changed after its twin was made
+        file.write(b"\0")
+    assert usable_twin(model) is None
+
+
+def test_twin_agrees_with_tensorflow(twinned_model):
+    from segviewer.core.inference import Segmenter
+
+    lite = Segmenter.load(twinned_model, backend="litert")
+    tf_path = Segmenter.load(twinned_model, backend="tf")
+    assert lite.backend_description.startswith("LiteRT") and tf_path.backend_description.startswith("TensorFlow")
+    for size in ((60, 90), (375, 1242), (33, 47)):
+        image = tricolour_image(*size, seed=size[0])
+        a, b = lite.predict(image), tf_path.predict(image)
+        assert a.train_ids.shape == size and a.working_size == b.working_size
+        assert (a.train_ids == b.train_ids).mean() >= 0.999
+        assert np.abs(a.confidence.astype(int) - b.confidence.astype(int)).max() <= 1
+
+
+def test_litert_path_never_imports_tensorflow(twinned_model):
+    code = ("import sys, numpy as np; from segviewer.core.inference import Segmenter; "
+            f"s = Segmenter.load({str(twinned_model)!r}); s.predict(np.zeros((40, 60, 3), np.uint8)); "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported'; "
+            "print(s.backend_description)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("LiteRT on CPU") and result.stderr == ""
+
+
+def test_missing_litert_twin_is_a_clear_error(tiny_model_path):
+    from segviewer.core.errors import ModelLoadError
+    from segviewer.core.inference import Segmenter
+
+    with pytest.raises(ModelLoadError, match="no current LiteRT twin"):
+        Segmenter.load(tiny_model_path, backend="litert")
+
+
+def test_predict_says_which_backend_ran(twinned_model, tmp_path, capsys):
+    from PIL import Image
+
+    from segviewer.cli import main as cli_main
+
+    Image.fromarray(tricolour_image()).save(tmp_path / "a.png")
+    assert cli_main(["predict", str(tmp_path / "a.png"), "--out", str(tmp_path / "out"), "--model",
+                     str(twinned_model), "--backend", "litert"]) == 0
+    assert "LiteRT on CPU" in capsys.readouterr().err
+
+
+@pytest.mark.needs_data
+def test_shipped_twin_matches_tensorflow_on_the_validation_images():
+    from segviewer.core.image_io import load_image
+    from segviewer.core.inference import Segmenter
+    from segviewer.core.resources import default_model_path
+    from training.evaluate import select_samples
+
+    root = shared_data_or_skip()
+    model = default_model_path()
+    lite, tf_path = Segmenter.load(model, backend="litert"), Segmenter.load(model, backend="tf")
+    samples = select_samples(root / "kitti_semantics", "kitti", "val")
+    samples += select_samples(root / "camvid", "camvid", "val")[::10]
+    same = total = 0
+    for sample in samples:
+        image = load_image(sample.image)
+        a, b = lite.predict(image).train_ids, tf_path.predict(image).train_ids
+        same += int(np.count_nonzero(a == b))
+        total += a.size
+    assert same / total >= 0.999
