@@ -31,6 +31,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
+
 from segviewer.core.atomic import remove_stale_temporaries
 from segviewer.core.backends import BACKEND_HELP
 from segviewer.core.errors import SegviewerError
@@ -45,6 +47,7 @@ from segviewer.help_text import plain
 from segviewer.progress import ProgressBar
 
 PREFETCH = 4
+PREFETCH_PIXELS = 48_000_000  # about 150 MB of decoded RGB ahead of the network
 
 
 @dataclass(frozen=True)
@@ -148,14 +151,32 @@ def _deduplicate(jobs: list[Job], formats: list[MaskFormat]) -> tuple[list[Job],
 
 
 def _decoded(jobs: list[Job], pool: ThreadPoolExecutor) -> Iterator[tuple[Job, Future]]:
-    """Yield jobs with their decode futures, keeping PREFETCH decodes in flight."""
-    queue: deque[tuple[Job, Future]] = deque()
+    """Yield jobs with their decode futures, keeping up to PREFETCH decodes in flight, but
+    never more than PREFETCH_PIXELS of decoded images beyond the one being segmented (a
+    folder of 100 MP photos must not hold four of them at once)."""
+    queue: deque[tuple[Job, Future, int]] = deque()
+    in_flight = 0
     for job in jobs:
-        queue.append((job, pool.submit(load_image, job.source)))
-        if len(queue) > PREFETCH:
-            yield queue.popleft()
+        pixels = _header_pixels(job.source)
+        while queue and (len(queue) > PREFETCH or in_flight + pixels > PREFETCH_PIXELS):
+            done_job, future, done_pixels = queue.popleft()
+            in_flight -= done_pixels
+            yield done_job, future
+        queue.append((job, pool.submit(load_image, job.source), pixels))
+        in_flight += pixels
     while queue:
-        yield queue.popleft()
+        done_job, future, _ = queue.popleft()
+        yield done_job, future
+
+
+def _header_pixels(path: Path) -> int:
+    """Width x height from the file header (no decoding); 0 when unreadable (the decode
+    itself will report why)."""
+    try:
+        with Image.open(path) as image:
+            return image.width * image.height
+    except Exception:  # noqa: BLE001 - any failure here is reported by load_image
+        return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,6 +19,10 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".g
 # from the header alone, before a byte of pixel data is decoded.
 MAX_PIXELS = 100_000_000
 
+# Above this many pixels, conversion to an array is done in strips of STRIP_ROWS rows.
+STRIP_THRESHOLD = 16_000_000
+STRIP_ROWS = 256
+
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error,
                   IndexError, TypeError)
 
@@ -49,10 +53,28 @@ def _to_rgb8(image: Image.Image) -> np.ndarray:
             top = 255.0
         gray = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
         return np.repeat(gray[:, :, None], 3, axis=2)
-    if image.mode != "RGB":
+    if image.mode != "RGB" and image.width * image.height <= STRIP_THRESHOLD:
         # Alpha is dropped: the network sees colour only, as it was trained.
         image = image.convert("RGB")
-    return np.asarray(image, dtype=np.uint8)
+    if image.width * image.height <= STRIP_THRESHOLD:
+        return np.asarray(image, dtype=np.uint8)
+    # A big image is copied out in strips: np.asarray(image) goes through tobytes(), which
+    # holds two more full copies at once (a 100 MP photo would peak near 1.2 GB).
+    rgb = np.empty((image.height, image.width, 3), np.uint8)
+    for top in range(0, image.height, STRIP_ROWS):
+        strip = image.crop((0, top, image.width, min(top + STRIP_ROWS, image.height)))
+        rgb[top:top + strip.height] = np.asarray(strip.convert("RGB") if strip.mode != "RGB" else strip)
+    return rgb
+
+
+def _oriented(image: Image.Image) -> Image.Image:
+    """EXIF orientation applied. Images without a rotation tag are returned as they are:
+    ``exif_transpose`` would copy them (300 MB more for a 100 MP photo)."""
+    try:
+        orientation = image.getexif().get(0x0112, 1)
+    except Exception:  # a damaged EXIF block: show the pixels as stored
+        return image
+    return image if orientation in (None, 1) else ImageOps.exif_transpose(image)
 
 
 def _verify_png_checksums(path: Path) -> None:
@@ -91,8 +113,7 @@ def load_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                 if image.format == "PNG":
                     _verify_png_checksums(path)
                 image.load()
-                oriented = ImageOps.exif_transpose(image)
-                return _to_rgb8(oriented)
+                return _to_rgb8(_oriented(image))
     except ImageLoadError:
         raise
     except PermissionError:
