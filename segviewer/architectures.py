@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from segviewer.core.layers import ResizeToMatch
+from segviewer.layers import ResizeToMatch
 
 NUM_CLASSES = 19
 STRIDE = 32  # both models down-sample by at most 32 (seed: 8)

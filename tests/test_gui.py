@@ -67,7 +67,7 @@ def test_open_image_shows_prediction(qtbot, make_window, image_folder):
     ids = window.current.prediction.train_ids
     assert ids.shape == (60, 90)
     assert ids[5, 5] == 10 and ids[30, 5] == 8 and ids[55, 5] == 0  # sky, vegetation, road
-    assert window.model_label.text() == "tiny on CPU"  # file name and device
+    assert window.model_label.text() == "tiny · TensorFlow on CPU"  # file name and device
     assert "ms" in window.time_label.text()
     assert window.legend.item_for(10).text().startswith("sky")
 
@@ -83,17 +83,17 @@ def test_toggle_changes_pixels_without_rerunning_model(qtbot, make_window, image
     assert np.array_equal(after[:20], original[:20])          # sky hidden: plain image
     assert not np.array_equal(before[:20], after[:20])
     assert np.array_equal(after[40:], before[40:])              # road untouched
-    window.legend.solo(0)
+    window.renderer.solo(0)
     assert window.renderer.visible_ids() == {0}
-    window.legend.hide_all()
+    window.renderer.hide_all()
     assert np.array_equal(displayed(window), original)
-    window.legend.show_all()
-    window.opacity_slider.setValue(0)
+    window.renderer.show_all()
+    window.controls.opacity_slider.setValue(0)
     assert np.array_equal(displayed(window), original)
-    window.opacity_slider.setValue(100)
+    window.controls.opacity_slider.setValue(100)
     assert displayed(window)[55, 5].tolist() == [128, 64, 128]  # pure road colour
-    window.set_mode(OverlayMode.CONTOUR)
-    window.set_mode(OverlayMode.IMAGE_ONLY)
+    window.renderer.set_mode(OverlayMode.CONTOUR)
+    window.renderer.set_mode(OverlayMode.IMAGE_ONLY)
     assert np.array_equal(displayed(window), original)
     assert window.worker.calls == calls
 
@@ -103,11 +103,11 @@ def test_next_previous_and_cache(qtbot, make_window, image_folder):
     open_and_wait(qtbot, window, image_folder)
     assert window.current.path.name == "000000_10.png" and len(window.files) == 3
     with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
-        window.next_action.trigger()
+        window.commands.next.trigger()
     assert window.current.path.name == "000001_10.png"
     calls = window.worker.calls
     with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
-        window.previous_action.trigger()
+        window.commands.previous.trigger()
     assert window.current.path.name == "000000_10.png"
     assert window.worker.calls == calls  # from the cache
     assert "cached" in window.time_label.text()
@@ -118,7 +118,7 @@ def test_save_all_four_formats_and_read_back(qtbot, make_window, image_folder, t
     open_and_wait(qtbot, window, image_folder / "000000_10.png")
     out = tmp_path / "out"
     out.mkdir()
-    written = window.save_current(list(MaskFormat), out)
+    written = window.saving.save_current(list(MaskFormat), out)
     assert sorted(p.name for p in written) == sorted(
         f"000000_10_{f.value}.png" for f in MaskFormat)
     ids = window.current.prediction.train_ids
@@ -133,10 +133,10 @@ def test_overwrite_asks_first(qtbot, make_window, image_folder, tmp_path, monkey
     target = tmp_path / "000000_10_color.png"
     target.write_bytes(b"keep me")
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
-    assert window.save_current([MaskFormat.COLOR], tmp_path) == []
+    assert window.saving.save_current([MaskFormat.COLOR], tmp_path) == []
     assert target.read_bytes() == b"keep me"
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    assert window.save_current([MaskFormat.COLOR], tmp_path) == [target]
+    assert window.saving.save_current([MaskFormat.COLOR], tmp_path) == [target]
     assert target.read_bytes() != b"keep me"
 
 
@@ -148,7 +148,7 @@ def test_corrupt_image_gives_message_and_app_stays_usable(qtbot, make_window, im
         window.open_path(bad)
     assert "000001_10.png" in blocker.args[0] and "not an image" in blocker.args[0]
     with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
-        window.next_action.trigger()
+        window.commands.next.trigger()
     assert window.current.path.name == "000002_10.png"
 
 
@@ -169,11 +169,11 @@ def test_missing_model_gives_message_then_another_model_loads(qtbot, make_window
 def test_visibility_and_opacity_persist_in_settings(qtbot, make_window, image_folder):
     window = make_window()
     window.legend.item_for(13).setCheckState(Qt.CheckState.Unchecked)
-    window.opacity_slider.setValue(70)
+    window.controls.opacity_slider.setValue(70)
     window.close()
     again = make_window(wait_model=False)
     assert 13 not in again.renderer.visible_ids()
-    assert again.opacity_slider.value() == 70
+    assert again.controls.opacity_slider.value() == 70
 
 
 def test_hover_readout(qtbot, make_window, image_folder):
@@ -202,11 +202,11 @@ def kitti_like(tmp_path) -> Path:
 
 
 def test_ground_truth_views_error_map_and_metrics(qtbot, make_window, kitti_like):
-    from segviewer.gui.main_window import DisplayMode
+    from segviewer.core.comparison import DisplayMode
 
     window = make_window()
     open_and_wait(qtbot, window, kitti_like)
-    assert window.current.truth is not None and window.display_combo.isEnabled()
+    assert window.current.truth is not None and window.controls.display_combo.isEnabled()
     # Per-image metrics. Road: rows 40-59 predicted (1,800 px); truth road is those minus
     # the 10x30 car block (1,500 px), all predicted right -> 1500 / 1800. Car: never predicted.
     scores = window.metrics.scores
@@ -214,7 +214,7 @@ def test_ground_truth_views_error_map_and_metrics(qtbot, make_window, kitti_like
     assert scores.per_class_iou[13] == 0.0
     assert "This image only" in window.metrics.summary.text()
     assert window.metrics.table.item(11, 1).text() == "—"  # person: in neither
-    window.opacity_slider.setValue(100)
+    window.controls.opacity_slider.setValue(100)
     window.set_display(DisplayMode.ERRORS)
     shown = displayed(window)
     assert shown[30, 5].tolist() == [0, 200, 80]    # correct
@@ -231,7 +231,7 @@ def test_ground_truth_views_error_map_and_metrics(qtbot, make_window, kitti_like
 def test_ground_truth_loaded_by_hand_and_size_mismatch(qtbot, make_window, image_folder, tmp_path):
     window = make_window()
     open_and_wait(qtbot, window, image_folder / "000000_10.png")
-    assert window.current.truth is None and not window.display_combo.isEnabled()
+    assert window.current.truth is None and not window.controls.display_combo.isEnabled()
     wrong_size = tmp_path / "small.png"
     Image.fromarray(np.full((10, 10), 7, np.uint8), "L").save(wrong_size)
     assert not window.load_ground_truth(wrong_size)
@@ -239,7 +239,7 @@ def test_ground_truth_loaded_by_hand_and_size_mismatch(qtbot, make_window, image
     good = tmp_path / "truth.png"
     Image.fromarray(np.full((60, 90), 7, np.uint8), "L").save(good)
     assert window.load_ground_truth(good)
-    assert window.display_combo.isEnabled() and window.metrics.scores is not None
+    assert window.controls.display_combo.isEnabled() and window.metrics.scores is not None
 
 
 def test_unexpected_inference_error_is_reported_not_fatal(qtbot, make_window, image_folder, monkeypatch):
@@ -255,7 +255,7 @@ def test_unexpected_inference_error_is_reported_not_fatal(qtbot, make_window, im
     assert "000000_10.png" in blocker.args[0] and "not enough memory" in blocker.args[0]
     monkeypatch.undo()
     with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
-        window.next_action.trigger()
+        window.commands.next.trigger()
     assert window.current.prediction is not None
 
 
@@ -265,7 +265,7 @@ def test_save_all_in_folder(qtbot, make_window, image_folder, tmp_path):
     out = tmp_path / "all"
     out.mkdir()
     with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS) as blocker:
-        window.save_all([MaskFormat.LABEL_IDS, MaskFormat.OVERLAY], out)
+        window.saving.save_all([MaskFormat.LABEL_IDS, MaskFormat.OVERLAY], out)
     written, errors = blocker.args[0]
     assert (written, errors) == (6, [])
     for index in range(3):
@@ -275,7 +275,7 @@ def test_save_all_in_folder(qtbot, make_window, image_folder, tmp_path):
 
 
 def test_side_by_side_of_a_wide_frame_stacks_and_hover_maps_back(qtbot, make_window, tmp_path):
-    from segviewer.gui.main_window import DisplayMode
+    from segviewer.core.comparison import DisplayMode
     from tests.conftest import tricolour_image
 
     (tmp_path / "image_2").mkdir()
@@ -335,7 +335,7 @@ def test_next_image_never_shows_the_previous_mask(qtbot, make_window, image_fold
     import threading
 
     window = make_window()
-    window.opacity_slider.setValue(100)
+    window.controls.opacity_slider.setValue(100)
     open_and_wait(qtbot, window, image_folder)
     assert window.legend.item_for(0).text().endswith("%")
     release = threading.Event()
@@ -347,7 +347,7 @@ def test_next_image_never_shows_the_previous_mask(qtbot, make_window, image_fold
 
     monkeypatch.setattr(window.worker._segmenter, "predict", held_predict)
     try:
-        window.next_action.trigger()
+        window.commands.next.trigger()
         qtbot.waitUntil(lambda: window.current is not None and window.current.pending, timeout=WAIT_MS)
         assert window.current.path.name == "000001_10.png"
         assert window.time_label.text() == "segmenting…"
@@ -365,12 +365,12 @@ def test_browsing_past_bad_files_shows_errors_in_the_canvas(qtbot, make_window, 
     (image_folder / "000001_10.png").write_bytes(b"broken")
     open_and_wait(qtbot, window, image_folder / "000000_10.png")
     with qtbot.waitSignal(window.sig_error, timeout=WAIT_MS):
-        window.next_action.trigger()
+        window.commands.next.trigger()
     assert not window.findChildren(QMessageBox)
     assert "000001_10.png" in window.view.message()
     assert "Segmenting" not in window.hover_label.text()
     with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
-        window.next_action.trigger()  # navigation still works
+        window.commands.next.trigger()  # navigation still works
     assert window.current.path.name == "000002_10.png" and window.view.message() == ""
 
 
@@ -394,7 +394,7 @@ def test_save_all_into_a_new_folder_creates_it(qtbot, make_window, image_folder,
     open_and_wait(qtbot, window, image_folder)
     out = tmp_path / "new" / "masks"
     with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS) as blocker:
-        window.save_all([MaskFormat.LABEL_IDS], out)
+        window.saving.save_all([MaskFormat.LABEL_IDS], out)
     assert blocker.args[0] == (3, [])
     assert sorted(p.name for p in out.iterdir())[0] == "000000_10_labelIds.png"
 
@@ -405,7 +405,7 @@ def test_save_all_refuses_an_uncreatable_folder_before_starting(qtbot, make_wind
     blocker_file = tmp_path / "file"
     blocker_file.write_text("x")
     calls = window.worker.calls
-    window.save_all([MaskFormat.LABEL_IDS], blocker_file / "masks")
+    window.saving.save_all([MaskFormat.LABEL_IDS], blocker_file / "masks")
     assert "cannot create the folder" in window.last_error and window.worker.calls == calls
 
 
@@ -421,13 +421,13 @@ def test_save_dialog_says_how_many_images_and_where(qtbot, tmp_path):
 
 def test_failure_list_says_how_many_were_left_out(qtbot, make_window):
     window = make_window()
-    window._on_batch_done((0, [f"error {i}" for i in range(303)]))
+    window.saving.on_batch_done((0, [f"error {i}" for i in range(303)]))
     assert window.last_error.endswith("… and 283 more")
 
 
 def test_side_by_side_is_labelled_and_saved_overlay_is_the_prediction(qtbot, make_window, kitti_like,
                                                                       tmp_path):
-    from segviewer.gui.main_window import DisplayMode
+    from segviewer.core.comparison import DisplayMode
 
     window = make_window()
     open_and_wait(qtbot, window, kitti_like)
@@ -437,6 +437,54 @@ def test_side_by_side_is_labelled_and_saved_overlay_is_the_prediction(qtbot, mak
     side = displayed(window)
     assert not (side[:prediction_view.shape[0], :prediction_view.shape[1]] == prediction_view).all()  # captioned
     window.set_display(DisplayMode.ERRORS)
-    written = window.save_current([MaskFormat.OVERLAY], tmp_path, overwrite=True)
+    written = window.saving.save_current([MaskFormat.OVERLAY], tmp_path, overwrite=True)
     saved = np.asarray(Image.open(written[0]).convert("RGB"))
     assert saved.shape == prediction_view.shape and (saved == prediction_view).all()
+
+
+def test_menu_actions_and_legend_reflect_one_renderer(qtbot, make_window, image_folder):
+    """Visibility and mode have one owner: an action, the legend and the combo all show it."""
+    from segviewer.core.overlay import OverlayMode
+
+    window = make_window()
+    open_and_wait(qtbot, window, image_folder / "000000_10.png")
+    window.commands.hide_all.trigger()
+    assert window.legend.item_for(10).checkState() == Qt.CheckState.Unchecked
+    window.legend.item_for(10).setCheckState(Qt.CheckState.Checked)
+    assert window.renderer.visible_ids() == {10}
+    window.legend.list.setCurrentRow(0)
+    assert window.legend.selected_train_id() == 0
+    window.commands.solo.trigger()
+    assert window.renderer.visible_ids() == {0}
+    window.commands.modes.actions()[1].trigger()  # Contours
+    assert window.renderer.mode is OverlayMode.CONTOUR
+    assert window.controls.mode_combo.currentData() is OverlayMode.CONTOUR
+    window.controls.mode_combo.setCurrentIndex(0)
+    assert window.commands.modes.actions()[0].isChecked()
+
+
+def test_action_enable_rules(qtbot, make_window):
+    from segviewer.gui.actions import ActionState
+
+    commands = make_window().commands
+    commands.update(ActionState(has_image=False, has_prediction=False, has_model=False, files=0, index=-1))
+    assert not any(a.isEnabled() for a in (commands.save, commands.save_all, commands.open_truth,
+                                            commands.next, commands.previous))
+    commands.update(ActionState(has_image=True, has_prediction=True, has_model=True, files=3, index=2))
+    assert commands.save.isEnabled() and commands.save_all.isEnabled() and commands.open_truth.isEnabled()
+    assert commands.previous.isEnabled() and not commands.next.isEnabled()
+    commands.update(ActionState(has_image=True, has_prediction=False, has_model=False, files=3, index=0))
+    assert not commands.save.isEnabled() and not commands.save_all.isEnabled() and commands.next.isEnabled()
+
+
+def test_save_all_can_be_cancelled(qtbot, make_window, image_folder, tmp_path):
+    window = make_window()
+    open_and_wait(qtbot, window, image_folder)
+    window.worker.cancel_batch()  # nothing running: harmless
+    with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS) as blocker:
+        window.saving.save_all([MaskFormat.LABEL_IDS], tmp_path / "out")
+        assert window.saving.cancel_button.isVisibleTo(window)
+        window.saving.cancel_button.click()
+    written, errors = blocker.args[0]
+    assert written <= 3 and not window.saving.cancel_button.isVisibleTo(window)
+    assert written == 3 or "stopped before finishing" in errors

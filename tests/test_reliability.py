@@ -82,8 +82,7 @@ def test_viewer_reports_each_bad_file_and_stays_usable(qtbot, make_window, tmp_p
     window = make_window()
     for name, reason in expected.items():
         with qtbot.waitSignal(window.sig_error, timeout=WAIT_MS) as blocker:
-            window.files, window.index = [tmp_path / "bad" / name], -1
-            window.show_index(0)
+            window.navigator.set_files([tmp_path / "bad" / name], 0)
         assert name in blocker.args[0] and reason in blocker.args[0]
     for name in corpus.good_odd_files(tmp_path / "good"):
         open_and_wait(qtbot, window, tmp_path / "good" / name)
@@ -220,7 +219,7 @@ def test_viewer_save_errors_leave_no_partial_files(qtbot, make_window, image_fol
     out = tmp_path / "out"
     out.mkdir()
     (out / "000000_10_color.png").mkdir()  # a folder where a file should go
-    assert window.save_current([MaskFormat.COLOR], out, overwrite=True) == []
+    assert window.saving.save_current([MaskFormat.COLOR], out, overwrite=True) == []
     assert "folder" in window.last_error
     real_fsync = atomic.os.fsync
 
@@ -228,13 +227,13 @@ def test_viewer_save_errors_leave_no_partial_files(qtbot, make_window, image_fol
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(atomic.os, "fsync", disk_full)
-    assert window.save_current([MaskFormat.LABEL_IDS, MaskFormat.TRAIN_IDS], out) == []
+    assert window.saving.save_current([MaskFormat.LABEL_IDS, MaskFormat.TRAIN_IDS], out) == []
     assert "disk full" in window.last_error
     monkeypatch.setattr(atomic.os, "fsync", real_fsync)
     assert sorted(p.name for p in out.iterdir()) == ["000000_10_color.png"]
     monkeypatch.setattr(atomic.tempfile, "mkstemp", lambda *a, **k: (_ for _ in ()).throw(
         PermissionError(errno.EACCES, "Permission denied")))
-    assert window.save_current([MaskFormat.LABEL_IDS], out) == []
+    assert window.saving.save_current([MaskFormat.LABEL_IDS], out) == []
     assert "permission denied" in window.last_error
 
 

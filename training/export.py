@@ -20,7 +20,7 @@ def export_model(source: Path, destination: Path, litert_twin: bool = True) -> P
     """Fold, save atomically, and write the LiteRT twin (``.tflite``) beside it."""
     import keras
 
-    import segviewer.core.layers  # noqa: F401  (registers the custom layers)
+    import segviewer.layers  # noqa: F401  (registers the custom layers)
     from segviewer.architectures import fold_batch_norms
 
     model = keras.saving.load_model(source, compile=False)

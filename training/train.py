@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     import keras
     import tensorflow as tf
 
-    import segviewer.core.layers  # noqa: F401  (custom layers must be registered to --resume)
+    import segviewer.layers  # noqa: F401  (custom layers must be registered to --resume)
     from training import data
     from training.callbacks import PerClassIoU
     from training.losses import MaskedMeanIoU, SetCrossEntropy

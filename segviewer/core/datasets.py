@@ -29,6 +29,7 @@ maps predictions down), so no prediction is punished for being finer than CamVid
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ import numpy as np
 from PIL import Image
 
 from segviewer.core.classes import VOID_TRAIN_ID
+from segviewer.core.errors import SegviewerError
 from segviewer.core.label_sets import (
     CAMVID11_TO_CODE,
     camvid32_codes,
@@ -68,7 +70,14 @@ TRAIN_TO_CAMVID[:19] = [
     10, 10,  # motorcycle, bicycle -> Bicyclist
 ]
 
-LAYOUTS = ("kitti", "camvid")
+class Layout(str, enum.Enum):
+    """How a dataset stores its ground truth (a ``str`` enum: compares equal to its value)."""
+
+    KITTI = "kitti"    # Cityscapes label IDs (KITTI semantics, Cityscapes gtFine)
+    CAMVID = "camvid"  # CamVid's 11 class values (SegNet layout)
+
+
+LAYOUTS = tuple(layout.value for layout in Layout)
 # The fixed KITTI validation split: training images 000040-000047.
 KITTI_VALIDATION = range(40, 48)
 
@@ -152,3 +161,32 @@ def read_ground_truth(path: Path, layout: str) -> np.ndarray:
     if layout == "camvid":
         return CAMVID_TO_TRAIN[read_single_channel(Path(path))]
     return read_label_ids(path)
+
+
+def guess_layout(truth_path: Path) -> Layout:
+    """The layout of a ground-truth file picked by hand: CamVid when it sits in a
+    ``<split>annot`` folder, else Cityscapes/KITTI label IDs."""
+    return Layout.CAMVID if Path(truth_path).parent.name.endswith("annot") else Layout.KITTI
+
+
+def find_truth_for(image_path: Path, shape: tuple[int, int]) -> tuple[np.ndarray | None, Path | None, str]:
+    """Ground truth stored beside ``image_path`` in a known layout, if it fits the image."""
+    found = find_ground_truth(image_path)
+    if found is None:
+        return None, None, ""
+    truth_path, layout = found
+    return read_truth(truth_path, layout, shape)
+
+
+def read_truth(truth_path: Path, layout: str, shape: tuple[int, int]) -> tuple[np.ndarray | None, Path | None, str]:
+    """Ground truth as train IDs if it fits an image of ``shape``; else why not."""
+    try:
+        truth = read_ground_truth(truth_path, layout)
+    except SegviewerError as error:
+        return None, None, str(error)
+    if truth.shape != shape:
+        return None, None, (f"{truth_path}: ground truth is {truth.shape[1]}x{truth.shape[0]}, "
+                            f"the image {shape[1]}x{shape[0]}; not used")
+    return truth, truth_path, ""
+
+

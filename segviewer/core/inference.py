@@ -155,14 +155,15 @@ class Segmenter:
             with native_noise_filtered():
                 import keras
 
-                import segviewer.core.layers  # noqa: F401  (registers the custom layers)
+                import segviewer.layers  # noqa: F401  (registers the custom layers)
 
                 model = keras.saving.load_model(path, compile=False)
         except Exception as error:  # Keras raises many types for a bad archive
             detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise ModelLoadError(path, f"not a loadable Keras model ({detail[:200]})") from None
-        _check_compatible(path, model)
-        network = TensorFlowNetwork(model, device_description(), flip_average=tta)
+        with native_noise_filtered():  # the first run initialises TensorFlow's devices
+            _check_compatible(path, model)
+            network = TensorFlowNetwork(model, device_description(), flip_average=tta)
         return cls(network, name=name, pixel_budget=pixel_budget, card=card, tta=tta)
 
     def warm_up(self) -> None:

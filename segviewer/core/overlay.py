@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -123,6 +124,24 @@ class OverlayRenderer:
         self._mode = OverlayMode.FILL
         self._lut: np.ndarray | None = None
         self._frame: OverlayFrame | None = None
+        self._listeners: list[Callable[[], None]] = []
+
+    # -- change events ---------------------------------------------------------------
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every change of visibility, opacity or mode. The
+        renderer owns these settings; widgets write to it and reflect it from here."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        self._lut = None
+        for listener in list(self._listeners):
+            listener()
+
+    def copy(self) -> "OverlayRenderer":
+        """Same settings, no frame and no listeners (e.g. for Save All on another thread)."""
+        twin = OverlayRenderer(self.table)
+        twin._visible, twin._opacity, twin._mode = dict(self._visible), self._opacity, self._mode
+        return twin
 
     # -- settings -------------------------------------------------------------------
     @property
@@ -130,16 +149,20 @@ class OverlayRenderer:
         return self._opacity
 
     def set_opacity(self, opacity: float) -> None:
-        self._opacity = min(max(float(opacity), 0.0), 1.0)
-        self._lut = None
+        opacity = min(max(float(opacity), 0.0), 1.0)
+        if opacity != self._opacity:
+            self._opacity = opacity
+            self._changed()
 
     @property
     def mode(self) -> OverlayMode:
         return self._mode
 
     def set_mode(self, mode: OverlayMode) -> None:
-        self._mode = OverlayMode(mode)
-        self._lut = None
+        mode = OverlayMode(mode)
+        if mode is not self._mode:
+            self._mode = mode
+            self._changed()
 
     def is_visible(self, train_id: int) -> bool:
         return self._visible[train_id]
@@ -150,13 +173,15 @@ class OverlayRenderer:
     def set_visible(self, train_id: int, visible: bool) -> None:
         if train_id not in self._visible:
             raise KeyError(f"unknown train ID {train_id}")
-        self._visible[train_id] = bool(visible)
-        self._lut = None
+        if self._visible[train_id] != bool(visible):
+            self._visible[train_id] = bool(visible)
+            self._changed()
 
     def set_visible_ids(self, train_ids: set[int]) -> None:
-        for train_id in self._visible:
-            self._visible[train_id] = train_id in train_ids
-        self._lut = None
+        wanted = {train_id: train_id in train_ids for train_id in self._visible}
+        if wanted != self._visible:
+            self._visible = wanted
+            self._changed()
 
     def show_all(self) -> None:
         self.set_visible_ids(set(self._train_ids))

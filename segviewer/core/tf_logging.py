@@ -27,7 +27,7 @@ NOISE = re.compile(
     r"To enable the following instructions|rebuild TensorFlow with the appropriate|"
     r"Unable to register cu(DNN|FFT|BLAS) factory|computation placer already registered|"
     r"TF-TRT Warning|Could not find cuda drivers|Created TensorFlow Lite XNNPACK delegate", re.IGNORECASE)
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: filtered blocks may nest
 
 
 def verbose() -> bool:

@@ -1,14 +1,16 @@
 """Legend of the 20 classes: swatch, name, share of the image, visibility checkbox.
 
-Double-click or Alt+click a row to *solo* it (show only that class); buttons show all,
-none, or invert. Classes absent from the current image are muted but stay toggleable.
+The legend only reflects and edits the :class:`OverlayRenderer`'s visibility (the one
+owner of that state): ticking a row, the All / None / Invert buttons and solo (double-click
+or Alt+click a row) write to the renderer, and every change, from here or from a menu
+action, comes back through the renderer's change event. Classes absent from the current image are muted but stay toggleable.
 Each row's tooltip gives the loaded model's validation IoU for the class (from its card);
 classes the model has not learned are marked "(not learned)".
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QApplication,
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from segviewer.core.classes import ClassTable
 from segviewer.core.model_quality import UNLEARNED_IOU, is_unlearned
+from segviewer.core.overlay import OverlayRenderer
 
 _TRAIN_ID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -33,11 +36,10 @@ def _swatch(color: tuple[int, int, int], size: int = 14) -> QIcon:
 
 
 class LegendPanel(QWidget):
-    sig_visibility_changed = Signal(object)  # set of visible train IDs
-
-    def __init__(self, table: ClassTable, parent=None) -> None:
+    def __init__(self, table: ClassTable, renderer: OverlayRenderer, parent=None) -> None:
         super().__init__(parent)
         self._table = table
+        self._renderer = renderer
         self._updating = False
         self._quality: dict[int, float | None] = {}
         self._fractions: dict[int, float] = {}
@@ -51,13 +53,13 @@ class LegendPanel(QWidget):
             item.setCheckState(Qt.CheckState.Checked)
             self.list.addItem(item)
         self.list.itemChanged.connect(self._on_item_changed)
-        self.list.itemDoubleClicked.connect(lambda item: self.solo(item.data(_TRAIN_ID_ROLE)))
+        self.list.itemDoubleClicked.connect(lambda item: renderer.solo(item.data(_TRAIN_ID_ROLE)))
         self.list.itemClicked.connect(self._on_item_clicked)
 
         buttons = QHBoxLayout()
-        for label, slot, tip in (("All", self.show_all, "Show every class"),
-                                 ("None", self.hide_all, "Hide every class"),
-                                 ("Invert", self.invert, "Swap shown and hidden classes")):
+        for label, slot, tip in (("All", renderer.show_all, "Show every class"),
+                                 ("None", renderer.hide_all, "Hide every class"),
+                                 ("Invert", renderer.invert, "Swap shown and hidden classes")):
             button = QPushButton(label, self)
             button.setToolTip(tip)
             button.clicked.connect(slot)
@@ -67,6 +69,8 @@ class LegendPanel(QWidget):
         layout.addWidget(self.list)
         layout.addLayout(buttons)
         self.set_fractions({})
+        renderer.subscribe(self._reflect_renderer)
+        self._reflect_renderer()
 
     # -- state ---------------------------------------------------------------------------
     def _items(self):
@@ -75,30 +79,15 @@ class LegendPanel(QWidget):
     def item_for(self, train_id: int) -> QListWidgetItem:
         return next(i for i in self._items() if i.data(_TRAIN_ID_ROLE) == train_id)
 
-    def visible_ids(self) -> set[int]:
-        return {i.data(_TRAIN_ID_ROLE) for i in self._items() if i.checkState() == Qt.CheckState.Checked}
-
-    def set_visible_ids(self, train_ids: set[int]) -> None:
+    def _reflect_renderer(self) -> None:
+        visible = self._renderer.visible_ids()
         self._updating = True
         try:
             for item in self._items():
-                state = Qt.CheckState.Checked if item.data(_TRAIN_ID_ROLE) in train_ids else Qt.CheckState.Unchecked
-                item.setCheckState(state)
+                shown = item.data(_TRAIN_ID_ROLE) in visible
+                item.setCheckState(Qt.CheckState.Checked if shown else Qt.CheckState.Unchecked)
         finally:
             self._updating = False
-        self.sig_visibility_changed.emit(self.visible_ids())
-
-    def show_all(self) -> None:
-        self.set_visible_ids({c.train_id for c in self._table})
-
-    def hide_all(self) -> None:
-        self.set_visible_ids(set())
-
-    def invert(self) -> None:
-        self.set_visible_ids({c.train_id for c in self._table} - self.visible_ids())
-
-    def solo(self, train_id: int) -> None:
-        self.set_visible_ids({train_id})
 
     def selected_train_id(self) -> int | None:
         """The train ID of the highlighted row, if any."""
@@ -142,10 +131,10 @@ class LegendPanel(QWidget):
                             + self._quality_note(info.train_id))
 
     # -- events -----------------------------------------------------------------------------
-    def _on_item_changed(self, _item) -> None:
+    def _on_item_changed(self, item: QListWidgetItem) -> None:
         if not self._updating:
-            self.sig_visibility_changed.emit(self.visible_ids())
+            self._renderer.set_visible(item.data(_TRAIN_ID_ROLE), item.checkState() == Qt.CheckState.Checked)
 
     def _on_item_clicked(self, item: QListWidgetItem) -> None:
         if QApplication.keyboardModifiers() & Qt.KeyboardModifier.AltModifier:
-            self.solo(item.data(_TRAIN_ID_ROLE))
+            self._renderer.solo(item.data(_TRAIN_ID_ROLE))

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from segviewer.core.datasets import find_ground_truth, read_ground_truth
+from segviewer.core.datasets import find_truth_for
 from segviewer.core.errors import SegviewerError
 from segviewer.core.image_io import load_image
 from segviewer.core.inference import Prediction, Segmenter
@@ -64,26 +64,6 @@ class InferenceFailure:
     request_id: int
     path: Path
     message: str
-
-
-def find_truth_for(image_path: Path, shape: tuple[int, int]) -> tuple[np.ndarray | None, Path | None, str]:
-    """Ground truth stored beside ``image_path`` in a known layout, if it fits the image."""
-    found = find_ground_truth(image_path)
-    if found is None:
-        return None, None, ""
-    truth_path, layout = found
-    return read_truth(truth_path, layout, shape)
-
-
-def read_truth(truth_path: Path, layout: str, shape: tuple[int, int]) -> tuple[np.ndarray | None, Path | None, str]:
-    try:
-        truth = read_ground_truth(truth_path, layout)
-    except SegviewerError as error:
-        return None, None, str(error)
-    if truth.shape != shape:
-        return None, None, (f"{truth_path}: ground truth is {truth.shape[1]}x{truth.shape[0]}, "
-                            f"the image {shape[1]}x{shape[0]}; not used")
-    return truth, truth_path, ""
 
 
 class WorkerSignals(QObject):
@@ -146,9 +126,13 @@ class ModelWorker:
             self._condition.notify()
 
     def cancel_batch(self) -> None:
+        """Stop the batch job: a running one after its current image, a waiting one at once
+        (its ``sig_batch_done`` then says so, so the GUI never waits for it)."""
         with self._condition:
             self._cancel_batch = True
-            self._pending_batch = None
+            dropped, self._pending_batch = self._pending_batch is not None, None
+        if dropped:
+            self.signals.sig_batch_done.emit((0, ["stopped before finishing"]))
 
     @property
     def has_model(self) -> bool:

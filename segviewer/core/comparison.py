@@ -1,0 +1,96 @@
+"""Prediction / ground truth / error map / side by side: what the view shows of one image,
+and where a point on that picture lies in the image (one geometry for composing and for
+the hover read-out). Qt-free."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+
+from segviewer.core.captions import draw_caption
+from segviewer.core.overlay import OverlayFrame, OverlayRenderer, error_lut, error_map
+
+SIDE_BY_SIDE_GAP = 8
+GAP_GREY = 40
+
+
+class DisplayMode(enum.Enum):
+    PREDICTION = "Prediction"
+    TRUTH = "Ground truth"
+    ERRORS = "Error map"
+    SIDE_BY_SIDE = "Side by side"
+
+
+@dataclass(frozen=True)
+class ComparisonLayout:
+    """Where the panes of a display sit, for an image of ``height`` x ``width``."""
+
+    height: int
+    width: int
+
+    @property
+    def stacked(self) -> bool:
+        """Wide frames (KITTI is 3.3:1) compare better one above the other."""
+        return self.width > 2 * self.height
+
+    def to_image(self, x: int, y: int, display: DisplayMode) -> tuple[int, int] | None:
+        """The image pixel under picture point (x, y), or None over the gap / outside.
+        Side by side, the second pane (ground truth) shows the same pixels, offset."""
+        if display is DisplayMode.SIDE_BY_SIDE:
+            if self.stacked and y >= self.height:
+                y -= self.height + SIDE_BY_SIDE_GAP
+            elif not self.stacked and x >= self.width:
+                x -= self.width + SIDE_BY_SIDE_GAP
+        if 0 <= x < self.width and 0 <= y < self.height:
+            return x, y
+        return None
+
+
+class Comparison:
+    """The frames one image can show: its prediction, and with ground truth also the truth
+    and the error map. Composed through the shared :class:`OverlayRenderer` settings."""
+
+    def __init__(self, renderer: OverlayRenderer, image: np.ndarray, mask: np.ndarray,
+                 prediction: np.ndarray | None = None, truth: np.ndarray | None = None) -> None:
+        self.renderer = renderer
+        self.layout = ComparisonLayout(*image.shape[:2])
+        self.prediction_frame = renderer.set_frame(image, mask)
+        self.truth_frame = OverlayFrame(self.prediction_frame.image, truth) if truth is not None else None
+        self.error_frame = (OverlayFrame(self.prediction_frame.image, error_map(prediction, truth))
+                            if truth is not None and prediction is not None else None)
+
+    def available(self) -> set[DisplayMode]:
+        shown = {DisplayMode.PREDICTION}
+        if self.truth_frame is not None:
+            shown.add(DisplayMode.TRUTH)
+        if self.error_frame is not None:
+            shown |= {DisplayMode.ERRORS, DisplayMode.SIDE_BY_SIDE}
+        return shown
+
+    def effective(self, wanted: DisplayMode) -> DisplayMode:
+        """``wanted`` if this image can show it, else the prediction."""
+        return wanted if wanted in self.available() else DisplayMode.PREDICTION
+
+    def prediction_rgb(self) -> np.ndarray:
+        """The prediction overlay with the current settings (what ``_overlay.png`` holds)."""
+        return np.asarray(self.renderer.compose(self.prediction_frame))
+
+    def compose(self, display: DisplayMode) -> np.ndarray:
+        """The picture for ``display`` (falls back to the prediction when unavailable)."""
+        display = self.effective(display)
+        if display is DisplayMode.TRUTH:
+            return np.asarray(self.renderer.compose(self.truth_frame))
+        if display is DisplayMode.ERRORS:
+            return np.asarray(self.error_frame.compose(error_lut(self.renderer.opacity)))
+        left = self.prediction_rgb()
+        if display is not DisplayMode.SIDE_BY_SIDE:
+            return left
+        left = draw_caption(left, "Prediction")
+        right = draw_caption(np.asarray(self.renderer.compose(self.truth_frame)), "Ground truth")
+        if self.layout.stacked:
+            gap = np.full((SIDE_BY_SIDE_GAP, left.shape[1], 3), GAP_GREY, np.uint8)
+            return np.vstack([left, gap, right])
+        gap = np.full((left.shape[0], SIDE_BY_SIDE_GAP, 3), GAP_GREY, np.uint8)
+        return np.hstack([left, gap, right])

@@ -1,0 +1,139 @@
+"""The viewer's actions (menu items, shortcuts, toolbar buttons), their menus, and the
+rules that enable them; one place to look for "what can the user do now"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
+
+from segviewer.core.overlay import OverlayMode, OverlayRenderer
+
+MODE_LABELS = {OverlayMode.FILL: "Fill", OverlayMode.CONTOUR: "Contours",
+               OverlayMode.MASK_ONLY: "Mask only", OverlayMode.IMAGE_ONLY: "Image only"}
+
+
+@dataclass(frozen=True)
+class ActionState:
+    """What the enable rules look at."""
+
+    has_image: bool
+    has_prediction: bool
+    has_model: bool
+    files: int
+    index: int
+
+
+@dataclass
+class Actions:
+    open: QAction
+    open_folder: QAction
+    open_model: QAction
+    open_truth: QAction
+    save: QAction
+    save_all: QAction
+    quit: QAction
+    next: QAction
+    previous: QAction
+    zoom_in: QAction
+    zoom_out: QAction
+    fit: QAction
+    actual: QAction
+    show_all: QAction
+    hide_all: QAction
+    invert: QAction
+    solo: QAction
+    about: QAction
+    modes: QActionGroup
+
+    def update(self, state: ActionState) -> None:
+        """The enable rules, in one place."""
+        self.save.setEnabled(state.has_prediction)
+        self.open_truth.setEnabled(state.has_image)
+        self.save_all.setEnabled(state.files > 1 and state.has_model)
+        self.next.setEnabled(state.index + 1 < state.files)
+        self.previous.setEnabled(state.index > 0)
+
+    def all(self) -> list[QAction]:
+        return [getattr(self, f.name) for f in fields(self) if isinstance(getattr(self, f.name), QAction)]
+
+
+def _action(parent, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+    action = QAction(text, parent)
+    if shortcut is not None:
+        shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
+        action.setShortcuts([QKeySequence(s) for s in shortcuts])
+    action.setStatusTip(tip or text.replace("&", "").replace("…", ""))
+    action.triggered.connect(slot)
+    return action
+
+
+def create_actions(window, renderer: OverlayRenderer) -> Actions:
+    """Every action of ``window`` (a :class:`~segviewer.gui.main_window.MainWindow`)."""
+    K = QKeySequence.StandardKey
+    modes = QActionGroup(window)
+    for number, mode in enumerate(OverlayMode, start=1):
+        action = _action(window, MODE_LABELS[mode], lambda _=False, m=mode: renderer.set_mode(m),
+                         f"Ctrl+{number + 1}")
+        action.setCheckable(True)
+        action.setData(mode)
+        modes.addAction(action)
+
+    def reflect_mode() -> None:
+        for action in modes.actions():
+            action.setChecked(action.data() is renderer.mode)
+
+    renderer.subscribe(reflect_mode)
+    reflect_mode()
+    view, saving = window.view, window.saving
+    return Actions(
+        open=_action(window, "&Open Image…", window.open_image_dialog, K.Open),
+        open_folder=_action(window, "Open &Folder…", window.open_folder_dialog, "Ctrl+Shift+O"),
+        open_model=_action(window, "Open &Model…", window.open_model_dialog, "Ctrl+M"),
+        open_truth=_action(window, "Load &Ground Truth…", window.open_truth_dialog, "Ctrl+G",
+                           "Load a label-ID (KITTI/Cityscapes) or CamVid mask for this image"),
+        save=_action(window, "&Save Masks…", saving.save_dialog, K.Save),
+        save_all=_action(window, "Save &All in Folder…", saving.save_all_dialog, "Ctrl+Shift+S"),
+        quit=_action(window, "&Quit", window.close, K.Quit),
+        next=_action(window, "&Next Image", window.next_image, ["Right", "PgDown"]),
+        previous=_action(window, "&Previous Image", window.previous_image, ["Left", "PgUp"]),
+        zoom_in=_action(window, "Zoom &In", view.zoom_in, [K.ZoomIn, "Ctrl+="]),
+        zoom_out=_action(window, "Zoom &Out", view.zoom_out, K.ZoomOut),
+        fit=_action(window, "&Fit to Window", view.fit_to_window, "Ctrl+0"),
+        actual=_action(window, "&Actual Size (100 %)", view.actual_size, "Ctrl+1"),
+        show_all=_action(window, "Show All Classes", renderer.show_all, "Ctrl+Shift+A"),
+        hide_all=_action(window, "Hide All Classes", renderer.hide_all, "Ctrl+Shift+N"),
+        invert=_action(window, "Invert Class Visibility", renderer.invert, "Ctrl+I"),
+        solo=_action(window, "Show Only Selected Class", window.solo_selected, "Ctrl+Shift+L"),
+        about=_action(window, "&About segviewer", window.show_about),
+        modes=modes,
+    )
+
+
+def build_menus(window: QMainWindow, actions: Actions) -> QMenu:
+    """The menu bar; returns the Open Recent menu, which the window fills."""
+    file_menu = window.menuBar().addMenu("&File")
+    file_menu.addActions([actions.open, actions.open_folder])
+    recent_menu = file_menu.addMenu("Open &Recent")
+    file_menu.addActions([actions.open_model, actions.open_truth])
+    file_menu.addSeparator()
+    file_menu.addActions([actions.save, actions.save_all])
+    file_menu.addSeparator()
+    file_menu.addAction(actions.quit)
+    view_menu = window.menuBar().addMenu("&View")
+    view_menu.addActions([actions.zoom_in, actions.zoom_out, actions.fit, actions.actual])
+    view_menu.addSeparator()
+    view_menu.addActions(actions.modes.actions())
+    view_menu.addSeparator()
+    view_menu.addActions([actions.previous, actions.next])
+    class_menu = window.menuBar().addMenu("&Classes")
+    class_menu.addActions([actions.show_all, actions.hide_all, actions.invert, actions.solo])
+    window.menuBar().addMenu("&Help").addAction(actions.about)
+    return recent_menu
+
+
+def add_toolbar_actions(toolbar: QToolBar, actions: Actions) -> None:
+    for action in (actions.open, actions.open_folder, actions.save, None, actions.previous, actions.next, None,
+                   actions.fit, actions.actual, None):
+        toolbar.addSeparator() if action is None else toolbar.addAction(action)

@@ -1,0 +1,151 @@
+"""Saving masks from the viewer: this image (Ctrl+S) or every image of the folder (Save
+All, on the model worker, with progress and Cancel in the status bar)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Slot
+from PySide6.QtWidgets import QMessageBox, QPushButton
+
+from segviewer.core.batch import save_all_job
+from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
+from segviewer.core.mask_io import MaskFormat
+from segviewer.core.overlay import OverlayRenderer
+from segviewer.gui.save_dialog import SaveDialog
+from segviewer.gui.settings import ViewerSettings
+from segviewer.gui.worker import ModelWorker
+
+MAX_LISTED_ERRORS = 20
+MAX_LISTED_FILES = 8
+
+
+class SaveController(QObject):
+    """Owns the save dialogs and their outcome; the window gives it the current result,
+    the folder's files and a way to report errors."""
+
+    def __init__(self, window, worker: ModelWorker, renderer: OverlayRenderer, settings: ViewerSettings,
+                 report_error: Callable[[str, str], None]) -> None:
+        super().__init__(window)
+        self.window, self.worker, self.renderer, self.settings = window, worker, renderer, settings
+        self.report_error = report_error
+        self.cancel_button = QPushButton("Cancel", window)
+        self.cancel_button.setToolTip("Stop Save All after the current image")
+        self.cancel_button.clicked.connect(self.cancel_all)
+        self.cancel_button.hide()
+        window.statusBar().addPermanentWidget(self.cancel_button)
+        worker.signals.sig_batch_progress.connect(self._on_batch_progress)
+        worker.signals.sig_batch_done.connect(self.on_batch_done)
+
+    def _status(self, message: str, timeout_ms: int = 0) -> None:
+        self.window.statusBar().showMessage(message, timeout_ms)
+
+    # -- dialogs -------------------------------------------------------------------------
+    def _ask(self, example: str, images: int = 1) -> tuple[list[MaskFormat], Path | None] | None:
+        dialog = SaveDialog(self.window, self.settings.save_formats(), self.settings.save_folder(), example, images)
+        if dialog.exec() != SaveDialog.DialogCode.Accepted:
+            return None
+        formats, target = dialog.formats(), dialog.folder()
+        self.settings.remember_save(formats, target)
+        return formats, target
+
+    @Slot()
+    def save_dialog(self) -> None:
+        result = self.window.current
+        if result is None or result.prediction is None:
+            return
+        options = self._ask(result.path.stem)
+        if options is not None:
+            self.save_current(*options)
+
+    @Slot()
+    def save_all_dialog(self) -> None:
+        files = self.window.files
+        if not files or not self.worker.has_model:
+            return
+        options = self._ask(files[0].stem, len(files))
+        if options is not None:
+            self.save_all(*options)
+
+    def _confirm_overwrite(self, existing: list[Path]) -> bool:
+        names = "\n".join(p.name for p in existing[:MAX_LISTED_FILES]) + (
+            "\n…" if len(existing) > MAX_LISTED_FILES else "")
+        answer = QMessageBox.question(self.window, "Overwrite files?",
+                                      f"{len(existing)} file(s) already exist:\n{names}\n\nOverwrite them?")
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _prepare_folder(self, folder: Path | None) -> bool:
+        """Create the chosen output folder (as ``predict --out`` does); False, with a
+        message, when it cannot be, so no work starts that could not be saved."""
+        if folder is None:
+            return True
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            self.report_error("Cannot save", f"{folder}: cannot create the folder ({error.strerror or error})")
+            return False
+        if not folder.is_dir():
+            self.report_error("Cannot save", f"{folder}: not a folder")
+            return False
+        return True
+
+    # -- this image -----------------------------------------------------------------------
+    def save_current(self, formats: list[MaskFormat], folder: Path | None,
+                     overwrite: bool | None = None) -> list[Path]:
+        """Write the current mask; asks before overwriting unless ``overwrite`` is given.
+        ``_overlay.png`` is the prediction overlay, whatever comparison the view shows."""
+        result, comparison = self.window.current, self.window.comparison
+        if result is None or result.prediction is None or comparison is None:
+            return []
+        outputs = plan_outputs(result.path, folder, formats)
+        existing = existing_outputs(outputs)
+        if existing and overwrite is None:
+            overwrite = self._confirm_overwrite(existing)
+            if not overwrite:
+                return []
+        if not self._prepare_folder(folder):
+            return []
+        errors = write_outputs(result.prediction.train_ids, outputs, comparison.prediction_rgb, bool(overwrite))
+        written = [path for _, path in outputs if not any(e.path == path for e in errors)]
+        if errors:
+            self.report_error("Could not save", "\n".join(str(e) for e in errors))
+        else:
+            self._status(f"Saved {len(written)} file(s) to {written[0].parent}", 5000)
+        return written
+
+    # -- the whole folder -----------------------------------------------------------------
+    def save_all(self, formats: list[MaskFormat], folder: Path | None, overwrite: bool | None = None) -> None:
+        """Segment and save every image of the folder on the worker thread."""
+        files = list(self.window.files)
+        if not self._prepare_folder(folder):
+            return
+        planned = [(path, plan_outputs(path, folder, formats)) for path in files]
+        existing = [p for _, outputs in planned for p in existing_outputs(outputs)]
+        if existing and overwrite is None:
+            overwrite = self._confirm_overwrite(existing)
+            if not overwrite:
+                return
+        self._status(f"Saving masks for {len(files)} images…")
+        self.cancel_button.show()
+        self.worker.run_batch(save_all_job(planned, self.renderer.copy(), bool(overwrite)))
+
+    @Slot()
+    def cancel_all(self) -> None:
+        self.worker.cancel_batch()
+        self._status("Stopping Save All after the current image…")
+
+    def _on_batch_progress(self, done: int, total: int, name: str) -> None:
+        self._status(f"Saving masks: {done}/{total} {name}")
+
+    def on_batch_done(self, outcome) -> None:
+        self.cancel_button.hide()
+        if isinstance(outcome, Exception):
+            self.report_error("Save all failed", str(outcome))
+            return
+        written, errors = outcome
+        self._status(f"Saved {written} file(s); {len(errors)} problem(s)", 8000)
+        if errors:
+            shown = errors[:MAX_LISTED_ERRORS]
+            more = len(errors) - len(shown)
+            self.report_error("Some files were not saved", "\n".join(shown) + (f"\n… and {more} more" if more else ""))

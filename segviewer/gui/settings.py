@@ -1,0 +1,92 @@
+"""What the viewer remembers between runs (QSettings), under named keys: window layout,
+overlay settings, recent files, the last folder, and the save dialog's choices."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from segviewer.core.mask_io import MaskFormat
+
+MAX_RECENT = 10
+DEFAULT_SAVE_FORMATS = [MaskFormat.LABEL_IDS, MaskFormat.COLOR]
+
+
+class Keys:
+    GEOMETRY = "window/geometry"
+    STATE = "window/state"
+    OPACITY = "overlay/opacity"
+    VISIBLE = "overlay/visible"
+    RECENT_FILES = "recent/files"
+    LAST_FOLDER = "recent/folder"
+    SAVE_FORMATS = "save/formats"
+    SAVE_FOLDER = "save/folder"
+
+
+class ViewerSettings:
+    def __init__(self, settings: QSettings | None = None) -> None:
+        self._settings = settings or QSettings()
+
+    # -- window ------------------------------------------------------------------------
+    def window_geometry(self) -> QByteArray | None:
+        return self._settings.value(Keys.GEOMETRY)
+
+    def window_state(self) -> QByteArray | None:
+        return self._settings.value(Keys.STATE)
+
+    def save_window(self, geometry: QByteArray, state: QByteArray) -> None:
+        self._settings.setValue(Keys.GEOMETRY, geometry)
+        self._settings.setValue(Keys.STATE, state)
+
+    # -- overlay -----------------------------------------------------------------------
+    def opacity_percent(self, default: int = 50) -> int:
+        return self._settings.value(Keys.OPACITY, default, type=int)
+
+    def visible_ids(self) -> set[int] | None:
+        """The classes shown last time, or None when never saved (or unreadable)."""
+        value = self._settings.value(Keys.VISIBLE, None)
+        if not value:
+            return None
+        try:
+            return {int(v) for v in json.loads(value)}
+        except (ValueError, TypeError):
+            return None
+
+    def save_overlay(self, opacity_percent: int, visible: set[int]) -> None:
+        self._settings.setValue(Keys.OPACITY, opacity_percent)
+        self._settings.setValue(Keys.VISIBLE, json.dumps(sorted(visible)))
+
+    # -- files ---------------------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        value = self._settings.value(Keys.RECENT_FILES, [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def add_recent(self, path: Path) -> None:
+        entries = [str(path)] + [p for p in self.recent_files() if p != str(path)]
+        self._settings.setValue(Keys.RECENT_FILES, entries[:MAX_RECENT])
+
+    def last_folder(self) -> str:
+        return self._settings.value(Keys.LAST_FOLDER, str(Path.home()))
+
+    def set_last_folder(self, folder: Path) -> None:
+        self._settings.setValue(Keys.LAST_FOLDER, str(folder))
+
+    # -- saving --------------------------------------------------------------------------
+    def save_formats(self) -> list[MaskFormat]:
+        try:
+            return MaskFormat.parse_list(self._settings.value(Keys.SAVE_FORMATS, "labelIds,color"))
+        except ValueError:
+            return list(DEFAULT_SAVE_FORMATS)
+
+    def save_folder(self) -> Path | None:
+        folder = self._settings.value(Keys.SAVE_FOLDER, "") or None
+        return Path(folder) if folder else None
+
+    def remember_save(self, formats: list[MaskFormat], folder: Path | None) -> None:
+        self._settings.setValue(Keys.SAVE_FORMATS, ",".join(f.value for f in formats))
+        self._settings.setValue(Keys.SAVE_FOLDER, str(folder) if folder else "")
+
+    def sync(self) -> None:
+        self._settings.sync()
