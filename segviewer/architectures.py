@@ -13,10 +13,11 @@ import keras
 import numpy as np
 from keras import layers
 
+from segviewer.core.classes import NUM_TRAIN_CLASSES
+from segviewer.core.inference import STRIDE  # noqa: F401  (both models down-sample by at most 32)
 from segviewer.layers import ResizeToMatch
 
-NUM_CLASSES = 19
-STRIDE = 32  # both models down-sample by at most 32 (seed: 8)
+NUM_CLASSES = NUM_TRAIN_CLASSES
 
 # (expand ratio, kernel, stride, output channels, repeats) of EfficientNet-B0 / Lite0.
 _LITE0_STAGES = (

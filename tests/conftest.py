@@ -112,3 +112,41 @@ def image_folder(tmp_path) -> Path:
     for index in range(3):
         Image.fromarray(tricolour_image(seed=index)).save(folder / f"00000{index}_10.png")
     return folder
+
+
+@pytest.fixture
+def private_settings(tmp_path, qapp):
+    """Tests never read or write the user's real settings."""
+    from PySide6.QtCore import QSettings
+
+    from segviewer.gui.app import make_application
+
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    make_application()
+    yield
+
+
+@pytest.fixture
+def make_window(qtbot, tiny_model_path, private_settings):
+    """Builds real main windows (offscreen) on the tiny model; closes them afterwards and
+    checks each one's worker has ended."""
+    from segviewer.gui.main_window import MainWindow
+    from tests.gui_helpers import WAIT_MS
+
+    windows = []
+
+    def make(model: Path | None = None, wait_model: bool = True) -> MainWindow:
+        window = MainWindow(model or tiny_model_path, pixel_budget=192 * 640, interactive=False)
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        if wait_model:
+            with qtbot.waitSignal(window.worker.signals.sig_model_loaded, timeout=WAIT_MS):
+                window.start()
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+        assert not window.worker.is_alive()

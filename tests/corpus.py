@@ -72,7 +72,7 @@ def good_odd_files(folder: Path) -> list[str]:
     base = Image.fromarray(tricolour_image())
     Image.new("RGB", (1, 1), (200, 10, 10)).save(folder / "one pixel.png")
     Image.new("RGB", (10000, 1), (10, 10, 200)).save(folder / "wide 1x10000.png")
-    Image.fromarray((tricolour_image()[..., 0].astype(np.uint16) * 257)).save(folder / "sixteen bit.png")
+    Image.fromarray(tricolour_image()[..., 0].astype(np.uint16) * 257).save(folder / "sixteen bit.png")
     base.convert("P").save(folder / "palette transparent.png", transparency=0)
     base.convert("CMYK").save(folder / "cmyk.jpg")
     frames = [base, base.transpose(Image.Transpose.FLIP_TOP_BOTTOM)]

@@ -10,55 +10,14 @@ from PIL import Image
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox, QTextBrowser  # noqa: E402
 
 from segviewer.core.mask_io import MaskFormat, read_label_ids, read_train_ids  # noqa: E402
 from segviewer.core.overlay import OverlayMode  # noqa: E402
-from segviewer.gui.app import make_application  # noqa: E402
-from segviewer.gui.main_window import MainWindow  # noqa: E402
+from tests.gui_helpers import WAIT_MS, displayed, open_and_wait  # noqa: E402
 
-WAIT_MS = 60_000
-
-
-@pytest.fixture(autouse=True)
-def private_settings(tmp_path, qapp):
-    """Tests never read or write the user's real settings."""
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
-    make_application()
-    yield
-
-
-@pytest.fixture
-def make_window(qtbot, tiny_model_path):
-    windows = []
-
-    def make(model: Path | None = None, wait_model: bool = True) -> MainWindow:
-        window = MainWindow(model or tiny_model_path, pixel_budget=192 * 640, interactive=False)
-        qtbot.addWidget(window)
-        window.show()
-        windows.append(window)
-        if wait_model:
-            with qtbot.waitSignal(window.worker.signals.sig_model_loaded, timeout=WAIT_MS):
-                window.start()
-        return window
-
-    yield make
-    for window in windows:
-        window.close()
-        assert not window.worker.is_alive()
-
-
-def open_and_wait(qtbot, window: MainWindow, path: Path) -> None:
-    with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
-        window.open_path(path)
-
-
-def displayed(window: MainWindow) -> np.ndarray:
-    image = window.view.displayed_image().convertToFormat(window.view.displayed_image().Format.Format_RGB888)
-    array = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
-    return array[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
+pytestmark = pytest.mark.usefixtures("private_settings")
 
 
 def test_open_image_shows_prediction(qtbot, make_window, image_folder):

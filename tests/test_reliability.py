@@ -21,7 +21,7 @@ from segviewer.core.inference import Segmenter
 from segviewer.core.overlay import OverlayMode, OverlayRenderer
 from tests import corpus
 from tests.conftest import tricolour_image
-from tests.test_gui import WAIT_MS, make_window, open_and_wait, private_settings  # noqa: F401  (fixtures)
+from tests.gui_helpers import WAIT_MS, open_and_wait
 
 
 def _deny_reading(monkeypatch, path: Path) -> None:
@@ -77,7 +77,7 @@ def test_predict_reports_every_bad_file_and_writes_every_good_one(tmp_path, tiny
 
 
 @pytest.mark.slow
-def test_viewer_reports_each_bad_file_and_stays_usable(qtbot, make_window, tmp_path):  # noqa: F811
+def test_viewer_reports_each_bad_file_and_stays_usable(qtbot, make_window, tmp_path):
     expected = corpus.bad_files(tmp_path / "bad")
     window = make_window()
     for name, reason in expected.items():
@@ -190,7 +190,7 @@ def test_unreadable_model(tmp_path, tiny_model_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_viewer_survives_each_bad_model_then_loads_a_good_one(qtbot, make_window, bad_models,  # noqa: F811
+def test_viewer_survives_each_bad_model_then_loads_a_good_one(qtbot, make_window, bad_models,
                                                                tiny_model_path, image_folder):
     window = make_window()
     for label, (path, reason) in bad_models.items():
@@ -207,7 +207,7 @@ def test_viewer_survives_each_bad_model_then_loads_a_good_one(qtbot, make_window
 
 # -- saving -----------------------------------------------------------------------------------
 
-def test_viewer_save_errors_leave_no_partial_files(qtbot, make_window, image_folder, tmp_path,  # noqa: F811
+def test_viewer_save_errors_leave_no_partial_files(qtbot, make_window, image_folder, tmp_path,
                                                   monkeypatch):
     import errno
 
@@ -264,7 +264,7 @@ def test_event_loop_keeps_running_during_inference(slow_model_path, tmp_path):
     result = subprocess.run([sys.executable, "-m", "tests.stall_probe", str(slow_model_path), str(big)],
                             cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    line = next(l for l in result.stdout.splitlines() if l.startswith("inference_s"))
+    line = next(text for text in result.stdout.splitlines() if text.startswith("inference_s"))
     fields = line.split()
     inference_s, stall_ms = float(fields[1]), float(fields[3])
     print(line)
@@ -273,7 +273,7 @@ def test_event_loop_keeps_running_during_inference(slow_model_path, tmp_path):
 
 
 @pytest.mark.slow
-def test_rapid_switching_ends_on_the_last_image(qtbot, make_window, tmp_path):  # noqa: F811
+def test_rapid_switching_ends_on_the_last_image(qtbot, make_window, tmp_path):
     folder = tmp_path / "many"
     folder.mkdir()
     for index in range(50):
@@ -296,7 +296,7 @@ def _rss_mb() -> float:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs /proc to read memory use")
-def test_three_hundred_images_keep_memory_and_objects_bounded(qtbot, make_window, tmp_path):  # noqa: F811
+def test_three_hundred_images_keep_memory_and_objects_bounded(qtbot, make_window, tmp_path):
     import threading
 
     folder = tmp_path / "long"
@@ -321,7 +321,7 @@ def test_three_hundred_images_keep_memory_and_objects_bounded(qtbot, make_window
 
 
 @pytest.mark.slow
-def test_closing_during_inference_exits_quickly(qtbot, make_window, slow_model_path, tmp_path):  # noqa: F811
+def test_closing_during_inference_exits_quickly(qtbot, make_window, slow_model_path, tmp_path):
     big = tmp_path / "big.png"
     Image.fromarray(np.tile(tricolour_image(), (12, 12, 1))).save(big)
     window = make_window(slow_model_path)

@@ -224,7 +224,8 @@ def training_dataset(samples: list[LoadedSample], repeats: dict[str, int], batch
         generate, output_signature=(tf.TensorSpec([None, None, 3], tf.uint8),
                                     tf.TensorSpec([None, None], tf.uint8),
                                     tf.TensorSpec([2], tf.int32)))
-    return (dataset.map(lambda i, l, f: augment(i, l, crop, focus=f), num_parallel_calls=tf.data.AUTOTUNE)
+    return (dataset.map(lambda image, label, focus: augment(image, label, crop, focus=focus),
+                        num_parallel_calls=tf.data.AUTOTUNE)
             .batch(batch_size, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE))
 
@@ -255,9 +256,9 @@ def validation_dataset(samples: list[LoadedSample], pixel_budget: int = DEFAULT_
     if replicas > 1:
         height = max(image.shape[0] for image, _ in pairs)
         width = max(image.shape[1] for image, _ in pairs)
-        pairs = [(np.pad(i, ((0, height - i.shape[0]), (0, width - i.shape[1]), (0, 0))),
-                  np.pad(l, ((0, height - l.shape[0]), (0, width - l.shape[1])), constant_values=IGNORE))
-                 for i, l in pairs]
+        pairs = [(np.pad(image, ((0, height - image.shape[0]), (0, width - image.shape[1]), (0, 0))),
+                  np.pad(label, ((0, height - label.shape[0]), (0, width - label.shape[1])), constant_values=IGNORE))
+                 for image, label in pairs]
         pairs += pairs[: (-len(pairs)) % replicas]
 
     def generate():

@@ -79,7 +79,8 @@ def class_names(layout: str) -> list[str]:
     return [c.name for c in load_class_table().train_classes]
 
 
-def evaluate(segmenter: Segmenter, samples: list[Sample], layout: str, progress=True) -> tuple[Scores, np.ndarray, float]:
+def evaluate(segmenter: Segmenter, samples: list[Sample], layout: str,
+             progress: bool = True) -> tuple[Scores, np.ndarray, float]:
     """Scores, confusion matrix and mean seconds per image over ``samples``."""
     num_classes = len(class_names(layout))
     matrix = np.zeros((num_classes, num_classes + 1), np.int64)

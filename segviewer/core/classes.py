@@ -41,7 +41,7 @@ class ClassTable:
     train_to_color: np.ndarray  # uint8[256, 3]: train ID -> RGB
 
     @classmethod
-    def from_json(cls, path: Path) -> "ClassTable":
+    def from_json(cls, path: Path) -> ClassTable:
         document = json.loads(path.read_text(encoding="utf-8"))
         classes = tuple(
             ClassInfo(c["name"], int(c["train_id"]), tuple(c["label_ids"]), tuple(c["color"]))

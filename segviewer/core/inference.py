@@ -140,7 +140,7 @@ class Segmenter:
 
     @classmethod
     def load(cls, path: str | Path, pixel_budget: int = DEFAULT_PIXEL_BUDGET, tta: bool = False,
-             backend: Backend | str = Backend.AUTO) -> "Segmenter":
+             backend: Backend | str = Backend.AUTO) -> Segmenter:
         """Load a ``.keras`` model (or its LiteRT twin, see :func:`choose_backend`); every
         failure is a :class:`ModelLoadError` naming the file. ``tta`` (flip averaging)
         runs on TensorFlow."""
@@ -241,9 +241,9 @@ def _check_compatible(path: Path, model: Any) -> None:
         probe = model(np.zeros((1, *probe_size, 3), np.uint8), training=False)
         probe_shape = tuple(int(d) for d in probe.shape)
     except Exception as error:  # any failure of a foreign model's forward pass
+        detail = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
         raise ModelLoadError(path, f"incompatible model: fails on a {probe_size[1]}x{probe_size[0]} "
-                                   f"test image ({str(error).splitlines()[0][:160] if str(error) else type(error).__name__})"
-                             ) from None
+                                   f"test image ({detail})") from None
     if probe_shape[1:3] != probe_size:
         raise ModelLoadError(path, f"incompatible model: its output ({probe_shape[2]}x{probe_shape[1]}) is not "
                                    f"the size of its input ({probe_size[1]}x{probe_size[0]}); segviewer needs "

@@ -38,7 +38,7 @@ class MaskFormat(enum.Enum):
         }[self]
 
     @classmethod
-    def parse_list(cls, text: str) -> list["MaskFormat"]:
+    def parse_list(cls, text: str) -> list[MaskFormat]:
         """Parse ``"labelids,color"`` (case-insensitive) as the CLI takes it."""
         by_name = {f.value.lower(): f for f in cls}
         names = [part.strip().lower() for part in text.split(",") if part.strip()]

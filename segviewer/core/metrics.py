@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-IGNORE = 255
+from segviewer.core.classes import VOID_TRAIN_ID
+
+IGNORE = VOID_TRAIN_ID
 
 
 def confusion_matrix(truth: np.ndarray, prediction: np.ndarray, num_classes: int,

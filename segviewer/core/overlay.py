@@ -16,7 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image
 
-from segviewer.core.classes import TRANSPARENT_INDEX, ClassTable, load_class_table
+from segviewer.core.classes import (
+    TRANSPARENT_INDEX,
+    VOID_TRAIN_ID,
+    ClassTable,
+    load_class_table,
+)
 
 
 class OverlayMode(enum.Enum):
@@ -137,7 +142,7 @@ class OverlayRenderer:
         for listener in list(self._listeners):
             listener()
 
-    def copy(self) -> "OverlayRenderer":
+    def copy(self) -> OverlayRenderer:
         """Same settings, no frame and no listeners (e.g. for Save All on another thread)."""
         twin = OverlayRenderer(self.table)
         twin._visible, twin._opacity, twin._mode = dict(self._visible), self._opacity, self._mode
@@ -254,7 +259,7 @@ ERROR_CORRECT, ERROR_WRONG, ERROR_IGNORED = 0, 1, 2
 ERROR_LEGEND = (("correct", (0, 200, 80)), ("wrong", (230, 30, 30)), ("ignored (void)", (60, 60, 60)))
 
 
-def error_map(prediction: np.ndarray, truth: np.ndarray, ignore: int = 255) -> np.ndarray:
+def error_map(prediction: np.ndarray, truth: np.ndarray, ignore: int = VOID_TRAIN_ID) -> np.ndarray:
     """Per pixel: :data:`ERROR_CORRECT`, :data:`ERROR_WRONG` or :data:`ERROR_IGNORED`."""
     if prediction.shape != truth.shape:
         raise ValueError(f"prediction {prediction.shape} and truth {truth.shape} differ in size")

@@ -71,7 +71,7 @@ def _action(parent, text: str, slot, shortcut=None, tip: str = "") -> QAction:
 
 def create_actions(window, renderer: OverlayRenderer) -> Actions:
     """Every action of ``window`` (a :class:`~segviewer.gui.main_window.MainWindow`)."""
-    K = QKeySequence.StandardKey
+    keys = QKeySequence.StandardKey
     modes = QActionGroup(window)
     for number, mode in enumerate(OverlayMode, start=1):
         action = _action(window, MODE_LABELS[mode], lambda _=False, m=mode: renderer.set_mode(m),
@@ -88,18 +88,18 @@ def create_actions(window, renderer: OverlayRenderer) -> Actions:
     reflect_mode()
     view, saving = window.view, window.saving
     return Actions(
-        open=_action(window, "&Open Image…", window.open_image_dialog, K.Open),
+        open=_action(window, "&Open Image…", window.open_image_dialog, keys.Open),
         open_folder=_action(window, "Open &Folder…", window.open_folder_dialog, "Ctrl+Shift+O"),
         open_model=_action(window, "Open &Model…", window.open_model_dialog, "Ctrl+M"),
         open_truth=_action(window, "Load &Ground Truth…", window.open_truth_dialog, "Ctrl+G",
                            "Load a label-ID (KITTI/Cityscapes) or CamVid mask for this image"),
-        save=_action(window, "&Save Masks…", saving.save_dialog, K.Save),
+        save=_action(window, "&Save Masks…", saving.save_dialog, keys.Save),
         save_all=_action(window, "Save &All in Folder…", saving.save_all_dialog, "Ctrl+Shift+S"),
-        quit=_action(window, "&Quit", window.close, K.Quit),
+        quit=_action(window, "&Quit", window.close, keys.Quit),
         next=_action(window, "&Next Image", window.next_image, ["Right", "PgDown"]),
         previous=_action(window, "&Previous Image", window.previous_image, ["Left", "PgUp"]),
-        zoom_in=_action(window, "Zoom &In", view.zoom_in, [K.ZoomIn, "Ctrl+="]),
-        zoom_out=_action(window, "Zoom &Out", view.zoom_out, K.ZoomOut),
+        zoom_in=_action(window, "Zoom &In", view.zoom_in, [keys.ZoomIn, "Ctrl+="]),
+        zoom_out=_action(window, "Zoom &Out", view.zoom_out, keys.ZoomOut),
         fit=_action(window, "&Fit to Window", view.fit_to_window, "Ctrl+0"),
         actual=_action(window, "&Actual Size (100 %)", view.actual_size, "Ctrl+1"),
         show_all=_action(window, "Show All Classes", renderer.show_all, "Ctrl+Shift+A"),

@@ -23,7 +23,6 @@ EMPTY_HINT = "Open an image or a folder (File ▸ Open, Ctrl+O), or drop one her
 
 class ImageView(QGraphicsView):
     sig_hover = Signal(int, int)  # image x, y under the cursor; (-1, -1) when outside
-    sig_zoom_changed = Signal(float)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -75,9 +74,6 @@ class ImageView(QGraphicsView):
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._message)
             painter.end()
 
-    def has_image(self) -> bool:
-        return self._image_size is not None
-
     def displayed_image(self) -> QImage:
         return self._item.pixmap().toImage()
 
@@ -91,7 +87,6 @@ class ImageView(QGraphicsView):
         self._fit = False
         self.resetTransform()
         self.scale(zoom, zoom)
-        self.sig_zoom_changed.emit(zoom)
 
     def zoom_in(self) -> None:
         self.set_zoom(self.zoom * ZOOM_STEP)
@@ -106,7 +101,6 @@ class ImageView(QGraphicsView):
         self._fit = True
         if self._image_size:
             self.fitInView(self._item, Qt.AspectRatioMode.KeepAspectRatio)
-            self.sig_zoom_changed.emit(self.zoom)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         super().resizeEvent(event)

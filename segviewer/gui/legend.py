@@ -3,7 +3,8 @@
 The legend only reflects and edits the :class:`OverlayRenderer`'s visibility (the one
 owner of that state): ticking a row, the All / None / Invert buttons and solo (double-click
 or Alt+click a row) write to the renderer, and every change, from here or from a menu
-action, comes back through the renderer's change event. Classes absent from the current image are muted but stay toggleable.
+action, comes back through the renderer's change event. Classes absent from the current
+image are muted but stay toggleable.
 Each row's tooltip gives the loaded model's validation IoU for the class (from its card);
 classes the model has not learned are marked "(not learned)".
 """

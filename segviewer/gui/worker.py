@@ -11,6 +11,7 @@ the thread is a daemon so a model still loading can never hold the app open.
 from __future__ import annotations
 
 import contextlib
+import enum
 import os
 import sys
 import threading
@@ -26,6 +27,14 @@ from segviewer.core.datasets import find_truth_for
 from segviewer.core.errors import SegviewerError
 from segviewer.core.image_io import load_image
 from segviewer.core.inference import Prediction, Segmenter
+
+
+class JobKind(enum.Enum):
+    """The worker's jobs, most urgent first."""
+
+    LOAD_MODEL = 1
+    SEGMENT = 2
+    BATCH = 3
 
 
 @dataclass(frozen=True)
@@ -159,11 +168,11 @@ class ModelWorker:
             if self._stopping:
                 return None
             if self._pending_model is not None:
-                job, self._pending_model = ("model", self._pending_model), None
+                job, self._pending_model = (JobKind.LOAD_MODEL, self._pending_model), None
             elif self._pending_request is not None:
-                job, self._pending_request = ("infer", self._pending_request), None
+                job, self._pending_request = (JobKind.SEGMENT, self._pending_request), None
             else:
-                job, self._pending_batch = ("batch", self._pending_batch), None
+                job, self._pending_batch = (JobKind.BATCH, self._pending_batch), None
             return job
 
     def _loop(self) -> None:
@@ -172,18 +181,18 @@ class ModelWorker:
             kind, payload = job
             self._emit(self.signals.sig_busy, True)
             try:
-                if kind == "model":
+                if kind is JobKind.LOAD_MODEL:
                     self._load(payload)
-                elif kind == "infer":
+                elif kind is JobKind.SEGMENT:
                     self._infer(*payload)
                 else:
                     self._batch(payload)
             except Exception as error:  # e.g. out of memory: report it, keep the worker alive
                 message = f"unexpected error: {error!r}"
-                if kind == "infer":
+                if kind is JobKind.SEGMENT:
                     request_id, path = payload
                     self._emit(self.signals.sig_failed, InferenceFailure(request_id, path, f"{path}: {message}"))
-                elif kind == "batch":
+                elif kind is JobKind.BATCH:
                     self._emit(self.signals.sig_batch_done, RuntimeError(message))
                 else:
                     self._emit(self.signals.sig_model_failed, f"{payload}: {message}")
