@@ -17,10 +17,8 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
-    QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
     QToolBar,
 )
 
@@ -50,6 +48,7 @@ from segviewer.gui.metrics_panel import MetricsPanel
 from segviewer.gui.overlay_controls import OverlayControls
 from segviewer.gui.saving import SaveController
 from segviewer.gui.settings import ViewerSettings
+from segviewer.gui.status_bar import ViewerStatusBar
 from segviewer.gui.worker import (
     InferenceFailure,
     InferenceResult,
@@ -88,7 +87,10 @@ class MainWindow(QMainWindow):
         self.legend = LegendPanel(self.table, self.renderer, self)
         self.metrics = MetricsPanel(self.table, self)
         self._create_docks()
-        self._create_status_bar()
+        self.status = ViewerStatusBar(self)
+        self.setStatusBar(self.status)
+        self.hover_label, self.time_label, self.model_label = (
+            self.status.hover_label, self.status.time_label, self.status.model_label)
         self.saving = SaveController(self, self.worker, self.renderer, self.settings, self.show_error)
         self.commands = create_actions(self, self.renderer)
         self.recent_menu = build_menus(self, self.commands)
@@ -120,26 +122,12 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(legend_dock, self.metrics_dock)
         legend_dock.raise_()
 
-    def _create_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.hover_label = QLabel("", self)
-        self.time_label = QLabel("", self)
-        self.model_label = QLabel("Loading model…", self)
-        self.busy = QProgressBar(self)
-        self.busy.setRange(0, 0)  # indeterminate
-        self.busy.setMaximumWidth(90)
-        self.busy.setTextVisible(False)
-        self.busy.hide()
-        bar.addWidget(self.hover_label, 1)
-        for widget in (self.busy, self.time_label, self.model_label):
-            bar.addPermanentWidget(widget)
-
     def _connect(self) -> None:
         signals = self.worker.signals
         signals.sig_model_loading.connect(self._on_model_loading)
         signals.sig_model_loaded.connect(self._on_model_loaded)
         signals.sig_model_failed.connect(self._on_model_failed)
-        signals.sig_busy.connect(self.busy.setVisible)
+        signals.sig_busy.connect(self.status.busy.setVisible)
         signals.sig_result.connect(self._on_result)
         signals.sig_failed.connect(self._on_failed)
         self.renderer.subscribe(self._recompose)
@@ -149,23 +137,10 @@ class MainWindow(QMainWindow):
 
     # -- settings ----------------------------------------------------------------------------
     def _restore_settings(self) -> None:
-        geometry, state = self.settings.window_geometry(), self.settings.window_state()
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
+        if not self.settings.restore_window(self):
             self.resize(1440, 820)
-        if state is not None:
-            self.restoreState(state)
-        self.renderer.set_opacity(self.settings.opacity_percent() / 100.0)
-        visible = self.settings.visible_ids()
-        if visible is not None:
-            self.renderer.set_visible_ids(visible)
+        self.settings.restore_overlay(self.renderer)
         self._rebuild_recent_menu()
-
-    def _save_settings(self) -> None:
-        self.settings.save_window(self.saveGeometry(), self.saveState())
-        self.settings.save_overlay(round(self.renderer.opacity * 100), self.renderer.visible_ids())
-        self.settings.sync()
 
     def _rebuild_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -267,15 +242,14 @@ class MainWindow(QMainWindow):
 
     # -- worker results -----------------------------------------------------------------------
     def _on_model_loading(self, path: Path) -> None:
-        self.model_label.setText(f"Loading model {path.name}…")
+        self.status.model_loading(path)
         self._update_actions()
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.model_info = info
         self.model_path = info.path
         self.legend.set_model_quality(validation_iou_by_class(info.card, self.table))
-        self.model_label.setText(f"{info.name} · {info.device}")
-        self.model_label.setToolTip(f"{info.path}\nloaded in {info.load_seconds:.1f} s")
+        self.status.model_active(info)
         self.cache.clear()
         if self.current_path is not None:
             self._request(self.current_path)
@@ -283,13 +257,8 @@ class MainWindow(QMainWindow):
 
     def _on_model_failed(self, message: str) -> None:
         info = self.model_info  # the worker keeps the model it had
-        still = ""
-        if info is None:
-            self.model_label.setText("No model")
-            self.model_label.setToolTip(message)
-        else:
-            self.model_label.setText(f"{info.name} · {info.device}")
-            still = f"\n\nStill using {info.path.name}."
+        self.status.model_active(info, message)
+        still = "" if info is None else f"\n\nStill using {info.path.name}."
         self.show_error("Model not loaded", f"{message}{still}\n\nChoose another model with File ▸ Open Model….")
         self._update_actions()
 
@@ -443,6 +412,6 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        self._save_settings()
+        self.settings.save_window_and_overlay(self, self.renderer)
         self.worker.shutdown(timeout=1.5)
         super().closeEvent(event)

@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 from segviewer.core.mask_io import MaskFormat
+from segviewer.core.overlay import OverlayRenderer
 
 MAX_RECENT = 10
 DEFAULT_SAVE_FORMATS = [MaskFormat.LABEL_IDS, MaskFormat.COLOR]
@@ -39,6 +40,26 @@ class ViewerSettings:
     def save_window(self, geometry: QByteArray, state: QByteArray) -> None:
         self._settings.setValue(Keys.GEOMETRY, geometry)
         self._settings.setValue(Keys.STATE, state)
+
+    def restore_window(self, window) -> bool:
+        """Window geometry and dock layout as last time; False when there is none."""
+        geometry, state = self.window_geometry(), self.window_state()
+        if geometry is not None:
+            window.restoreGeometry(geometry)
+        if state is not None:
+            window.restoreState(state)
+        return geometry is not None
+
+    def restore_overlay(self, renderer: OverlayRenderer) -> None:
+        renderer.set_opacity(self.opacity_percent() / 100.0)
+        visible = self.visible_ids()
+        if visible is not None:
+            renderer.set_visible_ids(visible)
+
+    def save_window_and_overlay(self, window, renderer: OverlayRenderer) -> None:
+        self.save_window(window.saveGeometry(), window.saveState())
+        self.save_overlay(round(renderer.opacity * 100), renderer.visible_ids())
+        self.sync()
 
     # -- overlay -----------------------------------------------------------------------
     def opacity_percent(self, default: int = 50) -> int:

@@ -1,0 +1,38 @@
+"""The status bar: what is under the cursor (left), and on the right a busy indicator,
+the last inference time and which model runs on which backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+
+from segviewer.gui.worker import ModelInfo
+
+
+class ViewerStatusBar(QStatusBar):
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.hover_label = QLabel("", self)
+        self.time_label = QLabel("", self)
+        self.model_label = QLabel("Loading model…", self)
+        self.busy = QProgressBar(self)
+        self.busy.setRange(0, 0)  # indeterminate
+        self.busy.setMaximumWidth(90)
+        self.busy.setTextVisible(False)
+        self.busy.hide()
+        self.addWidget(self.hover_label, 1)
+        for widget in (self.busy, self.time_label, self.model_label):
+            self.addPermanentWidget(widget)
+
+    def model_loading(self, path: Path) -> None:
+        self.model_label.setText(f"Loading model {path.name}…")
+
+    def model_active(self, info: ModelInfo | None, failure: str = "") -> None:
+        """Name the model the worker runs, or "No model" (with why in the tooltip)."""
+        if info is None:
+            self.model_label.setText("No model")
+            self.model_label.setToolTip(failure)
+            return
+        self.model_label.setText(f"{info.name} · {info.device}")
+        self.model_label.setToolTip(f"{info.path}\nloaded in {info.load_seconds:.1f} s")
