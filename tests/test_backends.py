@@ -100,3 +100,39 @@ def test_shipped_twin_matches_tensorflow_on_the_validation_images():
         same += int(np.count_nonzero(a == b))
         total += a.size
     assert same / total >= 0.999
+
+
+def test_flip_averaging_is_mirror_symmetric(tiny_model_path):
+    """--tta averages the scores of the image and its mirror, so mirroring the input
+    mirrors the answer exactly."""
+    from segviewer.core.inference import Segmenter
+
+    segmenter = Segmenter.load(tiny_model_path, tta=True)
+    assert segmenter.backend_description.startswith("TensorFlow")
+    image = tricolour_image(64, 96, seed=5)
+    image[:, :30] = image[:, :30] // 2 + 60  # not symmetric by itself
+    a = segmenter.predict(image).train_ids
+    b = segmenter.predict(image[:, ::-1].copy()).train_ids
+    assert (a == b[:, ::-1]).all()
+
+
+def test_scores_are_upsampled_before_the_argmax(tiny_model_path):
+    """Class scores are scaled up bilinearly before the argmax, so a boundary can fall
+    between two working-size pixels: at 2:1, nearest-neighbour upsampling of the IDs would
+    only ever put it on an even column."""
+    from segviewer.core.inference import Segmenter
+
+    segmenter = Segmenter.load(tiny_model_path, pixel_budget=32 * 64)
+    boundaries = []
+    for shift in range(6):
+        ramp = np.clip(np.arange(128) - 40 - shift * 3, 0, 48) * 255 // 48
+        image = np.zeros((64, 128, 3), np.uint8)
+        image[..., 0] = ramp[None].astype(np.uint8)          # red (road) rises left to right
+        image[..., 2] = (255 - ramp)[None].astype(np.uint8)  # blue (sky) falls
+        prediction = segmenter.predict(image)
+        assert prediction.working_size == (32, 64) and prediction.train_ids.shape == (64, 128)
+        row = prediction.train_ids[10]
+        boundary = int(np.argmax(row == 0))
+        assert set(row[:boundary].tolist()) == {10} and set(row[boundary:].tolist()) == {0}
+        boundaries.append(boundary)
+    assert any(b % 2 for b in boundaries), boundaries

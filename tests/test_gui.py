@@ -447,3 +447,4 @@ def test_save_all_can_be_cancelled(qtbot, make_window, image_folder, tmp_path):
     written, errors = blocker.args[0]
     assert written <= 3 and not window.saving.cancel_button.isVisibleTo(window)
     assert written == 3 or "stopped before finishing" in errors
+

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from segviewer.model_stats import count_macs
 
-    segmenter = Segmenter.load(args.model)
+    segmenter = Segmenter.load(args.model, backend="tf")  # the Keras model: parameters, MACs
     kitti_work = working_size(375, 1242, DEFAULT_PIXEL_BUDGET)
     with open(args.run / "log.csv", newline="") as file:
         epochs = list(csv.DictReader(file))
@@ -119,12 +119,21 @@ def main(argv: list[str] | None = None) -> int:
         samples = select_samples(args.data / folder, layout, "val")
         if not samples:
             continue
-        scores, _, median_s = evaluate(segmenter, samples, layout)
-        document = scores_document(scores, class_names(layout), len(samples))
+        scores, matrix, median_s = evaluate(segmenter, samples, layout)
+        names = class_names(layout)
+        document = scores_document(scores, names, len(samples))
+        # How much of each class the validation truth holds: a class with few pixels has a
+        # noisy IoU, and one with none has no figure at all (the legend says so).
+        document["truth_pixels"] = {name: int(count) for name, count in zip(names, matrix.sum(axis=1))}
         document["median_ms_per_image"] = round(median_s * 1000, 1)
         document["class_space"] = "19 Cityscapes train classes" if layout == "kitti" else "CamVid's 11 classes"
         card["validation"][layout] = document
         print(f"{layout}: mean IoU {scores.mean_iou:.3f}, pixel accuracy {scores.pixel_accuracy:.3f}")
+    card["runtime"] = {
+        "litert_twin": f"{args.model.with_suffix('.tflite').name} (float32, same graph; the viewer's "
+                       "default on CPUs, `segviewer convert` makes it)",
+        "score_upsampling": "bilinear on class scores before the argmax, up to 2x the working size",
+    }
     out = args.model.with_suffix(".json")
     out.write_text(json.dumps(card, indent=2) + "\n")
     print(f"wrote {out}")

@@ -17,13 +17,18 @@ def validation_iou_by_class(card: dict[str, Any], table: ClassTable) -> dict[int
     """Train ID -> validation IoU from the card's KITTI figures; ``None`` where the card has
     no figure for a class (it was absent from the validation data). Empty for a card
     without validation figures (e.g. a user's own model)."""
-    per_class = card.get("validation", {}).get(QUALITY_SPLIT, {}).get("per_class", {})
+    split = card.get("validation", {}).get(QUALITY_SPLIT, {})
+    per_class = split.get("per_class", {})
     if not isinstance(per_class, dict) or not per_class:
         return {}
+    # A class only predicted (no truth pixels) scores 0 under the Cityscapes rule, but that
+    # is no measure of whether the model can see it: no figure then.
+    truth_pixels = split.get("truth_pixels", {})
     result: dict[int, float | None] = {}
     for info in table.train_classes:
         value = per_class.get(info.name)
-        result[info.train_id] = float(value) if isinstance(value, (int, float)) else None
+        absent = isinstance(truth_pixels, dict) and truth_pixels.get(info.name, 1) == 0
+        result[info.train_id] = float(value) if isinstance(value, (int, float)) and not absent else None
     return result
 
 
