@@ -43,6 +43,7 @@ from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, Segmenter
 from segviewer.core.mask_io import MaskFormat
 from segviewer.core.overlay import compose_overlay
 from segviewer.core.resources import default_model_path
+from segviewer.core.sharding import Shard
 from segviewer.help_text import plain
 from segviewer.progress import ProgressBar
 
@@ -75,9 +76,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tta", action="store_true",
                         help="test-time augmentation: average the scores of the image and its mirror "
                              "(about 2x the network time)")
+    parser.add_argument("--shard", default=None, metavar="K/N",
+                        help="process only shard K of N (0 <= K < N) of the inputs, chosen by a stable hash "
+                             "of each path: run N of these (a SLURM array, a Kubernetes Indexed Job, "
+                             "xargs -P) and together they segment every input once")
     args = parser.parse_args(argv)
     try:
         args.formats = MaskFormat.parse_list(args.format)
+        args.shard = Shard.parse(args.shard) if args.shard else None
     except ValueError as error:
         parser.error(str(error))
     if not 0.0 <= args.opacity <= 1.0:
@@ -193,6 +199,11 @@ def _run(args: argparse.Namespace) -> int:
     jobs, problems = collect_jobs(args.inputs, args.out, args.recursive)
     jobs, clashes = _deduplicate(jobs, args.formats)
     problems += clashes
+    if args.shard is not None:
+        everything = len(jobs)
+        jobs = [job for job in jobs if args.shard.owns(str(job.source))]
+        problems = [p for p in problems if args.shard.owns(p.split(":")[0])]
+        print(f"shard {args.shard.index}/{args.shard.count}: {len(jobs)} of {everything} image(s)", file=sys.stderr)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     if args.skip_existing:

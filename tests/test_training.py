@@ -39,7 +39,8 @@ def test_seed_summary_reports_the_article_parameter_count(capsys):
 
 
 def _synthetic_datasets(root: Path) -> Path:
-    """A few tiny images in the KITTI and CamVid layouts, labels consistent with colour."""
+    """A few tiny images in the KITTI, Cityscapes and CamVid layouts, labels consistent
+    with colour."""
     kitti_images = root / "kitti_semantics" / "training" / "image_2"
     kitti_labels = root / "kitti_semantics" / "training" / "semantic"
     for folder in (kitti_images, kitti_labels):
@@ -51,6 +52,16 @@ def _synthetic_datasets(root: Path) -> Path:
         labels[32:64] = 21  # vegetation
         Image.fromarray(image).save(kitti_images / f"{index:06d}_10.png")
         Image.fromarray(labels, "L").save(kitti_labels / f"{index:06d}_10.png")
+    for split, city in (("train", "aachen"), ("val", "lindau")):
+        images = root / "cityscapes" / "leftImg8bit" / split / city
+        labels = root / "cityscapes" / "gtFine" / split / city
+        images.mkdir(parents=True)
+        labels.mkdir(parents=True)
+        label_ids = np.full((64, 128), 7, np.uint8)  # road
+        label_ids[:21] = 23  # sky
+        label_ids[21:42] = 21  # vegetation
+        Image.fromarray(tricolour_image(64, 128, seed=9)).save(images / f"{city}_000000_000019_leftImg8bit.png")
+        Image.fromarray(label_ids, "L").save(labels / f"{city}_000000_000019_gtFine_labelIds.png")
     for split in ("train", "val"):
         (root / "camvid" / split).mkdir(parents=True)
         (root / "camvid" / f"{split}annot").mkdir(parents=True)
@@ -160,3 +171,49 @@ def test_focus_crops_land_on_the_rare_object():
         _, crop = augment(tf.constant(image), tf.constant(label), (64, 128), focus=tf.constant([160, 615]))
         hits += int((crop.numpy() == 17).any())
     assert hits >= 9  # random 64x128 crops would find it about 1 time in 10
+
+
+def test_cityscapes_layout_trains_and_evaluates(tmp_path):
+    from segviewer.core.datasets import Layout, find_ground_truth
+    from training.data import dataset_folders, split_samples
+    from training.evaluate import select_samples
+
+    data = _synthetic_datasets(tmp_path / "data")
+    assert set(dataset_folders(data)) == {Layout.KITTI, Layout.CITYSCAPES, Layout.CAMVID}
+    cityscapes = data / "cityscapes"
+    assert dataset_folders(cityscapes) == {Layout.CITYSCAPES: cityscapes}  # a dataset root itself
+    train, validation = split_samples(cityscapes, data / "camvid")
+    assert {s.layout for s in train} == {"cityscapes", "camvid"} and len(validation) == 2
+    val = select_samples(cityscapes, "cityscapes", "val")
+    assert len(val) == 1 and val[0].read_train_ids()[0, 0] == 10  # sky
+    assert find_ground_truth(val[0].image) == (val[0].label, "cityscapes")
+
+
+def test_worker_role_from_tf_config(monkeypatch):
+    """Multi-worker runs: only the chief's checkpoint is the run's; others save aside."""
+    import json
+
+    from training.train import worker_role
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert worker_role() == (True, 0)
+    workers = {"worker": ["a:1", "b:2"]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": workers, "task": {"type": "worker", "index": 1}}))
+    assert worker_role() == (False, 1)
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": workers, "task": {"type": "worker", "index": 0}}))
+    assert worker_role() == (True, 0)
+    with_chief = {"chief": ["c:3"], **workers}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": with_chief, "task": {"type": "worker", "index": 0}}))
+    assert worker_role() == (False, 0)
+
+
+def test_mixed_precision_flag_builds_and_trains(tmp_path):
+    data = _synthetic_datasets(tmp_path / "data")
+    command = [sys.executable, "-m", "training.train", "--data", str(data / "cityscapes"), "--run-dir",
+               str(tmp_path / "run"), "--steps-per-epoch", "1", "--batch-size", "2", "--crop", "32", "64",
+               "--epochs", "1", "--no-pretrained", "--mixed-precision", "--pipeline-probe-batches", "2"]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "input pipeline alone:" in result.stdout
+    info = __import__("json").loads((tmp_path / "run" / "train_info.json").read_text())
+    assert info["mixed_precision"] and info["pipeline_images_per_s"] > 0

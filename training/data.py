@@ -22,8 +22,11 @@ import tensorflow as tf
 
 from segviewer.core.classes import NUM_TRAIN_CLASSES, VOID_TRAIN_ID
 from segviewer.core.datasets import (
+    Layout,
     Sample,
     camvid_samples,
+    cityscapes_samples,
+    detect_layout,
     is_kitti_validation,
     kitti_samples,
 )
@@ -36,21 +39,39 @@ IGNORE = VOID_TRAIN_ID
 NO_FOCUS = (-1, -1)
 
 
-def split_samples(root: Path) -> tuple[list[Sample], list[Sample]]:
-    """(train, validation) samples from whatever of KITTI / CamVid exists under ``root``."""
+def dataset_folders(root: Path) -> dict[Layout, Path]:
+    """The datasets in ``root``: ``root`` itself when it is one (KITTI, Cityscapes or CamVid
+    layout), else its sub-folders that are (e.g. ``kitti_semantics/``, ``camvid/``,
+    ``cityscapes/``)."""
     root = Path(root)
+    own = detect_layout(root)
+    if own is not None:
+        return {own: root}
+    found: dict[Layout, Path] = {}
+    for child in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        layout = detect_layout(child)
+        if layout is not None and layout not in found:
+            found[layout] = child
+    return found
+
+
+def split_samples(*roots: Path) -> tuple[list[Sample], list[Sample]]:
+    """(train, validation) samples from every dataset under ``roots``. Splits: KITTI
+    000040-000047 validate (the rest train), Cityscapes and CamVid their own train / val."""
     train: list[Sample] = []
     validation: list[Sample] = []
-    kitti = root / "kitti_semantics"
-    if kitti.is_dir():
-        for sample in kitti_samples(kitti, "training"):
-            if sample.label is None:
-                continue
-            (validation if is_kitti_validation(sample) else train).append(sample)
-    camvid = root / "camvid"
-    if camvid.is_dir():
-        train += camvid_samples(camvid, "train")
-        validation += camvid_samples(camvid, "val")
+    for root in roots:
+        for layout, folder in dataset_folders(root).items():
+            if layout is Layout.KITTI:
+                for sample in kitti_samples(folder, "training"):
+                    if sample.label is not None:
+                        (validation if is_kitti_validation(sample) else train).append(sample)
+            elif layout is Layout.CITYSCAPES:
+                train += [s for s in cityscapes_samples(folder, "train") if s.label is not None]
+                validation += [s for s in cityscapes_samples(folder, "val") if s.label is not None]
+            else:
+                train += camvid_samples(folder, "train")
+                validation += camvid_samples(folder, "val")
     return train, validation
 
 
@@ -228,6 +249,20 @@ def training_dataset(samples: list[LoadedSample], repeats: dict[str, int], batch
                         num_parallel_calls=tf.data.AUTOTUNE)
             .batch(batch_size, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE))
+
+
+def pipeline_images_per_second(dataset: tf.data.Dataset, batches: int = 10) -> float:
+    """Augmented training images per second the input pipeline delivers on its own
+    (after one warm-up batch)."""
+    import time
+
+    iterator = iter(dataset)
+    first = next(iterator)
+    batch_size = int(first[0].shape[0])
+    started = time.perf_counter()
+    for _ in range(max(batches, 1)):
+        next(iterator)
+    return max(batches, 1) * batch_size / max(time.perf_counter() - started, 1e-9)
 
 
 def steps_per_epoch(samples: list[LoadedSample], repeats: dict[str, int], batch_size: int,

@@ -26,6 +26,7 @@ from segviewer.core.datasets import (
     TRAIN_TO_CAMVID,
     Sample,
     camvid_samples,
+    cityscapes_samples,
     is_kitti_validation,
     kitti_samples,
     read_single_channel,
@@ -48,7 +49,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True,
                         help="the kitti_semantics/ or camvid/ folder")
-    parser.add_argument("--layout", choices=("kitti", "camvid"), required=True)
+    parser.add_argument("--layout", choices=("kitti", "cityscapes", "camvid"), required=True)
     parser.add_argument("--split", choices=("val", "train", "all"), default="val",
                         help="KITTI val = 000040-000047; CamVid val = val/ (default %(default)s)")
     parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
@@ -64,6 +65,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def select_samples(data: Path, layout: str, split: str) -> list[Sample]:
+    if layout == "cityscapes":
+        splits = {"val": ["val"], "train": ["train"], "all": ["train", "val"]}[split]
+        return [s for name in splits for s in cityscapes_samples(data, name) if s.label is not None]
     if layout == "camvid":
         splits = {"val": ["val"], "train": ["train"], "all": ["train", "val"]}[split]
         return [s for name in splits for s in camvid_samples(data, name)]

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from segviewer.help_text import plain
 
 DEFAULT_CROP = (192, 384)
@@ -26,8 +28,9 @@ DEFAULT_CROP = (192, 384)
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training.train", description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("../shared/datasets"),
-                        help="folder holding kitti_semantics/ and/or camvid/")
+    parser.add_argument("--data", type=Path, nargs="+", default=[Path("../shared/datasets")],
+                        help="dataset folders (KITTI, Cityscapes or CamVid layout), or folders holding "
+                             "them (e.g. kitti_semantics/ camvid/ cityscapes/); several may be given")
     parser.add_argument("--arch", choices=("lite0", "seed"), default="lite0")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--steps-per-epoch", type=int, default=0, help="0 = one pass over the data")
@@ -36,6 +39,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--kitti-repeats", type=int, default=8,
                         help="KITTI has few images: show each this many times per epoch")
+    parser.add_argument("--repeat", action="append", default=[], metavar="LAYOUT=N",
+                        help="per-dataset sampling weight: show each image of LAYOUT (kitti, cityscapes, "
+                             "camvid) N times per epoch (default kitti=--kitti-repeats, others 1)")
+    parser.add_argument("--pipeline-probe-batches", type=int, default=10,
+                        help="time this many batches of the input pipeline alone before training")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="mixed_float16 compute (for GPUs; Keras scales the loss); float32 otherwise")
     parser.add_argument("--patience", type=int, default=12, help="early-stopping patience (epochs)")
     parser.add_argument("--max-train-images", type=int, default=0, help="debug: cap the training set")
     parser.add_argument("--max-val-images", type=int, default=0, help="debug: cap the validation set")
@@ -59,6 +69,40 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--summary", action="store_true", help="print the model summary and exit")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
+
+
+def parse_repeats(items: list[str], kitti_repeats: int) -> dict[str, int]:
+    """``["cityscapes=2", ...]`` -> repeats per layout (KITTI defaults to ``kitti_repeats``)."""
+    repeats = {"kitti": kitti_repeats, "cityscapes": 1, "camvid": 1}
+    for item in items:
+        layout, _, count = item.partition("=")
+        if layout not in repeats or not count.isdigit() or int(count) < 1:
+            raise SystemExit(f"error: --repeat takes LAYOUT=N with LAYOUT in {', '.join(repeats)}, not {item!r}")
+        repeats[layout] = int(count)
+    return repeats
+
+
+def worker_role() -> tuple[bool, int]:
+    """(is chief, task index) from ``TF_CONFIG`` (multi-worker training); (True, 0) alone.
+    The chief is the task typed "chief", or worker 0 when there is none."""
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG", "{}"))
+    except ValueError:
+        return True, 0
+    task = config.get("task", {})
+    kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    has_chief = bool(config.get("cluster", {}).get("chief"))
+    return (kind == "chief" or (kind == "worker" and index == 0 and not has_chief)), index
+
+
+def weights_digest(model) -> str:
+    """SHA-256 of all weights: equal on every worker of a synchronous run."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for weight in model.get_weights():
+        digest.update(np.ascontiguousarray(weight).tobytes())
+    return digest.hexdigest()
 
 
 def make_strategy(name: str):
@@ -116,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(args.logical_cpus)])
     keras.utils.set_random_seed(args.seed)
+    if args.mixed_precision:
+        # float16 compute, float32 weights; compile() wraps the optimizer in a
+        # LossScaleOptimizer, and SetCrossEntropy computes in float32.
+        keras.mixed_precision.set_global_policy("mixed_float16")
     if args.summary:
         model = build_model(args.arch, pretrained=False)
         model.summary(line_length=110)
@@ -123,19 +171,24 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     run_dir = args.run_dir or Path("runs") / args.arch
+    is_chief, task_index = worker_role()
+    if not is_chief:
+        # Every worker must save (collective ops), but only the chief's files are the run's.
+        run_dir = run_dir / f"worker-{task_index}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    train_samples, val_samples = data.split_samples(args.data)
+    train_samples, val_samples = data.split_samples(*args.data)
     if args.max_train_images:
         train_samples = train_samples[: args.max_train_images]
     if args.max_val_images:
         val_samples = val_samples[: args.max_val_images]
     if not train_samples or not val_samples:
-        print(f"error: no KITTI or CamVid training/validation images under {args.data}", file=sys.stderr)
+        print(f"error: no KITTI, Cityscapes or CamVid training/validation images under "
+              f"{', '.join(map(str, args.data))}", file=sys.stderr)
         return 2
     print(f"loading {len(train_samples)} training and {len(val_samples)} validation images...", flush=True)
     train_loaded = data.load_samples(train_samples)
     val_loaded = data.load_samples(val_samples)
-    repeats = {"kitti": args.kitti_repeats, "camvid": 1}
+    repeats = parse_repeats(args.repeat, args.kitti_repeats)
     weights = data.code_weights(train_loaded, repeats)
     print("code weights:", " ".join(f"{w:.2f}" for w in weights), flush=True)
     image_factors = None
@@ -154,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
                                      focus_probability=args.focus_probability if image_factors is not None else 0.0)
     val_ds = data.validation_dataset(val_loaded, replicas=strategy.num_replicas_in_sync)
     steps = args.steps_per_epoch or data.steps_per_epoch(train_loaded, repeats, global_batch, image_factors)
+    # The input pipeline alone: on a GPU it must outrun the network or the GPU starves.
+    pipeline_rate = data.pipeline_images_per_second(train_ds, batches=args.pipeline_probe_batches)
+    print(f"input pipeline alone: {pipeline_rate:.1f} images/s "
+          f"({args.pipeline_probe_batches} batches of {global_batch})", flush=True)
 
     last_path = run_dir / "last.keras"
     best_path = run_dir / "best.keras"
@@ -197,14 +254,16 @@ def main(argv: list[str] | None = None) -> int:
     info = {"arch": args.arch, "epochs_run": _completed_epochs(csv_path), "resumed_at_epoch": initial_epoch,
             "train_seconds_this_run": round(seconds),
             "train_images": len(train_samples), "val_images": len(val_samples),
-            "batch_size": global_batch, "crop": list(crop), "kitti_repeats": args.kitti_repeats,
-            "steps_per_epoch": steps, "strategy": args.strategy, "lr": args.lr,
+            "batch_size": global_batch, "crop": list(crop), "repeats": repeats,
+            "steps_per_epoch": steps, "strategy": args.strategy,
+            "pipeline_images_per_s": round(pipeline_rate, 1), "mixed_precision": args.mixed_precision, "lr": args.lr,
             "init_from": str(args.init_from) if args.init_from else None,
             "repeat_threshold": args.repeat_threshold, "focus_probability": args.focus_probability,
-            "loss": "set-valued cross-entropy, code weights 1/ln(1.05+freq)"}
+            "loss": "set-valued cross-entropy, code weights 1/ln(1.05+freq)",
+            "chief": is_chief, "weights_sha256": weights_digest(model)}
     (run_dir / "train_info.json").write_text(json.dumps(info, indent=2))
     print(f"trained {info['epochs_run']} epochs in {seconds / 60:.1f} min; best model: {best_path}")
-    if args.export:
+    if args.export and is_chief:
         from training.export import export_model
 
         export_model(best_path if best_path.exists() else last_path, args.export)

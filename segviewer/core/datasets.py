@@ -73,8 +73,9 @@ TRAIN_TO_CAMVID[:19] = [
 class Layout(str, enum.Enum):
     """How a dataset stores its ground truth (a ``str`` enum: compares equal to its value)."""
 
-    KITTI = "kitti"    # Cityscapes label IDs (KITTI semantics, Cityscapes gtFine)
-    CAMVID = "camvid"  # CamVid's 11 class values (SegNet layout)
+    KITTI = "kitti"            # KITTI semantics: training/image_2 + training/semantic (label IDs)
+    CITYSCAPES = "cityscapes"  # leftImg8bit/<split>/<city>/ + gtFine/<split>/<city>/ (label IDs)
+    CAMVID = "camvid"          # CamVid's 11 class values (SegNet layout)
 
 
 LAYOUTS = tuple(layout.value for layout in Layout)
@@ -121,6 +122,31 @@ def kitti_samples(root: Path, split: str = "training") -> list[Sample]:
     return samples
 
 
+def cityscapes_samples(root: Path, split: str) -> list[Sample]:
+    """``leftImg8bit/<split>/<city>/<stem>_leftImg8bit.png`` with
+    ``gtFine/<split>/<city>/<stem>_gtFine_labelIds.png`` (label None where it is missing,
+    as for the test split)."""
+    images = sorted((Path(root) / "leftImg8bit" / split).glob("*/*_leftImg8bit.png"))
+    samples = []
+    for image in images:
+        stem = image.name.removesuffix("_leftImg8bit.png")
+        label = Path(root) / "gtFine" / split / image.parent.name / f"{stem}_gtFine_labelIds.png"
+        samples.append(Sample(image, label if label.is_file() else None, Layout.CITYSCAPES.value))
+    return samples
+
+
+def detect_layout(folder: Path) -> Layout | None:
+    """The layout of a dataset folder (its own root), or None."""
+    folder = Path(folder)
+    if (folder / "leftImg8bit").is_dir() and (folder / "gtFine").is_dir():
+        return Layout.CITYSCAPES
+    if (folder / "training" / "image_2").is_dir():
+        return Layout.KITTI
+    if (folder / "train").is_dir() and (folder / "trainannot").is_dir():
+        return Layout.CAMVID
+    return None
+
+
 def is_kitti_validation(sample: Sample) -> bool:
     """Whether a KITTI sample (``0000NN_10.png``) belongs to the fixed validation split."""
     return int(sample.image.name.split("_")[0]) in KITTI_VALIDATION
@@ -149,7 +175,7 @@ def find_ground_truth(image: Path) -> tuple[Path, str] | None:
             parts[index] = "gtFine"
             candidate = Path(*parts).parent / f"{stem}_gtFine_labelIds.png"
             if candidate.is_file():
-                return candidate, "kitti"  # Cityscapes label IDs read like KITTI's
+                return candidate, Layout.CITYSCAPES.value
     camvid = image.parent.parent / f"{image.parent.name}annot" / image.name
     if camvid.is_file():
         return camvid, "camvid"
@@ -157,7 +183,8 @@ def find_ground_truth(image: Path) -> tuple[Path, str] | None:
 
 
 def read_ground_truth(path: Path, layout: str) -> np.ndarray:
-    """Ground truth as train IDs for ``layout`` in :data:`LAYOUTS`."""
+    """Ground truth as train IDs for ``layout`` in :data:`LAYOUTS` (KITTI and Cityscapes
+    both store Cityscapes label IDs)."""
     if layout == "camvid":
         return CAMVID_TO_TRAIN[read_single_channel(Path(path))]
     return read_label_ids(path)
