@@ -29,6 +29,7 @@ from PIL import Image
 from segviewer.core.backends import Backend, choose_backend, usable_twin
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, Segmenter, padded_size
 from segviewer.core.resources import default_model_path
+from segviewer.core.tf_logging import native_noise_filtered
 from segviewer.help_text import plain
 
 KITTI_SIZE = (375, 1242)
@@ -147,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     repeats = 3 if args.quick else 15
     model_path = args.model or default_model_path()
-    import tensorflow as tf
+    with native_noise_filtered():
+        import tensorflow as tf
 
     from segviewer.core.inference import device_description
     from segviewer.model_stats import count_macs

@@ -15,5 +15,11 @@ def count_macs(model: Any, height: int, width: int) -> int:
     concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
     options = option_builder.ProfileOptionBuilder(option_builder.ProfileOptionBuilder.float_operation())
     options = options.with_empty_output().build()
-    profile = model_analyzer.profile(concrete.graph, options=options)
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # the v1 profiler warns that its own internals are deprecated
+    try:
+        profile = model_analyzer.profile(concrete.graph, options=options)
+    finally:
+        logger.setLevel(level)
     return int(profile.total_float_ops // 2)

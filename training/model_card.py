@@ -43,6 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--name", default="segviewer-lite0-unet")
     parser.add_argument("--train-minutes", type=float, default=None,
                         help="wall-clock training time, if the log does not cover it")
+    parser.add_argument("--shipped-epoch", type=int, default=None,
+                        help="the epoch whose weights were exported (default: the best by validation mean IoU)")
     parser.add_argument("--note", default="", help="how the run went, in words (kept in the card)")
     parser.add_argument("--markdown", action="store_true",
                         help="only print the existing card as the README's per-class table")
@@ -101,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                           for key, (text, licence) in DATA_CREDITS.items()},
         "training": {
             "epochs_run": len(epochs),
-            "best_epoch": int(best["epoch"]) + 1,
+            "shipped_epoch": args.shipped_epoch or int(best["epoch"]) + 1,
             "wall_minutes": args.train_minutes if args.train_minutes is not None
             else round(info.get("train_seconds_this_run", 0) / 60, 1),
             "hardware": "2-core x86-64 CPU, no GPU",
