@@ -161,8 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(f"benchmarking {model_path.name} on {results['device']} (TensorFlow {tf.__version__})...",
           file=sys.stderr)
-    auto = choose_backend("auto", model_path)
-    backends = [Backend.TENSORFLOW] + ([Backend.LITERT] if usable_twin(model_path) else [])
+    twin = usable_twin(model_path)
+    auto = choose_backend("auto", twin)
+    backends = [Backend.TENSORFLOW] + ([Backend.LITERT] if twin else [])
     results["backend_auto"] = auto.value
     frame = road_like_image(*KITTI_SIZE)
     segmenters = {b: Segmenter.load(model_path, args.pixel_budget, backend=b) for b in backends}

@@ -19,11 +19,12 @@ pytest.importorskip("ai_edge_litert")
 
 def test_auto_prefers_litert_on_a_cpu_when_a_twin_exists(twinned_model, tiny_model_path, monkeypatch):
     monkeypatch.setattr(backends, "nvidia_gpu_present", lambda: False)
-    assert choose_backend("auto", twinned_model) is Backend.LITERT
-    assert choose_backend("auto", tiny_model_path) is Backend.TENSORFLOW  # no twin
-    assert choose_backend("tf", twinned_model) is Backend.TENSORFLOW
+    assert choose_backend("auto", usable_twin(twinned_model)) is Backend.LITERT
+    assert usable_twin(tiny_model_path) is None
+    assert choose_backend("auto", usable_twin(tiny_model_path)) is Backend.TENSORFLOW  # no twin
+    assert choose_backend("tf", usable_twin(twinned_model)) is Backend.TENSORFLOW
     monkeypatch.setattr(backends, "nvidia_gpu_present", lambda: True)
-    assert choose_backend("auto", twinned_model) is Backend.TENSORFLOW
+    assert choose_backend("auto", usable_twin(twinned_model)) is Backend.TENSORFLOW
 
 
 def test_a_twin_of_another_model_is_not_used(twinned_model, tmp_path):

@@ -87,13 +87,14 @@ def litert_available() -> bool:
     return importlib.util.find_spec("ai_edge_litert") is not None
 
 
-def choose_backend(requested: Backend | str, model_path: Path) -> Backend:
-    """``auto``: TensorFlow when an NVIDIA GPU is present or the model has no (current)
-    twin or LiteRT is not installed; LiteRT otherwise. An explicit choice is kept."""
+def choose_backend(requested: Backend | str, twin: Path | None) -> Backend:
+    """``auto``: TensorFlow when an NVIDIA GPU is present or the model has no current
+    twin (``twin`` is :func:`usable_twin`'s answer) or LiteRT is not installed; LiteRT
+    otherwise. An explicit choice is kept."""
     requested = Backend(requested)
     if requested is not Backend.AUTO:
         return requested
-    if nvidia_gpu_present() or usable_twin(model_path) is None or not litert_available():
+    if nvidia_gpu_present() or twin is None or not litert_available():
         return Backend.TENSORFLOW
     return Backend.LITERT
 
@@ -179,10 +180,10 @@ class LiteRTNetwork:
         self.model = None  # no Keras model in memory: that is the point
         self.path = Path(twin)
         self.description = f"LiteRT on CPU ({threads} threads)"
-        with native_noise_filtered():  # "Created TensorFlow Lite XNNPACK delegate" etc.
-            self._interpreter = Interpreter(model_path=str(twin), num_threads=threads)
-            self._runner = self._interpreter.get_signature_runner(SEGMENT_SIGNATURE_NAME)
-            self.segment(np.zeros((1, 32, 32, 3), np.uint8), (32, 32))  # the delegate starts here
+        # The XNNPACK delegate announces itself on the first run: the caller's probe run
+        # (inside native_noise_filtered) takes care of that.
+        self._interpreter = Interpreter(model_path=str(twin), num_threads=threads)
+        self._runner = self._interpreter.get_signature_runner(SEGMENT_SIGNATURE_NAME)
 
     def segment(self, pixels: np.ndarray, out_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         result = self._runner(pixels=np.ascontiguousarray(pixels, np.uint8),

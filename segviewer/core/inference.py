@@ -148,9 +148,10 @@ class Segmenter:
         _check_model_file(path)
         card = read_model_card(path)
         name = card.get("name", path.stem)
-        chosen = Backend.TENSORFLOW if tta else choose_backend(backend, path)
+        twin = None if tta or Backend(backend) is Backend.TENSORFLOW else usable_twin(path)
+        chosen = Backend.TENSORFLOW if tta else choose_backend(backend, twin)
         if chosen is Backend.LITERT:
-            return cls(_load_twin(path), name=name, pixel_budget=pixel_budget, card=card)
+            return cls(_load_twin(path, twin), name=name, pixel_budget=pixel_budget, card=card)
         try:
             with native_noise_filtered():
                 import keras
@@ -159,8 +160,7 @@ class Segmenter:
 
                 model = keras.saving.load_model(path, compile=False)
         except Exception as error:  # Keras raises many types for a bad archive
-            detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise ModelLoadError(path, f"not a loadable Keras model ({detail[:200]})") from None
+            raise ModelLoadError(path, f"not a loadable Keras model ({_first_line(error, 200)})") from None
         with native_noise_filtered():  # the first run initialises TensorFlow's devices
             _check_compatible(path, model)
             network = TensorFlowNetwork(model, device_description(), flip_average=tta)
@@ -188,20 +188,25 @@ class Segmenter:
         return Prediction(ids, confidence, time.perf_counter() - start, (work_h, work_w))
 
 
-def _load_twin(path: Path) -> Network:
-    twin = usable_twin(path)
+def _first_line(error: BaseException, limit: int) -> str:
+    """The first line of an exception's message (or its type), for a one-line report."""
+    text = str(error).strip()
+    return text.splitlines()[0][:limit] if text else type(error).__name__
+
+
+def _load_twin(path: Path, twin: Path | None) -> Network:
     if twin is None:
         raise ModelLoadError(path, "no current LiteRT twin (.tflite) beside it; make one with "
                                    "`segviewer convert` or use --backend tf")
     try:
-        network = LiteRTNetwork(twin)
-        ids, confidence = network.segment(np.zeros((1, *PROBE_SIZE, 3), np.uint8), PROBE_SIZE)
+        with native_noise_filtered():  # the first run starts XNNPACK, which says so
+            network = LiteRTNetwork(twin)
+            ids, confidence = network.segment(np.zeros((1, *PROBE_SIZE, 3), np.uint8), PROBE_SIZE)
     except ImportError:
         raise ModelLoadError(twin, "LiteRT is not installed (pip install ai-edge-litert), "
                                    "or use --backend tf") from None
     except Exception as error:  # a damaged or foreign .tflite
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelLoadError(twin, f"not a usable LiteRT twin ({detail[:200]})") from None
+        raise ModelLoadError(twin, f"not a usable LiteRT twin ({_first_line(error, 200)})") from None
     if ids.shape != PROBE_SIZE or confidence.shape != PROBE_SIZE:
         raise ModelLoadError(twin, f"incompatible LiteRT twin: output {ids.shape} for input {PROBE_SIZE}")
     return network
@@ -241,9 +246,8 @@ def _check_compatible(path: Path, model: Any) -> None:
         probe = model(np.zeros((1, *probe_size, 3), np.uint8), training=False)
         probe_shape = tuple(int(d) for d in probe.shape)
     except Exception as error:  # any failure of a foreign model's forward pass
-        detail = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
         raise ModelLoadError(path, f"incompatible model: fails on a {probe_size[1]}x{probe_size[0]} "
-                                   f"test image ({detail})") from None
+                                   f"test image ({_first_line(error, 160)})") from None
     if probe_shape[1:3] != probe_size:
         raise ModelLoadError(path, f"incompatible model: its output ({probe_shape[2]}x{probe_shape[1]}) is not "
                                    f"the size of its input ({probe_size[1]}x{probe_size[0]}); segviewer needs "
