@@ -69,11 +69,6 @@ def membership_matrix() -> np.ndarray:
     return matrix
 
 
-def exact_train_ids(codes: np.ndarray) -> np.ndarray:
-    """Training codes reduced to train IDs for scoring: set labels become void."""
-    return np.where(codes < NUM_TRAIN_CLASSES, codes, VOID_TRAIN_ID).astype(np.uint8)
-
-
 # CamVid 11-class value -> code. 0 Sky, 1 Building, 2 Pole, 3 Road, 4 Pavement, 5 Tree,
 # 6 SignSymbol, 7 Fence, 8 Car, 9 Pedestrian, 10 Bicyclist, 11 Unlabelled.
 CAMVID11_TO_CODE = np.full(256, VOID_TRAIN_ID, np.uint8)
