@@ -165,3 +165,40 @@ def test_evaluate_size_mismatch_names_the_file_and_json_stays_valid(tmp_path, ca
     assert "a_labelIds.png" in err and "a.png" in err and "Traceback" not in err
     document = json.loads(out.read_text(), parse_constant=lambda c: pytest.fail(f"invalid JSON constant {c}"))
     assert document["miou"] is None and document["images"] == 0
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "RGBA", "P", "CMYK"])
+def test_big_images_are_copied_out_in_strips_with_identical_pixels(tmp_path, monkeypatch, mode):
+    import segviewer.core.image_io as image_io
+
+    path = tmp_path / ("big.jpg" if mode == "CMYK" else "big.png")
+    Image.fromarray(tricolour_image(700, 300, seed=3)).convert(mode).save(path)
+    whole = load_image(path)
+    monkeypatch.setattr(image_io, "STRIP_THRESHOLD", 1000)
+    monkeypatch.setattr(image_io, "STRIP_ROWS", 64)
+    assert (load_image(path) == whole).all()
+
+
+def test_prefetch_is_bounded_by_pixels(tmp_path, monkeypatch):
+    """A folder of big images never has more than PREFETCH_PIXELS decoded ahead."""
+    import segviewer.predict as predict
+
+    for index in range(6):
+        Image.fromarray(tricolour_image(100, 100, seed=index)).save(tmp_path / f"{index}.png")
+    monkeypatch.setattr(predict, "PREFETCH_PIXELS", 25_000)  # room for two 10,000-pixel images
+    submitted = []
+
+    class Pool:
+        def submit(self, _function, path):
+            submitted.append(path)
+            from concurrent.futures import Future
+
+            future = Future()
+            future.set_result(None)
+            return future
+
+    jobs = [predict.Job(p, tmp_path) for p in sorted(tmp_path.glob("*.png"))]
+    ahead = []
+    for job, _future in predict._decoded(jobs, Pool()):
+        ahead.append(len(submitted) - (jobs.index(job) + 1))
+    assert max(ahead) <= 2 and len(ahead) == 6
