@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -112,6 +115,47 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert (tmp_path / "run" / "best.keras").is_file()
 
 
+def _free_local_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("localhost", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+def test_two_workers_train_in_step_and_only_the_chief_owns_the_run(tmp_path):
+    """Two processes on loopback ports, as two machines would run: both finish, the
+    chief writes the run's checkpoints, and every weight agrees (synchronous training)."""
+    data = _synthetic_datasets(tmp_path / "data")
+    run = tmp_path / "run"
+    workers = [f"localhost:{port}" for port in _free_local_ports(2)]
+    command = [sys.executable, "-m", "training.train", "--data", str(data), "--run-dir", str(run),
+               "--steps-per-epoch", "2", "--batch-size", "2", "--crop", "64", "64", "--epochs", "1",
+               "--strategy", "multiworker", "--no-pretrained", "--pipeline-probe-batches", "1"]
+    processes = []
+    for index in range(2):
+        config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        env = {**os.environ, "TF_CONFIG": json.dumps(config)}
+        processes.append(subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, text=True,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    try:
+        outputs = [process.communicate(timeout=240) for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    for process, (stdout, stderr) in zip(processes, outputs):
+        assert process.returncode == 0, stderr[-3000:]
+        assert "multiworker (2 replica(s))" in stdout
+    assert (run / "best.keras").is_file() and (run / "last.keras").is_file()
+    assert (run / "worker-1" / "last.keras").is_file()  # the other worker's files stay aside
+    chief = json.loads((run / "train_info.json").read_text())
+    other = json.loads((run / "worker-1" / "train_info.json").read_text())
+    assert chief["chief"] and not other["chief"]
+    assert chief["weights_sha256"] == other["weights_sha256"]
+
+
 def test_folding_batch_norms_keeps_predictions(tmp_path):
     from segviewer.architectures import build_lite0_unet
     from segviewer.core.inference import Segmenter
@@ -191,8 +235,6 @@ def test_cityscapes_layout_trains_and_evaluates(tmp_path):
 
 def test_worker_role_from_tf_config(monkeypatch):
     """Multi-worker runs: only the chief's checkpoint is the run's; others save aside."""
-    import json
-
     from training.train import worker_role
 
     monkeypatch.delenv("TF_CONFIG", raising=False)
@@ -215,5 +257,5 @@ def test_mixed_precision_flag_builds_and_trains(tmp_path):
     result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "input pipeline alone:" in result.stdout
-    info = __import__("json").loads((tmp_path / "run" / "train_info.json").read_text())
+    info = json.loads((tmp_path / "run" / "train_info.json").read_text())
     assert info["mixed_precision"] and info["pipeline_images_per_s"] > 0

@@ -247,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), profile_batch=0))
     else:
         print("note: `pip install tensorboard` for TensorBoard logs; CSV log only", flush=True)
+    if strategy.num_replicas_in_sync > 1:
+        _synchronise_batch_norms(model)
+    if args.strategy == "multiworker":
+        _make_multiworker_ready(model, strategy, train_ds)
     started = time.perf_counter()
     model.fit(train_ds, epochs=args.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
               validation_data=val_ds, callbacks=callbacks, verbose=2)
@@ -268,6 +272,37 @@ def main(argv: list[str] | None = None) -> int:
 
         export_model(best_path if best_path.exists() else last_path, args.export)
     return 0
+
+
+def _synchronise_batch_norms(model) -> None:
+    """Batch statistics over the global batch rather than each replica's slice: the slices
+    are small, and unsynchronised moving averages would differ from replica to replica."""
+    import keras
+
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = True
+
+
+def _make_multiworker_ready(model, strategy, dataset) -> None:
+    """Work around two Keras 3 defects (checked with 3.15) that stop ``fit`` on more than
+    one worker (keras-team/keras#20585):
+
+    - ``fit`` builds metrics, loss and optimizer state by ``strategy.reduce``-ing the first
+      distributed batch eagerly, which MultiWorkerMirroredStrategy cannot do ("Attempt to
+      convert a value (PerReplica...)"): build them here from one local batch instead;
+    - every step's logs are mean-reduced across workers along axis 0, which scalars lack
+      ("Invalid reduction dimension 0"): hand them over as one-element vectors.
+    """
+    import tensorflow as tf
+
+    with strategy.scope():
+        model._symbolic_build(data_batch=next(iter(dataset)))
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    for name in ("train_step", "test_step"):
+        step = getattr(model, name)
+        setattr(model, name, lambda batch, step=step: {key: tf.reshape(value, [-1])
+                                                       for key, value in step(batch).items()})
 
 
 def _have_tensorboard() -> bool:
