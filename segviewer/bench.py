@@ -176,9 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(3):
         for backend, each in segmenters.items():
             timings[backend]["inference"].append(median_ms(lambda s=each: s.predict(frame), repeats, warmup=2))
-            # The network alone (with score upsampling and argmax), without pre/post-processing.
+            # The network alone: coarse class scores, no resizing, upsampling or argmax.
             timings[backend]["network"].append(
-                median_ms(lambda s=each: s.segment_network(network_input), repeats, warmup=2))
+                median_ms(lambda s=each: s.network.scores(network_input), repeats, warmup=2))
     for backend in backends:
         results[f"inference_ms_{backend.value}"] = statistics.median(timings[backend]["inference"])
         results[f"network_ms_{backend.value}"] = statistics.median(timings[backend]["network"])

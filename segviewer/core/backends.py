@@ -2,10 +2,12 @@
 (a ``.tflite`` twin of the model: no TensorFlow import, ~0.1 s to load, a fraction of the
 memory; the default on CPUs).
 
-Both run the same graph, :func:`build_segment_function`: network -> class scores scaled
-bilinearly to the output size -> argmax and confidence. The twin is that very function
+Both run the same graph, :func:`build_score_function`: network -> coarse class scores
+(the U-Net's half-size logits) and their confidence. The twin is that very function
 converted by :func:`convert_to_litert`, so both backends give the same masks (checked by
-the tests on the validation images). Nothing downstream knows which backend ran.
+the tests on the validation images); the scaling to full size and the argmax happen
+after either, in :mod:`segviewer.core.score_upsampling`. Nothing downstream knows which
+backend ran.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ LITERT_THREADS = min(4, os.cpu_count() or 1)
 BACKEND_HELP = ("auto (default): LiteRT on a CPU when the model has a current .tflite twin, "
                 "TensorFlow with an NVIDIA GPU or without a twin; litert; tf")
 TWIN_SUFFIX = ".tflite"
+# Bumped whenever the twin's signature changes, so an older twin is remade, not misread.
+TWIN_FORMAT = 2
 
 
 class Backend(enum.Enum):
@@ -37,12 +41,13 @@ class Backend(enum.Enum):
 
 
 class Network(Protocol):
-    """A model ready to segment pixels already at the working size."""
+    """A model ready to score pixels already at the working size."""
 
     description: str  # e.g. "LiteRT on CPU" or "TensorFlow on GPU: NVIDIA H100"
 
-    def segment(self, pixels: np.ndarray, out_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """(1, h, w, 3) uint8 -> (train IDs, confidence x 255), uint8 (H, W) at ``out_size``."""
+    def scores(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(1, h, w, 3) uint8 -> (float32 class scores (h', w', 19), float32 max softmax
+        (h', w')) at the network's output resolution (h' = h / 2 for the shipped U-Net)."""
 
 
 def twin_path(model_path: Path) -> Path:
@@ -69,7 +74,8 @@ def usable_twin(model_path: Path) -> Path | None:
     twin = twin_path(model_path)
     try:
         stamp = json.loads(_stamp_path(twin).read_text(encoding="utf-8"))
-        if twin.is_file() and stamp.get("source_sha256") == file_sha256(Path(model_path)):
+        if (twin.is_file() and stamp.get("format") == TWIN_FORMAT
+                and stamp.get("source_sha256") == file_sha256(Path(model_path))):
             return twin
     except (OSError, ValueError, AttributeError):
         pass
@@ -117,40 +123,35 @@ def coarse_logits_model(model: Any) -> Any:
     return keras.Model(model.inputs, coarse.output, name=f"{model.name}_coarse")
 
 
-def build_segment_function(model: Any, flip_average: bool = False):
-    """The TensorFlow function (pixels (1, h, w, 3) uint8, out_size int32[2]) ->
-    {"ids", "confidence"} (uint8 (H, W)) that both backends run."""
+def build_score_function(model: Any, flip_average: bool = False):
+    """The TensorFlow function pixels (1, h, w, 3) uint8 -> {"logits": (1, h', w', 19),
+    "confidence": (1, h', w')} float32 that both backends run."""
     import tensorflow as tf
 
     network = coarse_logits_model(model)
 
-    def segment(pixels, out_size):
+    def score(pixels):
         # Models may have a 20th "void" output (the article's network); it never wins.
         logits = network(pixels, training=False)[..., :NUM_TRAIN_CLASSES]
         if flip_average:
             mirrored = network(tf.reverse(pixels, [2]), training=False)[..., :NUM_TRAIN_CLASSES]
             logits = (logits + tf.reverse(mirrored, [2])) * 0.5
-        # Confidence (max softmax = 1 / sum(exp(logit - max))) at the network's size,
-        # then scaled like an image: exact enough for a read-out, and 19x cheaper.
+        # Max softmax = 1 / sum(exp(logit - max)), at the network's size: scaled up
+        # like an image afterwards, exact enough for a read-out and 19x cheaper.
         top = tf.reduce_max(logits, axis=-1, keepdims=True)
-        confidence = 1.0 / tf.reduce_sum(tf.exp(logits - top), axis=-1, keepdims=True)
-        logits = tf.image.resize(logits, out_size, "bilinear")
-        confidence = tf.image.resize(confidence, out_size, "bilinear")
-        ids = tf.argmax(logits, axis=-1, output_type=tf.int32)
-        return {"ids": tf.cast(ids[0], tf.uint8),
-                "confidence": tf.cast(tf.round(confidence[0, ..., 0] * 255.0), tf.uint8)}
+        confidence = 1.0 / tf.reduce_sum(tf.exp(logits - top), axis=-1)
+        return {"logits": logits, "confidence": confidence}
 
-    return network, segment
+    return network, score
 
 
-SEGMENT_SIGNATURE_NAME = "segment"
+SCORE_SIGNATURE_NAME = "scores"
 
 
 def _signature():
     import tensorflow as tf
 
-    return [tf.TensorSpec([1, None, None, 3], tf.uint8, name="pixels"),
-            tf.TensorSpec([2], tf.int32, name="out_size")]
+    return [tf.TensorSpec([1, None, None, 3], tf.uint8, name="pixels")]
 
 
 # -- TensorFlow ------------------------------------------------------------------------------
@@ -161,12 +162,12 @@ class TensorFlowNetwork:
 
         self.model = model
         self.description = f"TensorFlow on {device}"
-        _, segment = build_segment_function(model, flip_average)
-        self._segment = tf.function(segment, input_signature=_signature(), reduce_retracing=True)
+        _, score = build_score_function(model, flip_average)
+        self._score = tf.function(score, input_signature=_signature(), reduce_retracing=True)
 
-    def segment(self, pixels: np.ndarray, out_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        result = self._segment(pixels, np.asarray(out_size, np.int32))
-        return result["ids"].numpy(), result["confidence"].numpy()
+    def scores(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        result = self._score(pixels)
+        return result["logits"].numpy()[0], result["confidence"].numpy()[0]
 
 
 # -- LiteRT ----------------------------------------------------------------------------------
@@ -183,12 +184,11 @@ class LiteRTNetwork:
         # The XNNPACK delegate announces itself on the first run: the caller's probe run
         # (inside native_noise_filtered) takes care of that.
         self._interpreter = Interpreter(model_path=str(twin), num_threads=threads)
-        self._runner = self._interpreter.get_signature_runner(SEGMENT_SIGNATURE_NAME)
+        self._runner = self._interpreter.get_signature_runner(SCORE_SIGNATURE_NAME)
 
-    def segment(self, pixels: np.ndarray, out_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        result = self._runner(pixels=np.ascontiguousarray(pixels, np.uint8),
-                              out_size=np.asarray(out_size, np.int32))
-        return result["ids"], result["confidence"]
+    def scores(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        result = self._runner(pixels=np.ascontiguousarray(pixels, np.uint8))
+        return result["logits"][0], result["confidence"][0]
 
 
 def convert_to_litert(model: Any, destination: Path, source: Path | None = None) -> Path:
@@ -196,28 +196,28 @@ def convert_to_litert(model: Any, destination: Path, source: Path | None = None)
     ``source`` (the ``.keras`` file it was loaded from) also the stamp that lets
     :func:`usable_twin` accept it.
 
-    The converted function is :func:`build_segment_function`, through a SavedModel (the
+    The converted function is :func:`build_score_function`, through a SavedModel (the
     route that carries Keras 3 weights into the converter).
     """
     import keras
     import tensorflow as tf
 
-    network, segment = build_segment_function(model)
+    network, score = build_score_function(model)
     archive = keras.export.ExportArchive()
     archive.track(network)
-    archive.add_endpoint(name=SEGMENT_SIGNATURE_NAME, fn=segment, input_signature=_signature())
+    archive.add_endpoint(name=SCORE_SIGNATURE_NAME, fn=score, input_signature=_signature())
     destination = Path(destination)
     with tempfile.TemporaryDirectory(prefix="segviewer-export-") as folder:
         saved = Path(folder) / "saved_model"
         with native_noise_filtered():
             archive.write_out(str(saved), verbose=False)
-            converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=[SEGMENT_SIGNATURE_NAME])
+            converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=[SCORE_SIGNATURE_NAME])
             flatbuffer = converter.convert()
     temp = destination.with_name(f".{destination.name}.partial")
     temp.write_bytes(flatbuffer)
     os.replace(temp, destination)
     if source is not None:
-        stamp = {"source": Path(source).name, "source_sha256": file_sha256(Path(source)),
+        stamp = {"format": TWIN_FORMAT, "source": Path(source).name, "source_sha256": file_sha256(Path(source)),
                  "twin_sha256": file_sha256(destination)}
         _stamp_path(destination).write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
     return destination

@@ -35,6 +35,7 @@ from segviewer.core.backends import (
 from segviewer.core.classes import NUM_TRAIN_CLASSES
 from segviewer.core.errors import ModelLoadError
 from segviewer.core.resources import model_card_path
+from segviewer.core.score_upsampling import confidence_bytes, upsampled_argmax
 from segviewer.core.tf_logging import native_noise_filtered
 
 # 192 x 640 pixels: a KITTI frame (375 x 1242) runs at about half its size, a CamVid frame
@@ -136,7 +137,9 @@ class Segmenter:
     def segment_network(self, pixels: np.ndarray, out_size: tuple[int, int] | None = None):
         """Pixels already at working size (1, h, w, 3) -> (ids, confidence) uint8 arrays at
         ``out_size`` (default: the input's size)."""
-        return self.network.segment(pixels, tuple(out_size or pixels.shape[1:3]))
+        out_size = tuple(out_size or pixels.shape[1:3])
+        logits, confidence = self.network.scores(pixels)
+        return upsampled_argmax(logits, out_size), confidence_bytes(confidence, out_size)
 
     @classmethod
     def load(cls, path: str | Path, pixel_budget: int = DEFAULT_PIXEL_BUDGET, tta: bool = False,
@@ -201,14 +204,15 @@ def _load_twin(path: Path, twin: Path | None) -> Network:
     try:
         with native_noise_filtered():  # the first run starts XNNPACK, which says so
             network = LiteRTNetwork(twin)
-            ids, confidence = network.segment(np.zeros((1, *PROBE_SIZE, 3), np.uint8), PROBE_SIZE)
+            logits, confidence = network.scores(np.zeros((1, *PROBE_SIZE, 3), np.uint8))
     except ImportError:
         raise ModelLoadError(twin, "LiteRT is not installed (pip install ai-edge-litert), "
                                    "or use --backend tf") from None
     except Exception as error:  # a damaged or foreign .tflite
         raise ModelLoadError(twin, f"not a usable LiteRT twin ({_first_line(error, 200)})") from None
-    if ids.shape != PROBE_SIZE or confidence.shape != PROBE_SIZE:
-        raise ModelLoadError(twin, f"incompatible LiteRT twin: output {ids.shape} for input {PROBE_SIZE}")
+    if logits.ndim != 3 or logits.shape[-1] != NUM_TRAIN_CLASSES or confidence.shape != logits.shape[:2]:
+        raise ModelLoadError(twin, f"incompatible LiteRT twin: outputs {logits.shape} and {confidence.shape} "
+                                   f"for a {PROBE_SIZE[1]}x{PROBE_SIZE[0]} input")
     return network
 
 
