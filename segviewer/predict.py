@@ -2,6 +2,12 @@
 
     segviewer predict images/ --out masks/ --format labelids,color
     segviewer predict "data/**/*.png" --out masks/ --skip-existing
+    segviewer predict drive.mp4 --out masks/ --format labelids,overlay-video --every 5
+
+A video named on the command line (MP4, MKV, MOV, AVI, WebM, ...) is segmented frame by
+frame: per-frame masks are named ``<video>_<frame>_<format>.png`` (frame numbers from 0,
+six digits), and ``overlay-video`` writes ``<video>_overlay.<ext>`` in the source's codec
+family at the source's frame rate divided by ``--every``.
 
 Images are decoded on a small thread pool while the model runs, and each image's files
 are written atomically, so a folder streams at the model's speed and an interrupted run
@@ -44,10 +50,13 @@ from segviewer.core.mask_io import MaskFormat
 from segviewer.core.overlay import compose_overlay
 from segviewer.core.resources import default_model_path
 from segviewer.core.sharding import Shard
+from segviewer.core.video import VideoError, is_video_file
 from segviewer.help_text import plain
+from segviewer.predict_video import existing_video_outputs, open_video, segment_video
 from segviewer.progress import ProgressBar
 
 PREFETCH = 4
+OVERLAY_VIDEO = "overlay-video"
 PREFETCH_PIXELS = 48_000_000  # about 150 MB of decoded RGB ahead of the network
 
 
@@ -63,7 +72,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created if needed)")
     parser.add_argument("--format", default="labelIds",
-                        help="comma-separated: labelIds, trainIds, color, overlay (default %(default)s)")
+                        help="comma-separated: labelIds, trainIds, color, overlay, and for videos "
+                             "overlay-video (default %(default)s)")
+    parser.add_argument("--every", type=int, default=1, metavar="N",
+                        help="videos: segment every N-th frame (default %(default)s: all)")
     parser.add_argument("--model", type=Path, default=None, help="a .keras model (default: the shipped one)")
     parser.add_argument("--opacity", type=float, default=0.5, help="overlay opacity 0-1 (default %(default)s)")
     parser.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
@@ -81,8 +93,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "of each path: run N of these (a SLURM array, a Kubernetes Indexed Job, "
                              "xargs -P) and together they segment every input once")
     args = parser.parse_args(argv)
+    names = [name.strip() for name in args.format.split(",") if name.strip()]
+    args.overlay_video = any(name.lower() == OVERLAY_VIDEO for name in names)
+    image_formats = ",".join(name for name in names if name.lower() != OVERLAY_VIDEO)
+    if args.every < 1:
+        parser.error("--every must be 1 or more")
     try:
-        args.formats = MaskFormat.parse_list(args.format)
+        args.formats = MaskFormat.parse_list(image_formats) if image_formats else []
         args.shard = Shard.parse(args.shard) if args.shard else None
     except ValueError as error:
         parser.error(str(error))
@@ -197,6 +214,14 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     jobs, problems = collect_jobs(args.inputs, args.out, args.recursive)
+    videos = [job for job in jobs if is_video_file(job.source)]
+    jobs = [job for job in jobs if not is_video_file(job.source)]
+    if jobs and not args.formats:
+        problems += [f"{job.source}: overlay-video applies to videos; name an image format too "
+                     "(e.g. --format labelIds,overlay-video)" for job in jobs]
+        jobs = []
+    if args.overlay_video and not videos:
+        print(f"note: {OVERLAY_VIDEO} applies to video inputs only; there are none", file=sys.stderr)
     jobs, clashes = _deduplicate(jobs, args.formats)
     problems += clashes
     if args.shard is not None:
@@ -212,29 +237,27 @@ def _run(args: argparse.Namespace) -> int:
                 < len(args.formats)]
         if before - len(jobs):
             print(f"skipping {before - len(jobs)} image(s) whose outputs exist", file=sys.stderr)
-    if jobs and not (args.skip_existing or args.overwrite):
+    if (jobs or videos) and not (args.skip_existing or args.overwrite):
         clashing = [existing_outputs(plan_outputs(j.source, j.folder, args.formats)) for j in jobs]
+        clashing += [existing_video_outputs(v.source, v.folder, args.formats, args.overlay_video) for v in videos]
         clashing = [found for found in clashing if found]
         if clashing:
-            print(f"error: {len(clashing)} of {len(jobs)} image(s) already have output files "
+            print(f"error: {len(clashing)} of {len(jobs) + len(videos)} input(s) already have output files "
                   f"(e.g. {clashing[0][0]}); nothing was written. Use --skip-existing to segment only "
                   "the others, or --overwrite to replace them.", file=sys.stderr)
             return 1
+    if not jobs and videos:
+        return _run_videos(args, videos, problems)
     if not jobs:
         print("nothing to do" if not problems else "no images to segment", file=sys.stderr)
         return 1 if problems else 0
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-        segmenter = Segmenter.load(args.model or default_model_path(), args.pixel_budget, tta=args.tta,
-                                   backend=args.backend)
-        segmenter.warm_up()  # trace the graph before the clock starts
-    except SegviewerError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"error: {args.out}: cannot create the output folder ({error.strerror})", file=sys.stderr)
+    segmenter = _load_segmenter(args)
+    if segmenter is None:
         return 2
 
+    if videos:
+        print(f"note: {len(videos)} video(s) among the inputs: run them in a separate `segviewer predict` "
+              "(images and videos are not mixed in one run)", file=sys.stderr)
     removed = sum(remove_stale_temporaries(folder) for folder in sorted({j.folder for j in jobs}))
     if removed:
         print(f"removed {removed} temporary file(s) left by an interrupted earlier run", file=sys.stderr)
@@ -250,6 +273,65 @@ def _run(args: argparse.Namespace) -> int:
     print(f"{summary.segmented} of {len(jobs) + len(problems)} image(s) done ({segmenter.backend_description}), "
           f"{summary.written} file(s) written to {args.out}, {failures} failed; "
           f"{summary.images_per_s:.1f} images/s", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _load_segmenter(args: argparse.Namespace) -> Segmenter | None:
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        segmenter = Segmenter.load(args.model or default_model_path(), args.pixel_budget, tta=args.tta,
+                                   backend=args.backend)
+        segmenter.warm_up()  # trace the graph before the clock starts
+    except SegviewerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
+    except OSError as error:
+        print(f"error: {args.out}: cannot create the output folder ({error.strerror})", file=sys.stderr)
+        return None
+    return segmenter
+
+
+def _run_videos(args: argparse.Namespace, videos: list[Job], problems: list[str]) -> int:
+    segmenter = _load_segmenter(args)
+    if segmenter is None:
+        return 2
+    frames = written = failures = 0
+    stopped_by = None
+    with _terminate_as_interrupt():
+        for video in videos:
+            try:
+                source = open_video(video.source)
+            except VideoError as error:
+                print(f"error: {error}", file=sys.stderr)
+                failures += 1
+                continue
+            print(f"{video.source}: {source.info.describe()}", file=sys.stderr)
+            remove_stale_temporaries(video.folder)
+            try:
+                summary = segment_video(segmenter, source, video.source, video.folder, args.formats,
+                                        args.overlay_video, args.opacity, args.every, args.overwrite,
+                                        args.skip_existing)
+            except KeyboardInterrupt:
+                stopped_by = signal.SIGINT
+            except _Terminated:
+                stopped_by = signal.SIGTERM
+            finally:
+                source.close()
+            if stopped_by is not None:
+                break
+            for problem in summary.problems:
+                print(f"error: {problem}", file=sys.stderr)
+            frames, written, failures = frames + summary.frames, written + summary.written, failures + summary.failures
+    if stopped_by is not None:
+        name = "Ctrl-C" if stopped_by == signal.SIGINT else "SIGTERM"
+        print(f"stopped by {name}: {frames} frame(s) done, complete files only (no partial overlay video)",
+              file=sys.stderr)
+        return 128 + int(stopped_by)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    failures += len(problems)
+    print(f"{frames} frame(s) of {len(videos)} video(s) done ({segmenter.backend_description}), "
+          f"{written} file(s) written to {args.out}, {failures} failed", file=sys.stderr)
     return 1 if failures else 0
 
 
