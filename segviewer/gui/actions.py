@@ -23,6 +23,7 @@ class ActionState:
     has_model: bool
     files: int
     index: int
+    has_video: bool = False
 
 
 @dataclass
@@ -45,6 +46,10 @@ class Actions:
     invert: QAction
     solo: QAction
     about: QAction
+    play_sequence: QAction
+    play_pause: QAction
+    frame_back: QAction
+    frame_forward: QAction
     modes: QActionGroup
 
     def update(self, state: ActionState) -> None:
@@ -54,6 +59,8 @@ class Actions:
         self.save_all.setEnabled(state.files > 1 and state.has_model)
         self.next.setEnabled(state.index + 1 < state.files)
         self.previous.setEnabled(state.index > 0)
+        for action in (self.play_pause, self.frame_back, self.frame_forward):
+            action.setEnabled(state.has_video)
 
     def all(self) -> list[QAction]:
         return [getattr(self, f.name) for f in fields(self) if isinstance(getattr(self, f.name), QAction)]
@@ -107,6 +114,11 @@ def create_actions(window, renderer: OverlayRenderer) -> Actions:
         invert=_action(window, "Invert Class Visibility", renderer.invert, "Ctrl+I"),
         solo=_action(window, "Show Only Selected Class", window.solo_selected, "Ctrl+Shift+L"),
         about=_action(window, "&About segviewer", window.show_about),
+        play_sequence=_action(window, "Play Folder as Se&quence…", window.open_sequence_dialog, "Ctrl+Shift+P",
+                              "Play a folder of numbered frames like a video"),
+        play_pause=_action(window, "&Play / Pause", window.video.toggle_play, "Space"),
+        frame_back=_action(window, "Previous &Frame", lambda: window.video.step(-1), ","),
+        frame_forward=_action(window, "Next F&rame", lambda: window.video.step(1), "."),
         modes=modes,
     )
 
@@ -114,7 +126,7 @@ def create_actions(window, renderer: OverlayRenderer) -> Actions:
 def build_menus(window: QMainWindow, actions: Actions) -> QMenu:
     """The menu bar; returns the Open Recent menu, which the window fills."""
     file_menu = window.menuBar().addMenu("&File")
-    file_menu.addActions([actions.open, actions.open_folder])
+    file_menu.addActions([actions.open, actions.open_folder, actions.play_sequence])
     recent_menu = file_menu.addMenu("Open &Recent")
     file_menu.addActions([actions.open_model, actions.open_truth])
     file_menu.addSeparator()
@@ -127,6 +139,8 @@ def build_menus(window: QMainWindow, actions: Actions) -> QMenu:
     view_menu.addActions(actions.modes.actions())
     view_menu.addSeparator()
     view_menu.addActions([actions.previous, actions.next])
+    view_menu.addSeparator()
+    view_menu.addActions([actions.play_pause, actions.frame_back, actions.frame_forward])
     class_menu = window.menuBar().addMenu("&Classes")
     class_menu.addActions([actions.show_all, actions.hide_all, actions.invert, actions.solo])
     window.menuBar().addMenu("&Help").addAction(actions.about)

@@ -34,6 +34,7 @@ from segviewer.core.hover import hover_text
 from segviewer.core.image_io import IMAGE_SUFFIXES, is_image_file
 from segviewer.core.model_quality import validation_iou_by_class
 from segviewer.core.overlay import ERROR_LEGEND, OverlayRenderer
+from segviewer.core.video import VIDEO_SUFFIXES, is_video_file
 from segviewer.gui.about import about_dialog
 from segviewer.gui.actions import (
     ActionState,
@@ -49,6 +50,8 @@ from segviewer.gui.overlay_controls import OverlayControls
 from segviewer.gui.saving import SaveController
 from segviewer.gui.settings import ViewerSettings
 from segviewer.gui.status_bar import ViewerStatusBar
+from segviewer.gui.transport_bar import TransportBar
+from segviewer.gui.video_controller import VideoController
 from segviewer.gui.worker import (
     InferenceFailure,
     InferenceResult,
@@ -56,7 +59,10 @@ from segviewer.gui.worker import (
     ModelWorker,
 )
 
-IMAGE_FILTER = "Images ({})".format(" ".join(f"*{s}" for s in IMAGE_SUFFIXES))
+IMAGE_FILTER = ";;".join([
+    "Images and videos ({})".format(" ".join(f"*{s}" for s in (*IMAGE_SUFFIXES, *VIDEO_SUFFIXES))),
+    "Images ({})".format(" ".join(f"*{s}" for s in IMAGE_SUFFIXES)),
+    "Videos ({})".format(" ".join(f"*{s}" for s in VIDEO_SUFFIXES))])
 
 
 class MainWindow(QMainWindow):
@@ -92,6 +98,14 @@ class MainWindow(QMainWindow):
         self.hover_label, self.time_label, self.model_label = (
             self.status.hover_label, self.status.time_label, self.status.model_label)
         self.saving = SaveController(self, self.worker, self.renderer, self.settings, self.show_error)
+        self.transport = TransportBar(self)
+        transport_toolbar = QToolBar("Playback", self)
+        transport_toolbar.setObjectName("transport_toolbar")
+        transport_toolbar.setMovable(False)
+        transport_toolbar.addWidget(self.transport)
+        self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, transport_toolbar)
+        self.video = VideoController(self, self.worker, self.transport, transport_toolbar)
+        transport_toolbar.setVisible(False)
         self.commands = create_actions(self, self.renderer)
         self.recent_menu = build_menus(self, self.commands)
         toolbar = QToolBar("Main", self)
@@ -102,7 +116,7 @@ class MainWindow(QMainWindow):
         self.addToolBar(toolbar)
         self._connect()
         self._restore_settings()
-        self._update_actions()
+        self.update_actions()
 
     # -- construction ---------------------------------------------------------------------
     def _dock(self, title: str, name: str, widget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -140,6 +154,7 @@ class MainWindow(QMainWindow):
         if not self.settings.restore_window(self):
             self.resize(1440, 820)
         self.settings.restore_overlay(self.renderer)
+        self.video.container.setVisible(self.video.active)  # a saved layout may include it
         self._rebuild_recent_menu()
 
     def _rebuild_recent_menu(self) -> None:
@@ -156,9 +171,26 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def open_image_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open image", self.settings.last_folder(), IMAGE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open image or video", self.settings.last_folder(),
+                                              IMAGE_FILTER)
         if path:
             self.open_path(Path(path))
+
+    @Slot()
+    def open_sequence_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Play folder as sequence", self.settings.last_folder())
+        if folder:
+            self.play_sequence(Path(folder))
+
+    def play_sequence(self, folder: Path) -> None:
+        """Play a folder of numbered frames (sorted by name) like a video."""
+        files = list_images(folder)
+        if not files:
+            self.show_error("No images", f"{folder}: no image files in this folder")
+            return
+        self._leave_still_images()
+        self.video.open_sequence(folder, files)
+        self.settings.set_last_folder(folder)
 
     @Slot()
     def open_folder_dialog(self) -> None:
@@ -181,6 +213,14 @@ class MainWindow(QMainWindow):
     def open_path(self, path: Path) -> None:
         """Open an image (its folder becomes the file list) or a folder."""
         path = Path(path)
+        if path.is_file() and is_video_file(path):
+            self._leave_still_images()
+            self.video.open_video(path)
+            self.settings.set_last_folder(path.parent)
+            self.settings.add_recent(path)
+            self._rebuild_recent_menu()
+            return
+        self.video.close()
         if path.is_dir():
             files = list_images(path)
             if not files:
@@ -221,7 +261,7 @@ class MainWindow(QMainWindow):
 
     def _on_current_changed(self, path: Path) -> None:
         self._request(path)
-        self._update_actions()
+        self.update_actions()
 
     def _cache_key(self, path: Path):
         try:
@@ -229,6 +269,19 @@ class MainWindow(QMainWindow):
         except OSError:
             stamp = None
         return (str(path), stamp, str(self.model_path) if self.worker.has_model else None)
+
+    def _leave_still_images(self) -> None:
+        self.navigator.set_files([], 0)
+        self.new_request_id()  # a still image's result still on its way is dropped
+        self.current = self.comparison = None
+
+    def new_request_id(self) -> int:
+        self._request_id += 1
+        return self._request_id
+
+    def show_frame(self, result: InferenceResult) -> None:
+        """Show a video frame (the video controller chose its mask)."""
+        self._show_result(result)
 
     def _request(self, path: Path) -> None:
         self._request_id += 1
@@ -243,7 +296,7 @@ class MainWindow(QMainWindow):
     # -- worker results -----------------------------------------------------------------------
     def _on_model_loading(self, path: Path) -> None:
         self.status.model_loading(path)
-        self._update_actions()
+        self.update_actions()
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.model_info = info
@@ -253,24 +306,30 @@ class MainWindow(QMainWindow):
         self.cache.clear()
         if self.current_path is not None:
             self._request(self.current_path)
-        self._update_actions()
+        self.update_actions()
 
     def _on_model_failed(self, message: str) -> None:
         info = self.model_info  # the worker keeps the model it had
         self.status.model_active(info, message)
         still = "" if info is None else f"\n\nStill using {info.path.name}."
         self.show_error("Model not loaded", f"{message}{still}\n\nChoose another model with File ▸ Open Model….")
-        self._update_actions()
+        self.update_actions()
 
     def _on_result(self, result: InferenceResult) -> None:
         if result.request_id != self._request_id:
             return  # the user has moved on: a stale result is dropped
+        if result.frame_index is not None:
+            self.video.on_result(result)
+            return
         if not result.pending:
             self.cache.put(self._cache_key(result.path), result)
         self._show_result(result)
 
     def _on_failed(self, failure: InferenceFailure) -> None:
         if failure.request_id != self._request_id:
+            return
+        if self.video.active:
+            self.video.on_failed(failure.message)
             return
         self.current = self.comparison = None
         self.view.clear(f"Cannot show {failure.path.name}\n\n{failure.message}")
@@ -280,7 +339,7 @@ class MainWindow(QMainWindow):
         self.hover_label.setText(f"{failure.path.name}: cannot be opened")
         # Browsing a folder must not stop at a modal box per bad file: the canvas says it.
         self.show_error("Cannot open image", failure.message, modal=False)
-        self._update_actions()
+        self.update_actions()
 
     def _show_result(self, result: InferenceResult, from_cache: bool = False) -> None:
         self.current = result
@@ -293,6 +352,8 @@ class MainWindow(QMainWindow):
             mask = prediction.train_ids
             h, w = prediction.working_size
             source = "cached" if from_cache else f"{prediction.seconds * 1000:.0f} ms"
+            if result.mask_frame is not None:
+                source = f"mask of frame {result.mask_frame + 1} (network busy)"
             self.time_label.setText(f"{source} (network at {w}x{h})")
         self.comparison = Comparison(self.renderer, result.image, mask,
                                      None if prediction is None else prediction.train_ids, result.truth)
@@ -306,7 +367,7 @@ class MainWindow(QMainWindow):
         self.legend.set_fractions(self.renderer.class_fractions() if prediction is not None else {})
         self.hover_label.setText(f"{result.path.name}: {result.image.shape[1]}x{result.image.shape[0]}")
         self._recompose()
-        self._update_actions()
+        self.update_actions()
         if result.pending:
             self.hover_label.setText(f"Segmenting {result.path.name}…")
             return  # the mask follows; only then is the frame "shown"
@@ -394,11 +455,13 @@ class MainWindow(QMainWindow):
         self.about_dialog = about_dialog(self, self.model_path, self.model_info.card if self.model_info else {})
         self.about_dialog.open()
 
-    def _update_actions(self) -> None:
+    def update_actions(self) -> None:
         self.commands.update(ActionState(
             has_image=self.current is not None,
-            has_prediction=self.current is not None and self.current.prediction is not None,
-            has_model=self.worker.has_model, files=len(self.files), index=self.index))
+            has_prediction=(self.current is not None and self.current.prediction is not None
+                            and self.current.mask_frame is None),
+            has_model=self.worker.has_model, files=len(self.files), index=self.index,
+            has_video=self.video.active))
 
     # -- drag and drop ----------------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802
@@ -413,5 +476,6 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.settings.save_window_and_overlay(self, self.renderer)
+        self.video.shutdown()
         self.worker.shutdown(timeout=1.5)
         super().closeEvent(event)

@@ -57,6 +57,8 @@ class InferenceResult:
     truth_path: Path | None = None
     truth_note: str = ""             # why ground truth beside the image was not used
     pending: bool = False            # the image alone, sent while its mask is computed
+    frame_index: int | None = None   # a video frame's number (its path names the video)
+    mask_frame: int | None = None    # the frame the mask was computed for, when not this one
 
     @property
     def nbytes(self) -> int:
@@ -73,6 +75,21 @@ class InferenceFailure:
     request_id: int
     path: Path
     message: str
+
+
+@dataclass(frozen=True)
+class FrameRequest:
+    request_id: int
+    video: Path
+    frame_index: int
+    image: np.ndarray
+
+
+def frame_path(video: Path, frame_index: int) -> Path:
+    """The name a video frame goes by (status bar, saved masks): ``<video>_<frame>.png``,
+    as ``segviewer predict`` names its per-frame masks."""
+    video = Path(video)
+    return video.with_name(f"{video.stem}_{frame_index:06d}.png")
 
 
 class WorkerSignals(QObject):
@@ -106,7 +123,7 @@ class ModelWorker:
         self._backend = backend
         self._condition = threading.Condition()
         self._pending_model: Path | None = None
-        self._pending_request: tuple[int, Path] | None = None
+        self._pending_request: tuple[int, Path] | FrameRequest | None = None
         self._pending_batch: BatchJob | None = None
         self._cancel_batch = False
         self._stopping = False
@@ -126,6 +143,13 @@ class ModelWorker:
         """Segment ``path``; replaces any request not yet started."""
         with self._condition:
             self._pending_request = (request_id, Path(path))
+            self._condition.notify()
+
+    def request_frame(self, request: FrameRequest) -> None:
+        """Segment a decoded video frame; replaces any request not yet started (during
+        playback the newest frame wins and no queue builds up)."""
+        with self._condition:
+            self._pending_request = request
             self._condition.notify()
 
     def run_batch(self, job: BatchJob) -> None:
@@ -183,6 +207,8 @@ class ModelWorker:
             try:
                 if kind is JobKind.LOAD_MODEL:
                     self._load(payload)
+                elif kind is JobKind.SEGMENT and isinstance(payload, FrameRequest):
+                    self._infer_frame(payload)
                 elif kind is JobKind.SEGMENT:
                     self._infer(*payload)
                 else:
@@ -190,7 +216,8 @@ class ModelWorker:
             except Exception as error:  # e.g. out of memory: report it, keep the worker alive
                 message = f"unexpected error: {error!r}"
                 if kind is JobKind.SEGMENT:
-                    request_id, path = payload
+                    request_id, path = ((payload.request_id, payload.video) if isinstance(payload, FrameRequest)
+                                        else payload)
                     self._emit(self.signals.sig_failed, InferenceFailure(request_id, path, f"{path}: {message}"))
                 elif kind is JobKind.BATCH:
                     self._emit(self.signals.sig_batch_done, RuntimeError(message))
@@ -234,6 +261,15 @@ class ModelWorker:
         truth, truth_path, note = find_truth_for(path, image.shape[:2])
         self._emit(self.signals.sig_result,
                    InferenceResult(request_id, path, image, prediction, self._model_path, truth, truth_path, note))
+
+    def _infer_frame(self, request: FrameRequest) -> None:
+        prediction = None
+        if self._segmenter is not None:
+            self.calls += 1
+            prediction = self._segmenter.predict(request.image)
+        self._emit(self.signals.sig_result,
+                   InferenceResult(request.request_id, frame_path(request.video, request.frame_index), request.image,
+                                   prediction, self._model_path, frame_index=request.frame_index))
 
     def _batch(self, job: BatchJob) -> None:
         if self._segmenter is None:
