@@ -46,3 +46,54 @@ def peak_rss_mb() -> float:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def play_video(model: str, video: str, backend: str = "auto") -> str:
+    """Play ``video`` once through in the real viewer (offscreen) with live segmentation;
+    JSON with the displayed frames/s, the share of frames shown with their own mask and
+    the event loop's longest stall (a 10 ms timer's largest lateness)."""
+    import json
+    import time
+
+    from PySide6.QtCore import QElapsedTimer
+
+    from segviewer.core.inference import DEFAULT_PIXEL_BUDGET
+    from segviewer.gui.app import make_application
+    from segviewer.gui.main_window import MainWindow
+
+    app = make_application()
+    window = MainWindow(Path(model), DEFAULT_PIXEL_BUDGET, interactive=False, backend=backend)
+    window.show()
+    window.start()
+    _wait(window.worker.signals.sig_model_loaded)
+    window.open_path(Path(video))
+    _wait(window.sig_frame_shown)  # the first frame, with its mask
+    clock = QElapsedTimer()
+    clock.start()
+    last, stalls = [clock.elapsed()], []
+
+    def tick() -> None:
+        now = clock.elapsed()
+        stalls.append(now - last[0] - 10)
+        last[0] = now
+
+    probe = QTimer()
+    probe.setInterval(10)
+    probe.timeout.connect(tick)
+    probe.start()
+    controller = window.video
+    shown_before, fresh_before = controller.stats.shown, controller.stats.fresh
+    started = time.perf_counter()
+    controller.play()
+    while controller.playing:
+        loop = QEventLoop()
+        QTimer.singleShot(50, loop.quit)
+        loop.exec()
+    seconds = time.perf_counter() - started
+    probe.stop()
+    shown = controller.stats.shown - shown_before
+    fresh = controller.stats.fresh - fresh_before
+    window.close()
+    app.processEvents()
+    return json.dumps({"fps": shown / seconds, "fresh_fraction": fresh / max(shown, 1),
+                       "max_stall_ms": max(stalls, default=0), "frames": shown})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ class VideoSummary:
     frames: int = 0
     written: int = 0
     failures: int = 0
+    seconds: float = 0.0  # wall time, decoding and writing included
     problems: list[str] = field(default_factory=list)
 
 
@@ -87,6 +89,7 @@ def segment_video(segmenter: Segmenter, source: FrameSource, video: Path, folder
                   formats: list[MaskFormat], overlay_video: bool, opacity: float, every: int,
                   overwrite: bool, skip_existing: bool) -> VideoSummary:
     summary = VideoSummary()
+    started = time.perf_counter()
     info = source.info
     wanted = len(range(0, info.frame_count, every))
     bar = ProgressBar(wanted)
@@ -116,6 +119,7 @@ def segment_video(segmenter: Segmenter, source: FrameSource, video: Path, folder
             summary.problems.append(str(error))
 
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         if overlay_video:
             target = video_output_path(video, folder)
             try:
@@ -128,6 +132,7 @@ def segment_video(segmenter: Segmenter, source: FrameSource, video: Path, folder
                 pass
     finally:
         bar.close()
+        summary.seconds = time.perf_counter() - started
     summary.failures += len(summary.problems)
     return summary
 
