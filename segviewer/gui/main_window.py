@@ -353,7 +353,7 @@ class MainWindow(QMainWindow):
             h, w = prediction.working_size
             source = "cached" if from_cache else f"{prediction.seconds * 1000:.0f} ms"
             if result.mask_frame is not None:
-                source = f"mask of frame {result.mask_frame + 1} (network busy)"
+                source = f"mask of frame {result.mask_frame} (network busy)"
             self.time_label.setText(f"{source} (network at {w}x{h})")
         self.comparison = Comparison(self.renderer, result.image, mask,
                                      None if prediction is None else prediction.train_ids, result.truth)

@@ -81,7 +81,8 @@ class TransportBar(QWidget):
         self.slider.setValue(index)
         self._updating = False
         total = clock((self._count - 1) / self._fps)
-        text = f"{clock(time_s)} / {total}   frame {index + 1} / {self._count}"
+        # Frames are numbered from 0, as in the names of saved masks (drive_000005_...).
+        text = f"{clock(time_s)} / {total}   frame {index} [0–{self._count - 1}]"
         self.position.setText(f"{text}   {note}" if note else text)
 
     def _on_slider(self, value: int) -> None:

@@ -244,7 +244,7 @@ class VideoController(QObject):
         elif self._last is not None and self._last.image.shape == frame.rgb.shape:
             result = replace(self._last, path=path, image=frame.rgb, frame_index=frame.index,
                              mask_frame=self._last.frame_index, truth=None, truth_path=None)
-            note = f"mask of frame {self._last.frame_index + 1}"
+            note = f"mask of frame {self._last.frame_index}"
         else:
             result = InferenceResult(0, path, frame.rgb, None, None, frame_index=frame.index,
                                      pending=self.worker.has_model)
