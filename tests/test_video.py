@@ -261,3 +261,33 @@ def test_a_broken_video_in_the_window_is_a_message(qtbot, make_window, tmp_path)
         window.open_path(broken)
     assert "broken.mp4" in error.args[0]
     assert window.current is None
+
+
+def test_variable_frame_rate_keeps_exact_frame_numbers(tmp_path):
+    from fractions import Fraction
+
+    import av
+
+    path = tmp_path / "vfr.mkv"
+    stamps = [0, 1, 3, 4, 7, 8]  # tenths of a second: gaps as a dash-cam dropping frames
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 10)
+        for stamp, frame in zip(stamps, moving_frames(len(stamps))):
+            video_frame = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            video_frame.pts = stamp
+            video_frame.time_base = stream.codec_context.time_base
+            for packet in stream.encode(video_frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    reader = VideoReader(path)
+    try:
+        assert reader.info.frame_count == len(stamps) and reader.info.variable_frame_rate
+        frames = list(reader.frames())
+        assert [block_position(f.rgb) for f in frames] == list(range(len(stamps)))
+        assert [round(f.time_s, 2) for f in frames] == [s / 10 for s in stamps]
+        assert block_position(reader.frame_at(4).rgb) == 4
+    finally:
+        reader.close()
