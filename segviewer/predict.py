@@ -242,7 +242,8 @@ def _run(args: argparse.Namespace) -> int:
         clashing += [existing_video_outputs(v.source, v.folder, args.formats, args.overlay_video) for v in videos]
         clashing = [found for found in clashing if found]
         if clashing:
-            print(f"error: {len(clashing)} of {len(jobs) + len(videos)} input(s) already have output files "
+            inputs = "input(s)" if videos else "image(s)"
+            print(f"error: {len(clashing)} of {len(jobs) + len(videos)} {inputs} already have output files "
                   f"(e.g. {clashing[0][0]}); nothing was written. Use --skip-existing to segment only "
                   "the others, or --overwrite to replace them.", file=sys.stderr)
             return 1

@@ -44,10 +44,7 @@ class VideoController(QObject):
         super().__init__(window)
         self.window, self.worker, self.bar = window, worker, bar
         self.container = container  # what holds the bar: shown only while a video is open
-        self.decoder = FrameDecoder()
-        self.decoder.signals.sig_opened.connect(self._on_opened, Qt.ConnectionType.QueuedConnection)
-        self.decoder.signals.sig_frame.connect(self._on_frame, Qt.ConnectionType.QueuedConnection)
-        self.decoder.signals.sig_failed.connect(self._on_decode_failed, Qt.ConnectionType.QueuedConnection)
+        self._decoder: FrameDecoder | None = None  # started with the first video
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self._tick)
@@ -67,6 +64,16 @@ class VideoController(QObject):
         self._last: InferenceResult | None = None   # the newest mask, with its frame
         self._fresh_counted: int | None = None
         self._wanted: int | None = None             # the frame last asked of the decoder
+
+    @property
+    def decoder(self) -> FrameDecoder:
+        if self._decoder is None:
+            self._decoder = FrameDecoder()
+            signals, queued = self._decoder.signals, Qt.ConnectionType.QueuedConnection
+            signals.sig_opened.connect(self._on_opened, queued)
+            signals.sig_frame.connect(self._on_frame, queued)
+            signals.sig_failed.connect(self._on_decode_failed, queued)
+        return self._decoder
 
     @property
     def active(self) -> bool:
@@ -96,7 +103,8 @@ class VideoController(QObject):
 
     def shutdown(self) -> None:
         self.timer.stop()
-        self.decoder.shutdown()
+        if self._decoder is not None:
+            self._decoder.shutdown()
 
     def _on_opened(self, token, info: VideoInfo) -> None:
         if token is not self.token:
