@@ -53,7 +53,6 @@ def play_video(model: str, video: str, backend: str = "auto") -> str:
     JSON with the displayed frames/s, the share of frames shown with their own mask and
     the event loop's longest stall (a 10 ms timer's largest lateness)."""
     import json
-    import time
 
     from PySide6.QtCore import QElapsedTimer
 
@@ -82,18 +81,15 @@ def play_video(model: str, video: str, backend: str = "auto") -> str:
     probe.timeout.connect(tick)
     probe.start()
     controller = window.video
-    shown_before, fresh_before = controller.stats.shown, controller.stats.fresh
-    started = time.perf_counter()
     controller.play()
+    controller.stats = type(controller.stats)()  # count from the first played frame
     while controller.playing:
         loop = QEventLoop()
         QTimer.singleShot(50, loop.quit)
         loop.exec()
-    seconds = time.perf_counter() - started
     probe.stop()
-    shown = controller.stats.shown - shown_before
-    fresh = controller.stats.fresh - fresh_before
+    stats = controller.stats
     window.close()
     app.processEvents()
-    return json.dumps({"fps": shown / seconds, "fresh_fraction": fresh / max(shown, 1),
-                       "max_stall_ms": max(stalls, default=0), "frames": shown})
+    return json.dumps({"fps": stats.frames_per_s, "fresh_fraction": stats.fresh / max(stats.shown, 1),
+                       "max_stall_ms": max(stalls, default=0), "frames": stats.shown})

@@ -8,6 +8,8 @@ running decoder (cheap); any other frame seeks.
 
 from __future__ import annotations
 
+import enum
+import queue
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -19,14 +21,22 @@ from segviewer.core.video import FrameSource, VideoFrame
 
 
 class DecoderSignals(QObject):
-    sig_opened = Signal(object, object)  # (token, VideoInfo)
-    sig_frame = Signal(object, object)   # (token, VideoFrame)
-    sig_failed = Signal(object, str)     # (token, message naming the file)
+    # "Something new in the outbox": the GUI drains it in one go, so a burst (a seek
+    # right after an open) costs one event-loop turn, and no Python objects ride on
+    # queued signals.
+    sig_ready = Signal()
+
+
+class News(enum.Enum):
+    OPENED = "opened"  # payload: VideoInfo
+    FRAME = "frame"    # payload: VideoFrame
+    FAILED = "failed"  # payload: a message naming the file
 
 
 class FrameDecoder:
     def __init__(self) -> None:
         self.signals = DecoderSignals()
+        self._outbox: queue.SimpleQueue[tuple[News, object, object]] = queue.SimpleQueue()
         self._condition = threading.Condition()
         self._open_request: tuple[object, Callable[[], FrameSource]] | None = None
         self._wanted: tuple[object, int] | None = None
@@ -54,9 +64,19 @@ class FrameDecoder:
             self._condition.notify()
         self._thread.join(timeout)
 
-    def _emit(self, signal, *args) -> None:
+    def take_news(self) -> list[tuple[News, object, object]]:
+        """Everything the thread has reported since the last call: (news, token, payload)."""
+        news = []
+        while True:
+            try:
+                news.append(self._outbox.get_nowait())
+            except queue.Empty:
+                return news
+
+    def _report(self, news: News, token: object, payload: object) -> None:
         if not self._stopping:
-            signal.emit(*args)
+            self._outbox.put((news, token, payload))
+            self.signals.sig_ready.emit()
 
     def _loop(self) -> None:
         frames = None  # the running decode, continued while frames are wanted in order
@@ -86,13 +106,13 @@ class FrameDecoder:
                     frames = None
                     frame = self._source.frame_at(index)
                 next_index = frame.index + 1
-                self._emit(self.signals.sig_frame, token, frame)
+                self._report(News.FRAME, token, frame)
             except SegviewerError as error:
                 frames = None
-                self._emit(self.signals.sig_failed, token, str(error))
+                self._report(News.FAILED, token, str(error))
             except Exception as error:  # noqa: BLE001 - a decoder bug must not end the thread
                 frames = None
-                self._emit(self.signals.sig_failed, token, f"cannot decode frame {index} ({error!r})")
+                self._report(News.FAILED, token, f"cannot decode frame {index} ({error!r})")
         if self._source is not None:
             self._source.close()
 
@@ -104,9 +124,9 @@ class FrameDecoder:
         try:
             self._source = opener()
         except SegviewerError as error:
-            self._emit(self.signals.sig_failed, token, str(error))
+            self._report(News.FAILED, token, str(error))
             return
         except Exception as error:  # noqa: BLE001
-            self._emit(self.signals.sig_failed, token, f"{Path(str(token))}: cannot open ({error!r})")
+            self._report(News.FAILED, token, f"{Path(str(token))}: cannot open ({error!r})")
             return
-        self._emit(self.signals.sig_opened, token, self._source.info)
+        self._report(News.OPENED, token, self._source.info)

@@ -315,6 +315,7 @@ class MainWindow(QMainWindow):
         self.show_error("Model not loaded", f"{message}{still}\n\nChoose another model with File ▸ Open Model….")
         self.update_actions()
 
+    @Slot(object)
     def _on_result(self, result: InferenceResult) -> None:
         if result.request_id != self._request_id:
             return  # the user has moved on: a stale result is dropped
@@ -325,6 +326,7 @@ class MainWindow(QMainWindow):
             self.cache.put(self._cache_key(result.path), result)
         self._show_result(result)
 
+    @Slot(object)
     def _on_failed(self, failure: InferenceFailure) -> None:
         if failure.request_id != self._request_id:
             return

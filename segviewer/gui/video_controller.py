@@ -17,13 +17,14 @@ The policy, so the window never stalls and no queue builds up:
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from segviewer.core.video import ImageSequence, VideoFrame, VideoInfo, VideoReader
-from segviewer.gui.frame_decoder import FrameDecoder
+from segviewer.gui.frame_decoder import FrameDecoder, News
 from segviewer.gui.transport_bar import TransportBar
 from segviewer.gui.worker import FrameRequest, InferenceResult, frame_path
 
@@ -35,6 +36,13 @@ class PlaybackStats:
     shown: int = 0          # frames put on screen
     fresh: int = 0          # of those, frames whose own mask was on screen at some point
     segmented: int = 0      # masks the network returned
+    first_shown_s: float = 0.0  # perf_counter() of the first and the latest frame shown
+    last_shown_s: float = 0.0
+
+    @property
+    def frames_per_s(self) -> float:
+        span = self.last_shown_s - self.first_shown_s
+        return (self.shown - 1) / span if self.shown > 1 and span > 0 else 0.0
 
 
 class VideoController(QObject):
@@ -69,11 +77,14 @@ class VideoController(QObject):
     def decoder(self) -> FrameDecoder:
         if self._decoder is None:
             self._decoder = FrameDecoder()
-            signals, queued = self._decoder.signals, Qt.ConnectionType.QueuedConnection
-            signals.sig_opened.connect(self._on_opened, queued)
-            signals.sig_frame.connect(self._on_frame, queued)
-            signals.sig_failed.connect(self._on_decode_failed, queued)
+            self._decoder.signals.sig_ready.connect(self._on_decoder_news, Qt.ConnectionType.QueuedConnection)
         return self._decoder
+
+    @Slot()
+    def _on_decoder_news(self) -> None:
+        handlers = {News.OPENED: self._on_opened, News.FRAME: self._on_frame, News.FAILED: self._on_decode_failed}
+        for news, token, payload in self.decoder.take_news():
+            handlers[news](token, payload)
 
     @property
     def active(self) -> bool:
@@ -203,7 +214,11 @@ class VideoController(QObject):
         self._put_on_screen()
 
     def _put_on_screen(self) -> None:
+        now = time.perf_counter()
+        if self.stats.shown == 0:
+            self.stats.first_shown_s = now
         self.stats.shown += 1
+        self.stats.last_shown_s = now
         self._show(self._last if self._has_own_mask(self.frame) else None)
         self._segment_if_free()
 
