@@ -291,3 +291,12 @@ def test_variable_frame_rate_keeps_exact_frame_numbers(tmp_path):
         assert block_position(reader.frame_at(4).rgb) == 4
     finally:
         reader.close()
+
+
+def test_a_video_opened_before_the_model_is_ready_gets_masks_when_it_is(qtbot, make_window, clip):
+    window = make_window(wait_model=False)
+    window.open_path(clip)
+    qtbot.waitUntil(lambda: window.video.frame is not None, timeout=WAIT_MS)
+    with qtbot.waitSignal(window.worker.signals.sig_model_loaded, timeout=WAIT_MS):
+        window.start()
+    _wait_frame(qtbot, window, 0)

@@ -304,7 +304,9 @@ class MainWindow(QMainWindow):
         self.legend.set_model_quality(validation_iou_by_class(info.card, self.table))
         self.status.model_active(info)
         self.cache.clear()
-        if self.current_path is not None:
+        if self.video.active:
+            self.video.model_changed()
+        elif self.current_path is not None:
             self._request(self.current_path)
         self.update_actions()
 

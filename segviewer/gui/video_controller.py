@@ -248,6 +248,12 @@ class VideoController(QObject):
             self._show(result if result.frame_index == self.frame.index else None)
         self._segment_if_free()
 
+    def model_changed(self) -> None:
+        """A (new) model is ready: masks of the old one no longer count."""
+        self._last, self._in_flight = None, None
+        if self.frame is not None:
+            self._segment_if_free()
+
     def on_failed(self, message: str) -> None:
         self._in_flight = None
         self.pause()
