@@ -241,6 +241,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+# KITTI raw's own rate; a second run at twice that shows what happens when the network
+# cannot segment every frame.
+BENCH_VIDEO_FPS = 10.0
+FAST_VIDEO_FPS = 20.0
+
+
 def kitti_frames(count: int) -> tuple[list[np.ndarray], str]:
     """``count`` KITTI-size frames: the shared KITTI images when they are beside the
     project (real road scenes), else road-like synthetic ones."""
@@ -262,16 +268,12 @@ def video_results(segmenter, model_path: Path, temp_dir: Path, backend: str, cou
     from segviewer.predict_video import segment_video
 
     frames, origin = kitti_frames(count)
+    fast = temp_dir / "kitti_drive_fast.mp4"
+    write_video(fast, frames, fps=FAST_VIDEO_FPS, overwrite=True)
     video = temp_dir / "kitti_drive.mp4"
-    write_video(video, frames, fps=10.0, overwrite=True)
-    env = _child_env()
-    env["XDG_CONFIG_HOME"] = str(temp_dir)
-    code = ("from segviewer.bench_child import play_video; "
-            f"print(play_video({str(model_path)!r}, {str(video)!r}, {backend!r}))")
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        raise RuntimeError(f"playback child failed: {result.stderr[-800:]}")
-    playback = json.loads(result.stdout.strip().splitlines()[-1])
+    write_video(video, frames, fps=BENCH_VIDEO_FPS, overwrite=True)
+    playback = _play(model_path, video, backend, temp_dir)
+    fast_playback = _play(model_path, fast, backend, temp_dir)
     reader = VideoReader(video)
     try:
         summary = segment_video(segmenter, reader, video, temp_dir / "video_out", [MaskFormat.LABEL_IDS],
@@ -279,9 +281,26 @@ def video_results(segmenter, model_path: Path, temp_dir: Path, backend: str, cou
         rate = summary.frames / max(summary.seconds, 1e-9)
     finally:
         reader.close()
-    return {"video": f"{origin}, {frames[0].shape[1]}x{frames[0].shape[0]} H.264 at 10 frames/s",
-            "playback_fps": playback["fps"], "playback_fresh_fraction": playback["fresh_fraction"],
-            "playback_max_stall_ms": float(playback["max_stall_ms"]), "video_predict_frames_per_s": rate}
+    return {"video": f"{origin}, {frames[0].shape[1]}x{frames[0].shape[0]} H.264 at {BENCH_VIDEO_FPS:g} frames/s",
+            # Displayed frames/s cannot exceed the video's; 0.1 is the timer's precision.
+            "playback_fps": round(playback["fps"], 1), "playback_fresh_fraction": playback["fresh_fraction"],
+            "playback_max_stall_ms": float(playback["max_stall_ms"]),
+            f"playback_{FAST_VIDEO_FPS:g}fps_shown_per_s": round(fast_playback["fps"], 1),
+            f"playback_{FAST_VIDEO_FPS:g}fps_fresh_fraction": fast_playback["fresh_fraction"],
+            f"playback_{FAST_VIDEO_FPS:g}fps_max_stall_ms": float(fast_playback["max_stall_ms"]),
+            "video_predict_frames_per_s": rate}
+
+
+def _play(model_path: Path, video: Path, backend: str, temp_dir: Path) -> dict[str, float]:
+    """Play ``video`` in a child viewer process (see :func:`segviewer.bench_child.play_video`)."""
+    env = _child_env()
+    env["XDG_CONFIG_HOME"] = str(temp_dir)
+    code = ("from segviewer.bench_child import play_video; "
+            f"print(play_video({str(model_path)!r}, {str(video)!r}, {backend!r}))")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise RuntimeError(f"playback child failed: {result.stderr[-800:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def format_results(results: dict[str, object]) -> str:

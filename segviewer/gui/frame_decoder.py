@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 
 from segviewer.core.errors import SegviewerError
 from segviewer.core.video import FrameSource, VideoFrame
+from segviewer.gui.worker import lower_this_threads_priority
 
 
 class DecoderSignals(QObject):
@@ -79,6 +80,7 @@ class FrameDecoder:
             self.signals.sig_ready.emit()
 
     def _loop(self) -> None:
+        lower_this_threads_priority()  # decoding bursts must not delay the GUI thread
         frames = None  # the running decode, continued while frames are wanted in order
         next_index = -1
         while True:

@@ -6,18 +6,22 @@ The policy, so the window never stalls and no queue builds up:
 - frames are decoded on :class:`FrameDecoder`'s thread and shown on a timer at the
   video's rate (times the chosen speed); a tick whose frame is not decoded yet is
   skipped, never waited for;
-- while playing, the frame for the next tick is decoded and handed to the network as
-  soon as the previous tick has shown its predecessor, so a network faster than the
-  frame interval has every mask ready when its frame comes on screen;
+- while playing, a few frames are decoded ahead, and when the network is free it gets
+  the buffered frame that will be on screen when its mask is expected (the network's
+  measured latency, in frame intervals, ahead of the frame shown): masks land on their
+  own frames even when the network is slower than the video, and the frames in between
+  are skipped, never queued;
 - at most one frame is with the network. A frame shown without its own mask gets the
-  newest mask there is, marked in the transport bar and status bar as "mask of frame
-  N", and when the network is free it takes the newest frame (the others are skipped);
+  newest earlier mask there is, marked in the transport bar and status bar as "mask of
+  frame N";
 - a paused, stepped or scrubbed frame always gets its own mask.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -27,6 +31,9 @@ from segviewer.core.video import ImageSequence, VideoFrame, VideoInfo, VideoRead
 from segviewer.gui.frame_decoder import FrameDecoder, News
 from segviewer.gui.transport_bar import TransportBar
 from segviewer.gui.worker import FrameRequest, InferenceResult, frame_path
+
+AHEAD = 6        # frames decoded beyond the one on screen while playing
+KEPT_MASKS = 8   # recent masks kept by frame (stepping back shows them at once)
 
 
 @dataclass
@@ -63,13 +70,15 @@ class VideoController(QObject):
         self.token: Path | None = None
         self.info: VideoInfo | None = None
         self.frame: VideoFrame | None = None      # on screen
-        self._upcoming: VideoFrame | None = None  # decoded for the next tick (playing)
+        self._ahead: deque[VideoFrame] = deque()  # decoded, not yet shown (while playing)
+        self._masks: OrderedDict[int, InferenceResult] = OrderedDict()  # recent masks by frame
+        self._sent_at = 0.0
+        self._latency_s = 0.1                      # the network's, measured while running
         self.playing = False
         self.speed = 1.0
         self.stats = PlaybackStats()
         self._decoding = False                      # a wanted frame is being decoded
         self._in_flight: int | None = None          # frame index with the network
-        self._last: InferenceResult | None = None   # the newest mask, with its frame
         self._fresh_counted: int | None = None
         self._wanted: int | None = None             # the frame last asked of the decoder
 
@@ -107,7 +116,9 @@ class VideoController(QObject):
     def close(self) -> None:
         """Stop playing and forget the video (another file was opened)."""
         self.pause()
-        self.token = self.info = self.frame = self._last = self._upcoming = None
+        self.token = self.info = self.frame = None
+        self._ahead.clear()
+        self._masks.clear()
         self._decoding, self._in_flight, self._fresh_counted, self._wanted = False, None, None, None
         self.container.setVisible(False)
         self.window.update_actions()
@@ -149,7 +160,11 @@ class VideoController(QObject):
             self.seek(0)  # at the end: play from the start, as players do
         self.playing = True
         self.bar.set_playing(True)
-        self.timer.start(max(1, round(1000 / (self.info.fps * self.speed))))
+        self.timer.start(max(1, round(1000 * self._interval_s())))
+        self._fill()
+
+    def _interval_s(self) -> float:
+        return 1.0 / (self.info.fps * self.speed)
 
     def pause(self) -> None:
         was_playing = self.playing
@@ -158,11 +173,11 @@ class VideoController(QObject):
         self.bar.set_playing(False)
         if not was_playing:
             return
-        # A paused frame gets its own mask, not the next one's, and stays on screen.
-        self._upcoming, self._decoding = None, False
+        # A paused frame gets its own mask, not a later one's, and stays on screen.
+        self._ahead.clear()
+        self._decoding = False
         self._wanted = self.frame.index if self.frame is not None else None
-        if self.frame is not None and not self._has_own_mask():
-            self._segment_if_free()
+        self._segment_if_free()
 
     def set_speed(self, speed: float) -> None:
         self.speed = speed
@@ -186,19 +201,25 @@ class VideoController(QObject):
         self._decoding, self._wanted = True, index
         self.decoder.want(self.token, index)
 
+    def _fill(self) -> None:
+        """Keep up to AHEAD frames decoded beyond the one on screen (while playing)."""
+        if not self.playing or self._decoding or self.frame is None or len(self._ahead) >= AHEAD:
+            return
+        following = (self._ahead[-1] if self._ahead else self.frame).index + 1
+        if following < self.info.frame_count:
+            self._want(following)
+
     def _tick(self) -> None:
         if self.frame is None:
             return
-        if self._upcoming is None:
+        if not self._ahead:
             if self.frame.index + 1 >= self.info.frame_count:
                 self.pause()
-            elif not self._decoding:
-                self._want(self.frame.index + 1)
+            self._fill()
             return  # the decoder is behind: this tick shows nothing new
-        self.frame, self._upcoming = self._upcoming, None
+        self.frame = self._ahead.popleft()
         self._put_on_screen()
-        if self.frame.index + 1 < self.info.frame_count:
-            self._want(self.frame.index + 1)  # the next tick's frame, decoded and segmented ahead
+        self._fill()
 
     # -- frames and masks ------------------------------------------------------------------
     def _on_frame(self, token, frame: VideoFrame) -> None:
@@ -206,10 +227,11 @@ class VideoController(QObject):
             return  # replaced by a newer request (a seek, a pause)
         self._decoding = False
         if self.playing and self.frame is not None:
-            self._upcoming = frame  # shown by the next tick; segmented from now
+            self._ahead.append(frame)  # shown by a later tick
+            self._fill()
             self._segment_if_free()
             return
-        self._upcoming = None
+        self._ahead.clear()
         self.frame = frame
         self._put_on_screen()
 
@@ -219,45 +241,62 @@ class VideoController(QObject):
             self.stats.first_shown_s = now
         self.stats.shown += 1
         self.stats.last_shown_s = now
-        self._show(self._last if self._has_own_mask(self.frame) else None)
+        self._show(self._masks.get(self.frame.index))
         self._segment_if_free()
 
     def _segment_if_free(self) -> None:
-        """Give the network the newest frame that has no mask yet, if it is free."""
-        if self._in_flight is not None or not self.worker.has_model:
+        """If the network is free, give it the frame that will be on screen when its mask
+        is expected (while playing), or the frame on screen."""
+        if self._in_flight is not None or not self.worker.has_model or self.frame is None:
             return
-        frame = next((f for f in (self._upcoming, self.frame) if f is not None), None)
-        if frame is None or self._has_own_mask(frame):
+        unmasked = [f for f in (self.frame, *self._ahead) if f.index not in self._masks]
+        if not unmasked:
             return
-        self._in_flight = frame.index
+        frame = unmasked[0]
+        if self.playing:
+            target = self.frame.index + max(1, math.ceil(self._latency_s / self._interval_s()))
+            frame = next((f for f in unmasked if f.index >= target), unmasked[-1])
+        self._in_flight, self._sent_at = frame.index, time.perf_counter()
         self.worker.request_frame(FrameRequest(self.window.new_request_id(), self.token, frame.index, frame.rgb))
 
-    def _has_own_mask(self, frame: VideoFrame | None = None) -> bool:
-        frame = frame or self.frame
-        return self._last is not None and frame is not None and self._last.frame_index == frame.index
+    def _has_own_mask(self) -> bool:
+        return self.frame is not None and self.frame.index in self._masks
 
     def on_result(self, result: InferenceResult) -> None:
         """A mask from the worker (for the frame on screen or an earlier one)."""
         self._in_flight = None
+        latency = time.perf_counter() - self._sent_at
+        self._latency_s = 0.7 * self._latency_s + 0.3 * latency
         if result.prediction is not None:
-            self._last = result
+            self._masks[result.frame_index] = result
+            while len(self._masks) > KEPT_MASKS:
+                self._masks.popitem(last=False)
             self.stats.segmented += 1
         if self.frame is None:
             return
-        if result.frame_index == self.frame.index or self._upcoming is None:
-            self._show(result if result.frame_index == self.frame.index else None)
+        if result.frame_index == self.frame.index:
+            self._show(result)
+        elif result.frame_index < self.frame.index and not self._has_own_mask():
+            self._show(None)  # a newer borrowed mask than the one on screen
         self._segment_if_free()
 
     def model_changed(self) -> None:
         """A (new) model is ready: masks of the old one no longer count."""
-        self._last, self._in_flight = None, None
-        if self.frame is not None:
-            self._segment_if_free()
+        self._masks.clear()
+        self._in_flight = None
+        self._segment_if_free()
 
     def on_failed(self, message: str) -> None:
         self._in_flight = None
         self.pause()
         self.window.show_error("Cannot segment frame", message, modal=False)
+
+    def _borrowable(self, frame: VideoFrame) -> InferenceResult | None:
+        """The mask of the nearest earlier frame of the same size, else of the nearest later one."""
+        fitting = [r for r in self._masks.values() if r.image.shape == frame.rgb.shape]
+        if not fitting:
+            return None
+        return min(fitting, key=lambda r: (r.frame_index > frame.index, abs(r.frame_index - frame.index)))
 
     def _show(self, own: InferenceResult | None) -> None:
         """Put ``self.frame`` on screen: with its own mask, else with the newest mask of
@@ -270,10 +309,10 @@ class VideoController(QObject):
             if self._fresh_counted != frame.index:
                 self._fresh_counted = frame.index
                 self.stats.fresh += 1
-        elif self._last is not None and self._last.image.shape == frame.rgb.shape:
-            result = replace(self._last, path=path, image=frame.rgb, frame_index=frame.index,
-                             mask_frame=self._last.frame_index, truth=None, truth_path=None)
-            note = f"mask of frame {self._last.frame_index}"
+        elif (borrowed := self._borrowable(frame)) is not None:
+            result = replace(borrowed, path=path, image=frame.rgb, frame_index=frame.index,
+                             mask_frame=borrowed.frame_index, truth=None, truth_path=None)
+            note = f"mask of frame {borrowed.frame_index}"
         else:
             result = InferenceResult(0, path, frame.rgb, None, None, frame_index=frame.index,
                                      pending=self.worker.has_model)

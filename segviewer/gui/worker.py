@@ -107,7 +107,7 @@ class WorkerSignals(QObject):
 BatchJob = Callable[[Segmenter, Callable[[int, int, str], None], Callable[[], bool]], object]
 
 
-def _lower_this_threads_priority(niceness: int = 5) -> None:
+def lower_this_threads_priority(niceness: int = 5) -> None:
     """Let the GUI thread win the CPU: on Linux, nice is per thread and inherited by the
     threads this one creates, which include TensorFlow's compute pools when TensorFlow
     is first used here (as in the app, where only the worker imports it)."""
@@ -200,7 +200,7 @@ class ModelWorker:
             return job
 
     def _loop(self) -> None:
-        _lower_this_threads_priority()
+        lower_this_threads_priority()
         while (job := self._next_job()) is not None:
             kind, payload = job
             self._emit(self.signals.sig_busy, True)
