@@ -134,15 +134,20 @@ def time_until_marker(extra: list[str], settings_dir: Path) -> float:
     return elapsed
 
 
-def peak_rss_mb(model: Path, folder: Path, settings_dir: Path, backend: str) -> float:
+def run_bench_child(function: str, *args: str, settings_dir: Path) -> str:
+    """Call ``segviewer.bench_child.<function>(*args)`` in a fresh process with private
+    settings; its last line of output."""
     env = _child_env()
     env["XDG_CONFIG_HOME"] = str(settings_dir)
-    code = ("import sys; from segviewer.bench_child import open_all; "
-            f"print(open_all({str(model)!r}, {str(folder)!r}, {backend!r}))")
+    code = f"from segviewer.bench_child import {function}; print({function}(*{args!r}))"
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
-        raise RuntimeError(f"RSS child failed: {result.stderr[-800:]}")
-    return float(result.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"{function} child failed: {result.stderr[-800:]}")
+    return result.stdout.strip().splitlines()[-1]
+
+
+def peak_rss_mb(model: Path, folder: Path, settings_dir: Path, backend: str) -> float:
+    return float(run_bench_child("open_all", str(model), str(folder), backend, settings_dir=settings_dir))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -293,14 +298,7 @@ def video_results(segmenter, model_path: Path, temp_dir: Path, backend: str, cou
 
 def _play(model_path: Path, video: Path, backend: str, temp_dir: Path) -> dict[str, float]:
     """Play ``video`` in a child viewer process (see :func:`segviewer.bench_child.play_video`)."""
-    env = _child_env()
-    env["XDG_CONFIG_HOME"] = str(temp_dir)
-    code = ("from segviewer.bench_child import play_video; "
-            f"print(play_video({str(model_path)!r}, {str(video)!r}, {backend!r}))")
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        raise RuntimeError(f"playback child failed: {result.stderr[-800:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(run_bench_child("play_video", str(model_path), str(video), backend, settings_dir=temp_dir))
 
 
 def format_results(results: dict[str, object]) -> str:
