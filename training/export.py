@@ -18,12 +18,15 @@ from segviewer.help_text import plain
 
 def export_model(source: Path, destination: Path, litert_twin: bool = True) -> Path:
     """Fold, save atomically, and write the LiteRT twin (``.tflite``) beside it."""
-    import keras
+    from segviewer.core.tf_logging import native_noise_filtered
 
-    import segviewer.layers  # noqa: F401  (registers the custom layers)
-    from segviewer.architectures import fold_batch_norms
+    with native_noise_filtered():  # TensorFlow's start-up lines
+        import keras
 
-    model = keras.saving.load_model(source, compile=False)
+        import segviewer.layers  # noqa: F401  (registers the custom layers)
+        from segviewer.architectures import fold_batch_norms
+
+        model = keras.saving.load_model(source, compile=False)
     if model.name == "unet_lite0":
         model = fold_batch_norms(model)
     destination.parent.mkdir(parents=True, exist_ok=True)
