@@ -300,3 +300,15 @@ def test_a_video_opened_before_the_model_is_ready_gets_masks_when_it_is(qtbot, m
     with qtbot.waitSignal(window.worker.signals.sig_model_loaded, timeout=WAIT_MS):
         window.start()
     _wait_frame(qtbot, window, 0)
+
+
+@pytest.mark.parametrize(("suffix", "codec"), [(".mp4", "h264"), (".mkv", "h264"), (".webm", "vp9"), (".avi", "mpeg4")])
+def test_each_container_round_trips_in_its_codec_family(tmp_path, suffix, codec):
+    path = tmp_path / f"clip{suffix}"
+    assert write_video(path, moving_frames(4), fps=10.0) == 4
+    reader = VideoReader(path)
+    try:
+        assert (reader.info.codec, reader.info.frame_count) == (codec, 4)
+        assert [block_position(f.rgb) for f in reader.frames()] == [0, 1, 2, 3]
+    finally:
+        reader.close()
