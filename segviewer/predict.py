@@ -50,9 +50,9 @@ from segviewer.core.mask_io import MaskFormat
 from segviewer.core.overlay import compose_overlay
 from segviewer.core.resources import default_model_path
 from segviewer.core.sharding import Shard
-from segviewer.core.video import VideoError, is_video_file
+from segviewer.core.video import VideoError, VideoReader, is_video_file
 from segviewer.help_text import plain
-from segviewer.predict_video import existing_video_outputs, open_video, segment_video
+from segviewer.predict_video import existing_video_outputs, segment_video
 from segviewer.progress import ProgressBar
 
 PREFETCH = 4
@@ -225,10 +225,12 @@ def _run(args: argparse.Namespace) -> int:
     jobs, clashes = _deduplicate(jobs, args.formats)
     problems += clashes
     if args.shard is not None:
-        everything = len(jobs)
+        everything, noun = len(jobs) + len(videos), "input(s)" if videos else "image(s)"
         jobs = [job for job in jobs if args.shard.owns(str(job.source))]
+        videos = [video for video in videos if args.shard.owns(str(video.source))]
         problems = [p for p in problems if args.shard.owns(p.split(":")[0])]
-        print(f"shard {args.shard.index}/{args.shard.count}: {len(jobs)} of {everything} image(s)", file=sys.stderr)
+        print(f"shard {args.shard.index}/{args.shard.count}: {len(jobs) + len(videos)} of {everything} {noun}",
+              file=sys.stderr)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     if args.skip_existing:
@@ -247,33 +249,34 @@ def _run(args: argparse.Namespace) -> int:
                   f"(e.g. {clashing[0][0]}); nothing was written. Use --skip-existing to segment only "
                   "the others, or --overwrite to replace them.", file=sys.stderr)
             return 1
-    if not jobs and videos:
-        return _run_videos(args, videos, problems)
-    if not jobs:
+    if not jobs and not videos:
         print("nothing to do" if not problems else "no images to segment", file=sys.stderr)
         return 1 if problems else 0
     segmenter = _load_segmenter(args)
     if segmenter is None:
         return 2
-
+    failures = len(problems)
+    if jobs:
+        removed = sum(remove_stale_temporaries(folder) for folder in sorted({j.folder for j in jobs}))
+        if removed:
+            print(f"removed {removed} temporary file(s) left by an interrupted earlier run", file=sys.stderr)
+        with _terminate_as_interrupt():
+            summary = segment_all(segmenter, jobs, args.formats, args.opacity, args.overwrite or args.skip_existing)
+        failures += summary.failures
+        if summary.stopped_by is not None:
+            name = "Ctrl-C" if summary.stopped_by == signal.SIGINT else "SIGTERM"
+            print(f"stopped by {name}: {summary.segmented} of {len(jobs)} image(s) done, {summary.written} "
+                  f"complete file(s) written to {args.out}, no partial files; rerun with --skip-existing "
+                  "to finish", file=sys.stderr)
+            return 128 + int(summary.stopped_by)
+        print(f"{summary.segmented} of {len(jobs) + len(problems)} image(s) done ({segmenter.backend_description}), "
+              f"{summary.written} file(s) written to {args.out}, {failures} failed; "
+              f"{summary.images_per_s:.1f} images/s", file=sys.stderr)
     if videos:
-        print(f"note: {len(videos)} video(s) among the inputs: run them in a separate `segviewer predict` "
-              "(images and videos are not mixed in one run)", file=sys.stderr)
-    removed = sum(remove_stale_temporaries(folder) for folder in sorted({j.folder for j in jobs}))
-    if removed:
-        print(f"removed {removed} temporary file(s) left by an interrupted earlier run", file=sys.stderr)
-    with _terminate_as_interrupt():
-        summary = segment_all(segmenter, jobs, args.formats, args.opacity, args.overwrite or args.skip_existing)
-    failures = summary.failures + len(problems)
-    if summary.stopped_by is not None:
-        name = "Ctrl-C" if summary.stopped_by == signal.SIGINT else "SIGTERM"
-        print(f"stopped by {name}: {summary.segmented} of {len(jobs)} image(s) done, {summary.written} "
-              f"complete file(s) written to {args.out}, no partial files; rerun with --skip-existing "
-              "to finish", file=sys.stderr)
-        return 128 + int(summary.stopped_by)
-    print(f"{summary.segmented} of {len(jobs) + len(problems)} image(s) done ({segmenter.backend_description}), "
-          f"{summary.written} file(s) written to {args.out}, {failures} failed; "
-          f"{summary.images_per_s:.1f} images/s", file=sys.stderr)
+        video_failures, stopped_by = _segment_videos(args, segmenter, videos)
+        if stopped_by is not None:
+            return 128 + int(stopped_by)
+        failures += video_failures
     return 1 if failures else 0
 
 
@@ -292,16 +295,16 @@ def _load_segmenter(args: argparse.Namespace) -> Segmenter | None:
     return segmenter
 
 
-def _run_videos(args: argparse.Namespace, videos: list[Job], problems: list[str]) -> int:
-    segmenter = _load_segmenter(args)
-    if segmenter is None:
-        return 2
+def _segment_videos(args: argparse.Namespace, segmenter: Segmenter,
+                    videos: list[Job]) -> tuple[int, signal.Signals | None]:
+    """Segment each video; one summary line. Returns (failures, the signal that stopped
+    the run or None)."""
     frames = written = failures = 0
     stopped_by = None
     with _terminate_as_interrupt():
         for video in videos:
             try:
-                source = open_video(video.source)
+                source = VideoReader(video.source)
             except VideoError as error:
                 print(f"error: {error}", file=sys.stderr)
                 failures += 1
@@ -327,13 +330,10 @@ def _run_videos(args: argparse.Namespace, videos: list[Job], problems: list[str]
         name = "Ctrl-C" if stopped_by == signal.SIGINT else "SIGTERM"
         print(f"stopped by {name}: {frames} frame(s) done, complete files only (no partial overlay video)",
               file=sys.stderr)
-        return 128 + int(stopped_by)
-    for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
-    failures += len(problems)
+        return failures, stopped_by
     print(f"{frames} frame(s) of {len(videos)} video(s) done ({segmenter.backend_description}), "
           f"{written} file(s) written to {args.out}, {failures} failed", file=sys.stderr)
-    return 1 if failures else 0
+    return failures, None
 
 
 class _Terminated(BaseException):  # noqa: N818 - a signal, like KeyboardInterrupt

@@ -23,7 +23,7 @@ from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
 from segviewer.core.inference import Segmenter
 from segviewer.core.mask_io import MaskFormat
 from segviewer.core.overlay import compose_overlay
-from segviewer.core.video import FrameSource, VideoError, VideoFrame, VideoReader
+from segviewer.core.video import FrameSource, VideoError, VideoFrame
 from segviewer.core.video_writer import video_output_path, write_video
 from segviewer.progress import ProgressBar
 
@@ -135,7 +135,3 @@ def segment_video(segmenter: Segmenter, source: FrameSource, video: Path, folder
         summary.seconds = time.perf_counter() - started
     summary.failures += len(summary.problems)
     return summary
-
-
-def open_video(path: Path) -> FrameSource:
-    return VideoReader(path)

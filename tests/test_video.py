@@ -312,3 +312,27 @@ def test_each_container_round_trips_in_its_codec_family(tmp_path, suffix, codec)
         assert [block_position(f.rgb) for f in reader.frames()] == [0, 1, 2, 3]
     finally:
         reader.close()
+
+
+def test_predict_takes_images_and_videos_in_one_run_and_reports_each_problem_once(clip, tiny_model_path,
+                                                                                  image_folder, tmp_path):
+    out = tmp_path / "out"
+    result = _predict(str(image_folder / "000000_10.png"), str(clip), str(tmp_path / "missing.png"),
+                      "--out", str(out), "--every", "6", "--model", str(tiny_model_path))
+    assert result.returncode == 1  # the missing file
+    assert result.stderr.count("missing.png: file not found") == 1
+    assert sorted(p.name for p in out.iterdir()) == ["000000_10_labelIds.png", "drive_000000_labelIds.png",
+                                                    "drive_000006_labelIds.png"]
+
+
+def test_sharded_predict_gives_each_video_to_one_shard(clip, tiny_model_path, tmp_path):
+    other = tmp_path / "other.mp4"
+    other.write_bytes(clip.read_bytes())
+    owners = []
+    for index in range(2):
+        out = tmp_path / f"shard{index}"
+        result = _predict(str(clip), str(other), "--out", str(out), "--every", "12", "--shard", f"{index}/2",
+                          "--model", str(tiny_model_path))
+        assert result.returncode == 0, result.stderr
+        owners += sorted(p.name for p in out.glob("*_labelIds.png")) if out.exists() else []
+    assert sorted(owners) == ["drive_000000_labelIds.png", "other_000000_labelIds.png"]
