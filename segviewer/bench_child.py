@@ -59,6 +59,7 @@ def play_video(model: str, video: str, backend: str = "auto") -> str:
     from segviewer.core.inference import DEFAULT_PIXEL_BUDGET
     from segviewer.gui.app import make_application
     from segviewer.gui.main_window import MainWindow
+    from segviewer.gui.video_controller import PlaybackStats
 
     app = make_application()
     window = MainWindow(Path(model), DEFAULT_PIXEL_BUDGET, interactive=False, backend=backend)
@@ -82,7 +83,7 @@ def play_video(model: str, video: str, backend: str = "auto") -> str:
     probe.start()
     controller = window.video
     controller.play()
-    controller.stats = type(controller.stats)()  # count from the first played frame
+    controller.stats = PlaybackStats()  # count from the first played frame
     while controller.playing:
         loop = QEventLoop()
         QTimer.singleShot(50, loop.quit)

@@ -23,7 +23,7 @@ from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
 from segviewer.core.inference import Segmenter
 from segviewer.core.mask_io import MaskFormat
 from segviewer.core.overlay import compose_overlay
-from segviewer.core.video import FrameSource, VideoError, VideoFrame
+from segviewer.core.video import FrameSource, VideoError, VideoFrame, frame_name
 from segviewer.core.video_writer import video_output_path, write_video
 from segviewer.progress import ProgressBar
 
@@ -41,7 +41,7 @@ class VideoSummary:
 
 def frame_outputs(video: Path, index: int, folder: Path, formats: list[MaskFormat]):
     """``folder/<video stem>_<index:06d>_<format>.png`` for each format."""
-    return plan_outputs(Path(f"{Path(video).stem}_{index:06d}.png"), folder, formats)
+    return plan_outputs(Path(f"{frame_name(video, index)}.png"), folder, formats)
 
 
 def existing_video_outputs(video: Path, folder: Path, formats: list[MaskFormat], overlay_video: bool) -> list[Path]:

@@ -6,6 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def first_line(error: BaseException, limit: int) -> str:
+    """An exception in one line for a message: its OS reason when it has one (without
+    the errno and file name ``str()`` adds), else the first line of its text, else its
+    type."""
+    text = (getattr(error, "strerror", None) or str(error)).strip()
+    return text.splitlines()[0][:limit] if text else type(error).__name__
+
+
 class SegviewerError(Exception):
     """Base class: a problem the user can act on (never a bug)."""
 

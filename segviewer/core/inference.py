@@ -33,7 +33,7 @@ from segviewer.core.backends import (
     usable_twin,
 )
 from segviewer.core.classes import NUM_TRAIN_CLASSES
-from segviewer.core.errors import ModelLoadError
+from segviewer.core.errors import ModelLoadError, first_line
 from segviewer.core.resources import model_card_path
 from segviewer.core.score_upsampling import confidence_bytes, upsampled_argmax
 from segviewer.core.tf_logging import native_noise_filtered
@@ -163,7 +163,7 @@ class Segmenter:
 
                 model = keras.saving.load_model(path, compile=False)
         except Exception as error:  # Keras raises many types for a bad archive
-            raise ModelLoadError(path, f"not a loadable Keras model ({_first_line(error, 200)})") from None
+            raise ModelLoadError(path, f"not a loadable Keras model ({first_line(error, 200)})") from None
         with native_noise_filtered():  # the first run initialises TensorFlow's devices
             _check_compatible(path, model)
             network = TensorFlowNetwork(model, device_description(), flip_average=tta)
@@ -191,12 +191,6 @@ class Segmenter:
         return Prediction(ids, confidence, time.perf_counter() - start, (work_h, work_w))
 
 
-def _first_line(error: BaseException, limit: int) -> str:
-    """The first line of an exception's message (or its type), for a one-line report."""
-    text = str(error).strip()
-    return text.splitlines()[0][:limit] if text else type(error).__name__
-
-
 def _load_twin(path: Path, twin: Path | None) -> Network:
     if twin is None:
         raise ModelLoadError(path, "no current LiteRT twin (.tflite) beside it; make one with "
@@ -209,7 +203,7 @@ def _load_twin(path: Path, twin: Path | None) -> Network:
         raise ModelLoadError(twin, "LiteRT is not installed (pip install ai-edge-litert), "
                                    "or use --backend tf") from None
     except Exception as error:  # a damaged or foreign .tflite
-        raise ModelLoadError(twin, f"not a usable LiteRT twin ({_first_line(error, 200)})") from None
+        raise ModelLoadError(twin, f"not a usable LiteRT twin ({first_line(error, 200)})") from None
     if logits.ndim != 3 or logits.shape[-1] != NUM_TRAIN_CLASSES or confidence.shape != logits.shape[:2]:
         raise ModelLoadError(twin, f"incompatible LiteRT twin: outputs {logits.shape} and {confidence.shape} "
                                    f"for a {PROBE_SIZE[1]}x{PROBE_SIZE[0]} input")
@@ -251,7 +245,7 @@ def _check_compatible(path: Path, model: Any) -> None:
         probe_shape = tuple(int(d) for d in probe.shape)
     except Exception as error:  # any failure of a foreign model's forward pass
         raise ModelLoadError(path, f"incompatible model: fails on a {probe_size[1]}x{probe_size[0]} "
-                                   f"test image ({_first_line(error, 160)})") from None
+                                   f"test image ({first_line(error, 160)})") from None
     if probe_shape[1:3] != probe_size:
         raise ModelLoadError(path, f"incompatible model: its output ({probe_shape[2]}x{probe_shape[1]}) is not "
                                    f"the size of its input ({probe_size[1]}x{probe_size[0]}); segviewer needs "

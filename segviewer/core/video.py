@@ -22,7 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
-from segviewer.core.errors import SegviewerError
+from segviewer.core.errors import SegviewerError, first_line
 from segviewer.core.image_io import load_image
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts")
@@ -40,21 +40,23 @@ def is_video_file(path: Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
+def frame_name(video: Path, index: int) -> str:
+    """What a video frame is called (saved masks, status bar): ``<video stem>_<index>``,
+    six digits from 0."""
+    return f"{Path(video).stem}_{index:06d}"
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     path: Path
     width: int                  # of the frames as delivered (upright, maybe scaled down)
     height: int
     fps: float                  # nominal (average) frame rate
-    frame_count: int            # from the container, or estimated from duration x fps
+    frame_count: int            # counted from the packets (a sequence: its files)
     codec: str                  # e.g. "h264"; "images" for a frame sequence
     rotation: int = 0           # degrees the frames were turned to stand upright
     variable_frame_rate: bool = False
     source_size: tuple[int, int] | None = None  # (width, height) in the file, when scaled down
-
-    @property
-    def duration_s(self) -> float:
-        return self.frame_count / self.fps if self.fps > 0 else 0.0
 
     def describe(self) -> str:
         text = f"{self.width}x{self.height}, {self.fps:.3g} frames/s, {self.frame_count} frames, {self.codec}"
@@ -118,7 +120,7 @@ class VideoReader:
         except FileNotFoundError:
             raise VideoError(self.path, "file not found") from None
         except (av.FFmpegError, OSError, ValueError) as error:
-            raise VideoError(self.path, f"not a readable video ({_reason(error)})") from None
+            raise VideoError(self.path, f"not a readable video ({first_line(error, 160)})") from None
         try:
             if not self._container.streams.video:
                 raise VideoError(self.path, "has no video stream (audio or data only)")
@@ -167,7 +169,7 @@ class VideoReader:
         try:
             yield from self._container.decode(self._stream)
         except self._av.FFmpegError as error:
-            raise VideoError(self.path, f"cannot decode further ({_reason(error)}); "
+            raise VideoError(self.path, f"cannot decode further ({first_line(error, 160)}); "
                                         "the file may be truncated or damaged") from None
 
     def _rewind(self) -> None:
@@ -230,13 +232,3 @@ class ImageSequence:
 
     def close(self) -> None:
         pass
-
-
-def open_frames(path: Path) -> FrameSource:
-    """A video file as a :class:`VideoReader`; raises :class:`VideoError`."""
-    return VideoReader(path)
-
-
-def _reason(error: BaseException) -> str:
-    text = getattr(error, "strerror", None) or str(error)
-    return text.strip().splitlines()[0][:160] if text.strip() else type(error).__name__

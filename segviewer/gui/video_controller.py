@@ -25,7 +25,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Slot
 
 from segviewer.core.video import ImageSequence, VideoFrame, VideoInfo, VideoReader
 from segviewer.gui.frame_decoder import FrameDecoder, News
@@ -53,8 +53,6 @@ class PlaybackStats:
 
 
 class VideoController(QObject):
-    sig_opened = Signal(object)  # VideoInfo
-
     def __init__(self, window, worker, bar: TransportBar, container) -> None:
         super().__init__(window)
         self.window, self.worker, self.bar = window, worker, bar
@@ -136,7 +134,6 @@ class VideoController(QObject):
         self.bar.configure(info.frame_count, info.fps)
         self.container.setVisible(True)
         self.window.statusBar().showMessage(f"{token.name}: {info.describe()}", 10000)
-        self.sig_opened.emit(info)
         self.window.update_actions()
         self.seek(0)
 

@@ -27,6 +27,7 @@ from segviewer.core.datasets import find_truth_for
 from segviewer.core.errors import SegviewerError
 from segviewer.core.image_io import load_image
 from segviewer.core.inference import Prediction, Segmenter
+from segviewer.core.video import frame_name
 
 
 class JobKind(enum.Enum):
@@ -88,8 +89,7 @@ class FrameRequest:
 def frame_path(video: Path, frame_index: int) -> Path:
     """The name a video frame goes by (status bar, saved masks): ``<video>_<frame>.png``,
     as ``segviewer predict`` names its per-frame masks."""
-    video = Path(video)
-    return video.with_name(f"{video.stem}_{frame_index:06d}.png")
+    return Path(video).with_name(f"{frame_name(video, frame_index)}.png")
 
 
 class WorkerSignals(QObject):
