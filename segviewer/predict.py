@@ -52,7 +52,7 @@ from segviewer.core.resources import default_model_path
 from segviewer.core.sharding import Shard
 from segviewer.core.video import VideoError, VideoReader, is_video_file
 from segviewer.help_text import plain
-from segviewer.predict_video import existing_video_outputs, segment_video
+from segviewer.predict_video import VideoSummary, existing_video_outputs, segment_video
 from segviewer.progress import ProgressBar
 
 PREFETCH = 4
@@ -311,25 +311,25 @@ def _segment_videos(args: argparse.Namespace, segmenter: Segmenter,
                 continue
             print(f"{video.source}: {source.info.describe()}", file=sys.stderr)
             remove_stale_temporaries(video.folder)
+            summary = VideoSummary()
             try:
-                summary = segment_video(segmenter, source, video.source, video.folder, args.formats,
-                                        args.overlay_video, args.opacity, args.every, args.overwrite,
-                                        args.skip_existing)
+                segment_video(segmenter, source, video.source, video.folder, args.formats, args.overlay_video,
+                              args.opacity, args.every, args.overwrite, args.skip_existing, summary)
             except KeyboardInterrupt:
                 stopped_by = signal.SIGINT
             except _Terminated:
                 stopped_by = signal.SIGTERM
             finally:
                 source.close()
+            frames, written, failures = frames + summary.frames, written + summary.written, failures + summary.failures
             if stopped_by is not None:
                 break
             for problem in summary.problems:
                 print(f"error: {problem}", file=sys.stderr)
-            frames, written, failures = frames + summary.frames, written + summary.written, failures + summary.failures
     if stopped_by is not None:
         name = "Ctrl-C" if stopped_by == signal.SIGINT else "SIGTERM"
-        print(f"stopped by {name}: {frames} frame(s) done, complete files only (no partial overlay video)",
-              file=sys.stderr)
+        print(f"stopped by {name}: {frames} frame(s) done, {written} complete file(s) written to {args.out}, "
+              "no partial files (no partial overlay video)", file=sys.stderr)
         return failures, stopped_by
     print(f"{frames} frame(s) of {len(videos)} video(s) done ({segmenter.backend_description}), "
           f"{written} file(s) written to {args.out}, {failures} failed", file=sys.stderr)

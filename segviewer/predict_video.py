@@ -87,8 +87,10 @@ def decoded_ahead(frames: Iterator[VideoFrame], depth: int = DECODE_AHEAD) -> It
 
 def segment_video(segmenter: Segmenter, source: FrameSource, video: Path, folder: Path,
                   formats: list[MaskFormat], overlay_video: bool, opacity: float, every: int,
-                  overwrite: bool, skip_existing: bool) -> VideoSummary:
-    summary = VideoSummary()
+                  overwrite: bool, skip_existing: bool, summary: VideoSummary | None = None) -> VideoSummary:
+    """Segment ``source``'s frames; counts go into ``summary`` as they happen (pass one
+    in to keep them when the run is interrupted)."""
+    summary = summary if summary is not None else VideoSummary()
     started = time.perf_counter()
     info = source.info
     wanted = len(range(0, info.frame_count, every))

@@ -336,3 +336,29 @@ def test_sharded_predict_gives_each_video_to_one_shard(clip, tiny_model_path, tm
         assert result.returncode == 0, result.stderr
         owners += sorted(p.name for p in out.glob("*_labelIds.png")) if out.exists() else []
     assert sorted(owners) == ["drive_000000_labelIds.png", "other_000000_labelIds.png"]
+
+
+def test_an_interrupted_video_run_keeps_its_counts_and_leaves_no_partial_overlay(clip, tiny_model_path, tmp_path):
+    from segviewer.core.inference import Segmenter
+    from segviewer.core.mask_io import MaskFormat
+    from segviewer.predict_video import VideoSummary, segment_video
+
+    segmenter = Segmenter.load(tiny_model_path)
+    real_predict, calls = segmenter.predict, []
+
+    def predict_then_ctrl_c(image):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_predict(image)
+
+    segmenter.predict = predict_then_ctrl_c
+    summary, reader, out = VideoSummary(), VideoReader(clip), tmp_path / "out"
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            segment_video(segmenter, reader, clip, out, [MaskFormat.LABEL_IDS], overlay_video=True, opacity=0.5,
+                          every=1, overwrite=False, skip_existing=False, summary=summary)
+    finally:
+        reader.close()
+    assert summary.frames == 2 and summary.written == 2
+    assert sorted(p.name for p in out.iterdir()) == ["drive_000000_labelIds.png", "drive_000001_labelIds.png"]
