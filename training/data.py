@@ -33,6 +33,7 @@ from segviewer.core.datasets import (
 from segviewer.core.image_io import load_image
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, working_size
 from segviewer.core.label_sets import NUM_LABEL_CODES
+from training.copy_paste import InstanceBank, find_instances, paste
 
 NUM_CLASSES = NUM_TRAIN_CLASSES
 IGNORE = VOID_TRAIN_ID
@@ -223,11 +224,15 @@ def sampling_order(samples: list[LoadedSample], repeats: dict[str, int],
 
 def training_dataset(samples: list[LoadedSample], repeats: dict[str, int], batch_size: int,
                      crop: tuple[int, int], seed: int = 0, image_factors: np.ndarray | None = None,
-                     focus_probability: float = 0.0) -> tf.data.Dataset:
+                     focus_probability: float = 0.0, bank: InstanceBank | None = None,
+                     paste_probability: float = 0.0) -> tf.data.Dataset:
     """Infinite shuffled batches of augmented crops; one "epoch" = :func:`sampling_order`.
 
     With ``focus_probability`` p, a crop from an image that holds a rare class is centred
-    on one of its pixels (class chosen uniformly among the image's rare classes)."""
+    on one of its pixels (class chosen uniformly among the image's rare classes). With
+    ``paste_probability`` q, one or two instances from ``bank`` are pasted into the image
+    first (see :mod:`training.copy_paste`), and the crop is centred on the last one
+    with probability p."""
     order = sampling_order(samples, repeats, image_factors)
 
     def generate():
@@ -235,11 +240,16 @@ def training_dataset(samples: list[LoadedSample], repeats: dict[str, int], batch
         while True:
             for index in rng.permutation(order):
                 sample = samples[index]
+                image, label = sample.image, sample.label
                 focus = NO_FOCUS
                 if sample.focus and rng.random() < focus_probability:
                     points = sample.focus[rng.choice(sorted(sample.focus))]
                     focus = tuple(points[rng.integers(len(points))])
-                yield sample.image, sample.label, np.asarray(focus, np.int32)
+                if bank is not None and len(bank) and rng.random() < paste_probability:
+                    image, label, centre = _paste_some(image, label, bank, rng)
+                    if centre is not None and rng.random() < focus_probability:
+                        focus = centre
+                yield image, label, np.asarray(focus, np.int32)
 
     dataset = tf.data.Dataset.from_generator(
         generate, output_signature=(tf.TensorSpec([None, None, 3], tf.uint8),
@@ -249,6 +259,22 @@ def training_dataset(samples: list[LoadedSample], repeats: dict[str, int], batch
                         num_parallel_calls=tf.data.AUTOTUNE)
             .batch(batch_size, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE))
+
+
+def _paste_some(image: np.ndarray, label: np.ndarray, bank: InstanceBank,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, tuple[int, int] | None]:
+    centre = None
+    for _ in range(int(rng.integers(1, 3))):
+        pasted = paste(image, label, bank.draw(rng), rng)
+        if pasted is not None:
+            image, label, centre = pasted
+    return image, label, centre
+
+
+def instance_bank(samples: list[LoadedSample]) -> InstanceBank:
+    """The rare-object instances of the training images, for copy-paste."""
+    return InstanceBank([instance for sample in samples
+                         for instance in find_instances(sample.image, sample.label)])
 
 
 def pipeline_images_per_second(dataset: tf.data.Dataset, batches: int = 10) -> float:

@@ -66,6 +66,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "repeats them sqrt(t/f) times (0 = off)")
     parser.add_argument("--focus-probability", type=float, default=0.5,
                         help="chance that a crop is centred on a rare-class pixel (0 = off)")
+    parser.add_argument("--paste-probability", type=float, default=0.5,
+                        help="chance that rare objects (trucks, buses, trains, two-wheelers "
+                             "with riders) from other training images are pasted in (0 = off)")
     parser.add_argument("--summary", action="store_true", help="print the model summary and exit")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
@@ -202,9 +205,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"strategy: {args.strategy} ({strategy.num_replicas_in_sync} replica(s))", flush=True)
     crop = tuple(args.crop)
     global_batch = args.batch_size
+    bank = data.instance_bank(train_loaded) if args.paste_probability > 0 else None
+    if bank is not None:
+        print(f"copy-paste: {len(bank)} rare instances, by code {bank.counts()}", flush=True)
     train_ds = data.training_dataset(train_loaded, repeats, global_batch, crop, seed=args.seed,
                                      image_factors=image_factors,
-                                     focus_probability=args.focus_probability if image_factors is not None else 0.0)
+                                     focus_probability=args.focus_probability if image_factors is not None else 0.0,
+                                     bank=bank, paste_probability=args.paste_probability)
     val_ds = data.validation_dataset(val_loaded, replicas=strategy.num_replicas_in_sync)
     steps = args.steps_per_epoch or data.steps_per_epoch(train_loaded, repeats, global_batch, image_factors)
     # The input pipeline alone: on a GPU it must outrun the network or the GPU starves.
@@ -263,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             "pipeline_images_per_s": round(pipeline_rate, 1), "mixed_precision": args.mixed_precision, "lr": args.lr,
             "init_from": str(args.init_from) if args.init_from else None,
             "repeat_threshold": args.repeat_threshold, "focus_probability": args.focus_probability,
+            "paste_probability": args.paste_probability,
             "loss": "set-valued cross-entropy, code weights 1/ln(1.05+freq)",
             "chief": is_chief, "weights_sha256": weights_digest(model)}
     (run_dir / "train_info.json").write_text(json.dumps(info, indent=2))
