@@ -162,3 +162,21 @@ def test_evaluate_missing_folder(tmp_path, missing, capsys):
     (tmp_path / missing).rmdir()
     assert cli_main(["evaluate", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt")]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_merged_labels_are_scored_by_whether_the_prediction_is_one_of_their_classes():
+    """camvid32 evaluation: a {truck, bus} pixel predicted "bus" is right, "car" wrong,
+    and set pixels never enter the exact-class confusion."""
+    from segviewer.core.label_sets import BUS, CAR, ROAD
+    from segviewer.core.metrics import confusion_matrix
+    from training.evaluate import set_prediction_counts, set_recall
+
+    codes = np.full((4, 10), ROAD, np.uint8)
+    codes[:, 6:] = 24                                   # {truck, bus}
+    predicted = np.full((4, 10), ROAD, np.uint8)
+    predicted[:, 6:9] = BUS
+    predicted[:, 9:] = CAR
+    rows = set_recall(set_prediction_counts(codes, predicted))
+    assert rows == [{"set": "{truck, bus}", "pixels": 16, "in_set": 0.75, "most_predicted": "bus"}]
+    matrix = confusion_matrix(codes, predicted, 19)
+    assert matrix.sum() == 24 and matrix[ROAD, ROAD] == 24  # only the exact road pixels

@@ -75,3 +75,4 @@ def test_pasted_objects_reach_the_training_crops():
     _, labels = next(iter(batches))
     seen = np.isin(labels.numpy(), [TRUCK, RIDER, BICYCLE]).any(axis=(1, 2))
     assert seen.sum() >= 3  # crops centred on the pasted object; random 48x96 crops rarely are
+

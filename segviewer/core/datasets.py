@@ -103,13 +103,22 @@ class Sample:
             raise ValueError(f"{self.image}: no ground truth")
         if self.layout != "camvid":
             return read_ground_truth(self.label, self.layout)
-        label32 = self.label.parent.parent / f"{self.label.parent.name}32" / self.label.name
-        palette_file = self.label.parent.parent / "label_colors32.txt"
-        if label32.is_file() and palette_file.is_file():
+        label32, palette_file = self._camvid32_files()
+        if self.has_camvid32_label():
             palette = parse_camvid32_palette(palette_file.read_text(encoding="utf-8"))
             with Image.open(label32) as label:
                 return camvid32_codes(np.asarray(label.convert("RGB")), palette)
         return CAMVID11_TO_CODE[read_single_channel(self.label)]
+
+    def has_camvid32_label(self) -> bool:
+        """A CamVid sample whose original 32-class label (and its palette) exists."""
+        return self.layout == "camvid" and self.label is not None and all(
+            path.is_file() for path in self._camvid32_files())
+
+    def _camvid32_files(self) -> tuple[Path, Path]:
+        """(``<split>annot32/<name>``, ``label_colors32.txt``) beside the 11-class label."""
+        return (self.label.parent.parent / f"{self.label.parent.name}32" / self.label.name,
+                self.label.parent.parent / "label_colors32.txt")
 
 
 def kitti_samples(root: Path, split: str = "training") -> list[Sample]:

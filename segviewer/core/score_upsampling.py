@@ -39,31 +39,77 @@ def resize_bilinear(plane: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
 def upsampled_argmax(logits: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
     """(h, w, C) float class scores -> uint8 (H, W) class IDs at ``out_size``: the argmax
     of the bilinearly resized scores (see the module docstring)."""
-    height, width = logits.shape[:2]
+    height, width, classes = logits.shape
     coarse_ids = np.argmax(logits, axis=-1).astype(np.uint8)
     rows_lo, rows_hi, row_weight = source_coordinates(out_size[0], height)
     cols_lo, cols_hi, col_weight = source_coordinates(out_size[1], width)
-    # A coarse cell is mixed when its lower-right neighbours (clamped at the border) differ.
-    right = coarse_ids[:, np.minimum(np.arange(width) + 1, width - 1)]
-    below = coarse_ids[np.minimum(np.arange(height) + 1, height - 1)]
-    below_right = right[np.minimum(np.arange(height) + 1, height - 1)]
-    mixed = (coarse_ids != right) | (coarse_ids != below) | (coarse_ids != below_right)
+    # A quad is a coarse cell with its lower-right neighbours (clamped at the border); it
+    # is mixed when they disagree.
+    below_rows = np.minimum(np.arange(height) + 1, height - 1)
+    right_cols = np.minimum(np.arange(width) + 1, width - 1)
+    right = coarse_ids[:, right_cols]
+    mixed = (coarse_ids != right) | (coarse_ids != coarse_ids[below_rows]) | (coarse_ids != right[below_rows])
     ids = coarse_ids[rows_lo][:, cols_lo]
-    # An output pixel interpolates cells (lo, lo)..(hi, hi); hi is lo or lo + 1, so the cell
-    # at (lo, lo) being uniform with its lower-right neighbours settles it.
+    # An output pixel interpolates within the quad of cell (lo, lo): pixels of uniform
+    # quads are settled, the others need their scores interpolated.
     ys, xs = np.nonzero(mixed[rows_lo][:, cols_lo])
-    if ys.size:
-        flat = logits.reshape(-1, logits.shape[-1])
-        top, bottom = rows_lo[ys] * width, rows_hi[ys] * width
-        left, right_ = cols_lo[xs], cols_hi[xs]
-        wx = col_weight[xs, None]
-        upper = flat[top + left]
-        upper += (flat[top + right_] - upper) * wx
-        lower = flat[bottom + left]
-        lower += (flat[bottom + right_] - lower) * wx
-        upper += (lower - upper) * row_weight[ys, None]
-        ids[ys, xs] = np.argmax(upper, axis=-1)
+    if not ys.size:
+        return ids
+    quad_rows, quad_cols = np.nonzero(mixed)
+    corner_scores = np.stack([logits[quad_rows, quad_cols], logits[quad_rows, right_cols[quad_cols]],
+                              logits[below_rows[quad_rows], quad_cols],
+                              logits[below_rows[quad_rows], right_cols[quad_cols]]])  # (4, quads, C)
+    quad_of_cell = np.full(height * width, -1, np.intp)
+    quad_of_cell[quad_rows * width + quad_cols] = np.arange(len(quad_rows))
+    quad = quad_of_cell[rows_lo[ys] * width + cols_lo[xs]]
+    # Where lo == hi (the clamped border) a pixel reads one cell: weight 0 does that.
+    wx = np.where(cols_hi[xs] == cols_lo[xs], np.float32(0), col_weight[xs])
+    wy = np.where(rows_hi[ys] == rows_lo[ys], np.float32(0), row_weight[ys])
+    rivals, few = _rival_classes(corner_scores)
+    everyone = np.broadcast_to(np.arange(classes), (len(few), classes))
+    # Nearly every quad has at most MAX_RIVALS classes that can win in it; the others
+    # (junctions of several classes) compare all scores.
+    for group, candidates in ((few, rivals), (~few, everyone)):
+        members = np.flatnonzero(group)
+        if not members.size:
+            continue
+        candidates = candidates[members]                               # (M, K)
+        # (4, K, M): rival-major, so the arithmetic below runs along the pixels.
+        table = np.take_along_axis(corner_scores[:, members], candidates[None], axis=2).transpose(0, 2, 1).copy()
+        local = np.full(len(few), -1, np.intp)
+        local[members] = np.arange(members.size)
+        local = local[quad]
+        pixels = local >= 0
+        local = local[pixels]
+        top_left, top_right, bottom_left, bottom_right = (np.take(corner, local, axis=1) for corner in table)
+        wxp, wyp = wx[pixels], wy[pixels]
+        upper = top_left + (top_right - top_left) * wxp
+        lower = bottom_left + (bottom_right - bottom_left) * wxp
+        winner = np.argmax(upper + (lower - upper) * wyp, axis=0)
+        ids[ys[pixels], xs[pixels]] = candidates[local, winner]
     return ids
+
+
+MAX_RIVALS = 4
+
+
+def _rival_classes(corner_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each quad (corner scores ``(4, quads, C)``): the classes that can win anywhere
+    inside it, as (rivals[quads, MAX_RIVALS], few[quads]). ``rivals`` lists them in
+    ascending order padded with the first (so ties still go to the lowest class, as with
+    ``np.argmax``) and is valid where ``few`` (at most MAX_RIVALS can win).
+
+    An interpolated score vector is a convex combination of the corner vectors, so its
+    winner ``m`` scores at least ``min over corners of v[c]`` for every class ``c`` and at
+    most ``max over corners of v[m]``: a class whose best corner score is below the
+    largest corner-minimum can never win there.
+    """
+    floor = corner_scores.min(axis=0).max(axis=-1, keepdims=True)
+    can_win = corner_scores.max(axis=0) >= floor
+    classes = can_win.shape[-1]
+    ranked = np.sort(np.where(can_win, np.arange(classes), classes), axis=-1)[:, :MAX_RIVALS]
+    rivals = np.where(ranked == classes, ranked[:, :1], ranked)
+    return rivals, can_win.sum(axis=-1) <= MAX_RIVALS
 
 
 def confidence_bytes(confidence: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
