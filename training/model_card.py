@@ -111,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
             "optimizer": f"Adam {info.get('lr', 1e-3):g}, 1 warm-up epoch then cosine decay",
             "loss": info.get("loss", "class-weighted sparse cross-entropy"),
             "sampling": (f"repeat-factor sampling t={info['repeat_threshold']:g}, rare-class-centred crops "
-                         f"p={info['focus_probability']:g}" if info.get("repeat_threshold") else "uniform"),
+                         f"p={info['focus_probability']:g}" if info.get("repeat_threshold") else "uniform")
+            + (f", copy-paste of rare objects p={info['paste_probability']:g}"
+               if info.get("paste_probability") else ""),
             "initialised_from": info.get("init_from") or "ImageNet encoder",
             "note": args.note,
         },
