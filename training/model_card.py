@@ -16,6 +16,9 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
+
+from segviewer.core.classes import NUM_TRAIN_CLASSES
 from segviewer.core.inference import (
     DEFAULT_PIXEL_BUDGET,
     Segmenter,
@@ -24,13 +27,21 @@ from segviewer.core.inference import (
 )
 from segviewer.core.metrics import scores_document
 from segviewer.help_text import plain
-from training.evaluate import class_names, evaluate, select_samples
+from training.evaluate import class_names, evaluate, select_samples, set_recall
 
 DATA_CREDITS = {
     "kitti": ("KITTI semantic segmentation (training images 000011-000039; validation 000040-000047)",
               "CC BY-NC-SA 3.0; H. Alhaija et al., IJCV 2018"),
     "camvid": ("CamVid, SegNet distribution (train 367 images; validation = val, 101 images)",
                "CC BY-NC 4.0; G. Brostow et al., Pattern Recognition Letters 2009"),
+}
+
+
+CLASS_SPACES = {
+    "kitti": "19 Cityscapes train classes",
+    "camvid": "CamVid's 11 classes",
+    "camvid32": "19 Cityscapes train classes, exactly labelled pixels of the CamVid val frames with "
+                "32-class labels; merged labels as set_labels (share predicted in the set)",
 }
 
 
@@ -119,18 +130,21 @@ def main(argv: list[str] | None = None) -> int:
         },
         "validation": {},
     }
-    for layout, folder in (("kitti", "kitti_semantics"), ("camvid", "camvid")):
+    for layout, folder in (("kitti", "kitti_semantics"), ("camvid", "camvid"), ("camvid32", "camvid")):
         samples = select_samples(args.data / folder, layout, "val")
         if not samples:
             continue
-        scores, matrix, median_s = evaluate(segmenter, samples, layout)
+        set_counts = np.zeros((256, NUM_TRAIN_CLASSES), np.int64)
+        scores, matrix, median_s = evaluate(segmenter, samples, layout, set_counts=set_counts)
         names = class_names(layout)
         document = scores_document(scores, names, len(samples))
         # How much of each class the validation truth holds: a class with few pixels has a
         # noisy IoU, and one with none has no figure at all (the legend says so).
         document["truth_pixels"] = {name: int(count) for name, count in zip(names, matrix.sum(axis=1))}
         document["median_ms_per_image"] = round(median_s * 1000, 1)
-        document["class_space"] = "19 Cityscapes train classes" if layout == "kitti" else "CamVid's 11 classes"
+        document["class_space"] = CLASS_SPACES[layout]
+        if layout == "camvid32":
+            document["set_labels"] = {row.pop("set"): row for row in set_recall(set_counts)}
         card["validation"][layout] = document
         print(f"{layout}: mean IoU {scores.mean_iou:.3f}, pixel accuracy {scores.pixel_accuracy:.3f}")
     card["runtime"] = {

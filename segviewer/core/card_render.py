@@ -14,11 +14,13 @@ _LABELS = {
     "per_class": "IoU per class",
     "kitti": "KITTI",
     "camvid": "CamVid",
+    "camvid32": "CamVid, frames with 32-class labels",
+    "in_set": "Share predicted in the set",
     "median_ms_per_image": "Median ms per image",
     "wall_minutes": "Wall time (minutes)",
 }
 # Fractions shown as percentages.
-_PERCENT_KEYS = {"miou", "pixel_accuracy"}
+_PERCENT_KEYS = {"miou", "pixel_accuracy", "in_set"}
 
 
 def label_for(key: str) -> str:
