@@ -66,9 +66,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "repeats them sqrt(t/f) times (0 = off)")
     parser.add_argument("--focus-probability", type=float, default=0.5,
                         help="chance that a crop is centred on a rare-class pixel (0 = off)")
-    parser.add_argument("--paste-probability", type=float, default=0.5,
+    parser.add_argument("--paste-probability", type=float, default=0.0,
                         help="chance that rare objects (trucks, buses, trains, two-wheelers "
-                             "with riders) from other training images are pasted in (0 = off)")
+                             "with riders) from other training images are pasted in (0 = off; "
+                             "measured in docs/model_quality.md, not used for the shipped model)")
     parser.add_argument("--summary", action="store_true", help="print the model summary and exit")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
