@@ -41,7 +41,7 @@ CLASS_SPACES = {
     "kitti": "19 Cityscapes train classes",
     "camvid": "CamVid's 11 classes",
     "camvid32": "19 Cityscapes train classes, exactly labelled pixels of the CamVid val frames with "
-                "32-class labels; merged labels as set_labels (share predicted in the set)",
+                "32-class labels; merged labels under Set labels (share predicted in the set)",
 }
 
 
