@@ -103,8 +103,8 @@ class Sample:
             raise ValueError(f"{self.image}: no ground truth")
         if self.layout != "camvid":
             return read_ground_truth(self.label, self.layout)
-        label32, palette_file = self._camvid32_files()
         if self.has_camvid32_label():
+            label32, palette_file = self._camvid32_files()
             palette = parse_camvid32_palette(palette_file.read_text(encoding="utf-8"))
             with Image.open(label32) as label:
                 return camvid32_codes(np.asarray(label.convert("RGB")), palette)
