@@ -11,9 +11,11 @@ from segviewer.core.label_sets import (
     CAMVID32_TO_CODE,
     LABEL_SETS,
     NUM_LABEL_CODES,
+    SOFT_BASE,
     camvid32_codes,
     membership_matrix,
     parse_camvid32_palette,
+    soften,
 )
 
 
@@ -35,7 +37,13 @@ def test_membership_rows():
     assert (matrix[np.arange(19), np.arange(19)] == 1).all() and matrix[:19].sum() == 19
     for code, members in LABEL_SETS.items():
         assert set(np.flatnonzero(matrix[code])) == set(members)
-    assert matrix[NUM_LABEL_CODES:].sum() == 0  # void and unused codes carry no loss
+    assert matrix[NUM_LABEL_CODES:SOFT_BASE].sum() == 0  # unused codes carry no loss
+    assert (matrix[SOFT_BASE:SOFT_BASE + 19] == matrix[:19]).all()  # soft codes teach their class
+    assert matrix[SOFT_BASE + 19:].sum() == 0  # nor does void
+
+
+def test_soften_keeps_void_and_marks_the_rest_lower_trust():
+    assert soften(np.array([0, 18, 255], np.uint8)).tolist() == [SOFT_BASE, SOFT_BASE + 18, 255]
 
 
 def test_camvid11_merged_classes_become_sets():

@@ -25,15 +25,17 @@ from segviewer.core.datasets import (
     Layout,
     Sample,
     camvid_samples,
-    cityscapes_samples,
+    cityscapes_coarse_samples,
+    cityscapes_split,
     detect_layout,
     is_kitti_validation,
     kitti_samples,
 )
 from segviewer.core.image_io import load_image
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, working_size
-from segviewer.core.label_sets import NUM_LABEL_CODES
+from segviewer.core.label_sets import NUM_LABEL_CODES, SOFT_BASE, soften
 from training.copy_paste import InstanceBank, find_instances, paste
+from training.pseudo_labels import TeacherLabels, apply_teacher
 
 NUM_CLASSES = NUM_TRAIN_CLASSES
 IGNORE = VOID_TRAIN_ID
@@ -56,9 +58,11 @@ def dataset_folders(root: Path) -> dict[Layout, Path]:
     return found
 
 
-def split_samples(*roots: Path) -> tuple[list[Sample], list[Sample]]:
+def split_samples(*roots: Path, coarse: bool = False) -> tuple[list[Sample], list[Sample]]:
     """(train, validation) samples from every dataset under ``roots``. Splits: KITTI
-    000040-000047 validate (the rest train), Cityscapes and CamVid their own train / val."""
+    000040-000047 validate (the rest train), Cityscapes and CamVid their own train / val
+    (Cityscapes without a val split: :func:`cityscapes_split`). ``coarse`` adds the
+    Cityscapes ``train_extra`` frames with their ``gtCoarse`` labels to training."""
     train: list[Sample] = []
     validation: list[Sample] = []
     for root in roots:
@@ -68,8 +72,10 @@ def split_samples(*roots: Path) -> tuple[list[Sample], list[Sample]]:
                     if sample.label is not None:
                         (validation if is_kitti_validation(sample) else train).append(sample)
             elif layout is Layout.CITYSCAPES:
-                train += [s for s in cityscapes_samples(folder, "train") if s.label is not None]
-                validation += [s for s in cityscapes_samples(folder, "val") if s.label is not None]
+                train += cityscapes_split(folder, "train")
+                validation += cityscapes_split(folder, "val")
+                if coarse:
+                    train += cityscapes_coarse_samples(folder)
             else:
                 train += camvid_samples(folder, "train")
                 validation += camvid_samples(folder, "val")
@@ -79,34 +85,76 @@ def split_samples(*roots: Path) -> tuple[list[Sample], list[Sample]]:
 @dataclass
 class LoadedSample:
     image: np.ndarray   # uint8 (H, W, 3)
-    label: np.ndarray   # uint8 (H, W) training codes: train IDs, set labels, 255 void
+    label: np.ndarray   # uint8 (H, W) training codes: train IDs, set labels, soft codes, 255 void
     layout: str
+    scene: str = ""     # near-duplicate frames share one (Cityscapes snippets)
+    coarse: bool = False
     # Up to FOCUS_POINTS_PER_CLASS (row, col) pixels of each rare class in this image,
     # filled by :func:`attach_focus_points`; crops are centred on them sometimes.
     focus: dict[int, np.ndarray] = field(default_factory=dict)
 
 
-def load_samples(samples: list[Sample]) -> list[LoadedSample]:
-    return [LoadedSample(load_image(s.image), s.read_training_codes(), s.layout) for s in samples]
+def load_samples(samples: list[Sample], teacher: TeacherLabels | None = None,
+                 teacher_uses: set[str] | frozenset[str] = frozenset()) -> list[LoadedSample]:
+    """Images and training codes in memory. Machine-made (coarse) labels become soft
+    codes; with ``teacher``, its labels join the human ones as ``teacher_uses`` say
+    (:func:`training.pseudo_labels.apply_teacher`)."""
+    loaded = []
+    for sample in samples:
+        codes = sample.read_training_codes()
+        if sample.coarse:
+            codes = soften(codes)
+        elif teacher is not None and teacher_uses:
+            view = teacher.view(sample.image)
+            if view is not None:
+                codes = apply_teacher(codes, view, set(teacher_uses), sample.layout)
+        loaded.append(LoadedSample(load_image(sample.image), codes, sample.layout, sample.scene, sample.coarse))
+    return loaded
 
 
-def code_weights(samples: list[LoadedSample], repeats: dict[str, int]) -> np.ndarray:
+def code_weights(samples: list[LoadedSample], repeats: dict[str, int], soft_weight: float = 0.5) -> np.ndarray:
     """ENet-style weights 1 / ln(1.05 + frequency) for every training code (train IDs and
     set labels alike): a code covering 30 % of pixels weighs 3.3, a vanishing one 20.5
-    (before normalising to mean 1 over the codes that occur)."""
+    (before normalising to mean 1 over the codes that occur). A soft code counts towards
+    its class's frequency and weighs ``soft_weight`` times that class.
+
+    Returns ``float32[256]``, indexed by code."""
     counts = np.zeros(256, np.float64)
     for sample in samples:
-        counts += np.bincount(sample.label.ravel(), minlength=256) * repeats.get(sample.layout, 1)
+        counts += np.bincount(sample.label.ravel(), minlength=256) * repeats.get(repeat_key(sample), 1)
+    soft = counts[SOFT_BASE:SOFT_BASE + NUM_CLASSES].copy()
     counts = counts[:NUM_LABEL_CODES]
+    counts[:NUM_CLASSES] += soft
     frequency = counts / max(counts.sum(), 1.0)
     weights = 1.0 / np.log(1.05 + frequency)
     weights[counts == 0] = 1.0
-    return (weights / weights[counts > 0].mean()).astype(np.float32)
+    weights = weights / weights[counts > 0].mean()
+    table = np.ones(256, np.float32)
+    table[:NUM_LABEL_CODES] = weights
+    table[SOFT_BASE:SOFT_BASE + NUM_CLASSES] = soft_weight * weights[:NUM_CLASSES]
+    return table
+
+
+def scene_factors(samples: list[LoadedSample]) -> np.ndarray:
+    """Coarse frames share their scene's weight (a snippet's 10 near-duplicate frames
+    together count as one image); every other image 1."""
+    per_scene: dict[str, int] = {}
+    for sample in samples:
+        if sample.coarse:
+            per_scene[sample.scene] = per_scene.get(sample.scene, 0) + 1
+    return np.array([1.0 / per_scene[s.scene] if s.coarse else 1.0 for s in samples])
 
 
 # A class counts as present in an image from this many labelled pixels on.
 MIN_CLASS_PIXELS = 64
 FOCUS_POINTS_PER_CLASS = 512
+
+
+def class_pixel_counts(codes: np.ndarray) -> np.ndarray:
+    """Pixels of each train class labelled exactly, soft (lower-trust) labels included;
+    set labels do not count: a CamVid "Car" is no example of a truck."""
+    counts = np.bincount(codes.ravel(), minlength=256)
+    return counts[:NUM_CLASSES] + counts[SOFT_BASE:SOFT_BASE + NUM_CLASSES]
 
 
 def class_repeat_factors(samples: list[LoadedSample], threshold: float) -> np.ndarray:
@@ -115,8 +163,7 @@ def class_repeat_factors(samples: list[LoadedSample], threshold: float) -> np.nd
     a CamVid "Car" set label is no example of a truck."""
     images_with = np.zeros(NUM_CLASSES, np.float64)
     for sample in samples:
-        counts = np.bincount(sample.label.ravel(), minlength=256)[:NUM_CLASSES]
-        images_with += counts >= MIN_CLASS_PIXELS
+        images_with += class_pixel_counts(sample.label) >= MIN_CLASS_PIXELS
     fraction = images_with / max(len(samples), 1)
     with np.errstate(divide="ignore"):
         factors = np.sqrt(threshold / fraction)
@@ -127,8 +174,7 @@ def image_repeat_factors(samples: list[LoadedSample], class_factors: np.ndarray)
     """Each image's factor: the largest factor of the classes it shows."""
     factors = np.ones(len(samples))
     for index, sample in enumerate(samples):
-        counts = np.bincount(sample.label.ravel(), minlength=256)[:NUM_CLASSES]
-        present = counts >= MIN_CLASS_PIXELS
+        present = class_pixel_counts(sample.label) >= MIN_CLASS_PIXELS
         if present.any():
             factors[index] = class_factors[present].max()
     return factors
@@ -142,7 +188,7 @@ def attach_focus_points(samples: list[LoadedSample], class_factors: np.ndarray,
     for sample in samples:
         sample.focus = {}
         for train_id in rare:
-            rows, cols = np.nonzero(sample.label == train_id)
+            rows, cols = np.nonzero((sample.label == train_id) | (sample.label == SOFT_BASE + train_id))
             if len(rows) < MIN_CLASS_PIXELS:
                 continue
             pick = rng.choice(len(rows), min(len(rows), FOCUS_POINTS_PER_CLASS), replace=False)
@@ -209,17 +255,23 @@ def augment(image, label, crop: tuple[int, int], pixel_budget: int = DEFAULT_PIX
 
 
 def sampling_order(samples: list[LoadedSample], repeats: dict[str, int],
-                   image_factors: np.ndarray | None = None) -> list[int]:
-    """Sample indices for one epoch: each image ``layout repeats x its repeat factor``
-    times (the fractional part of a factor is kept with that probability, fixed by index)."""
+                   image_factors: np.ndarray | None = None, rng: np.random.Generator | None = None) -> list[int]:
+    """Sample indices for one epoch: each image ``repeats[key] x its factor`` times, the
+    key being its layout (``cityscapes_coarse`` for coarse frames). The fractional part of
+    a count is kept with that probability: drawn with ``rng`` (a new draw each epoch),
+    else fixed by index. An image whose count is below 1 may sit an epoch out."""
     factors = np.ones(len(samples)) if image_factors is None else np.asarray(image_factors)
     order = []
     for index, sample in enumerate(samples):
-        copies = repeats.get(sample.layout, 1) * factors[index]
+        copies = repeats.get(repeat_key(sample), 1) * factors[index]
         whole = int(copies)
-        extra = 1 if (copies - whole) > ((index * 0.618034) % 1.0) else 0
-        order += [index] * max(1, whole + extra)
+        threshold = rng.random() if rng is not None else (index * 0.618034) % 1.0
+        order += [index] * (whole + (1 if (copies - whole) > threshold else 0))
     return order
+
+
+def repeat_key(sample: LoadedSample) -> str:
+    return "cityscapes_coarse" if sample.coarse else sample.layout
 
 
 def training_dataset(samples: list[LoadedSample], repeats: dict[str, int], batch_size: int,
@@ -233,12 +285,10 @@ def training_dataset(samples: list[LoadedSample], repeats: dict[str, int], batch
     ``paste_probability`` q, one or two instances from ``bank`` are pasted into the image
     first (see :mod:`training.copy_paste`), and the crop is centred on the last one
     with probability p."""
-    order = sampling_order(samples, repeats, image_factors)
-
     def generate():
         rng = np.random.default_rng(seed)
         while True:
-            for index in rng.permutation(order):
+            for index in rng.permutation(sampling_order(samples, repeats, image_factors, rng)):
                 sample = samples[index]
                 image, label = sample.image, sample.label
                 focus = NO_FOCUS

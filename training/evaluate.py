@@ -32,7 +32,7 @@ from segviewer.core.datasets import (
     TRAIN_TO_CAMVID,
     Sample,
     camvid_samples,
-    cityscapes_samples,
+    cityscapes_split,
     is_kitti_validation,
     kitti_samples,
     read_single_channel,
@@ -74,7 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def select_samples(data: Path, layout: str, split: str) -> list[Sample]:
     if layout == "cityscapes":
         splits = {"val": ["val"], "train": ["train"], "all": ["train", "val"]}[split]
-        return [s for name in splits for s in cityscapes_samples(data, name) if s.label is not None]
+        return [s for name in splits for s in cityscapes_split(data, name)]
     if layout in ("camvid", "camvid32"):
         splits = {"val": ["val"], "train": ["train"], "all": ["train", "val"]}[split]
         samples = [s for name in splits for s in camvid_samples(data, name)]

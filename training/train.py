@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segviewer.core.label_sets import NUM_LABEL_CODES
 from segviewer.help_text import plain
 
 DEFAULT_CROP = (192, 384)
@@ -70,6 +71,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="chance that rare objects (trucks, buses, trains, two-wheelers "
                              "with riders) from other training images are pasted in (0 = off; "
                              "measured in docs/model_quality.md, not used for the shipped model)")
+    parser.add_argument("--teacher-labels", type=Path, nargs="+", default=[],
+                        help="pseudo-label folders written by `python -m training.teach`")
+    parser.add_argument("--teacher-uses", default="narrow",
+                        help="how teacher labels join the human ones, comma-separated: narrow (merged "
+                             "labels -> the teacher's member class), fill (void -> soft teacher label); "
+                             "see training/pseudo_labels.py (default %(default)s)")
+    parser.add_argument("--coarse", action="store_true",
+                        help="add Cityscapes train_extra frames with their gtCoarse labels, as soft labels "
+                             "weighted per scene (--repeat cityscapes_coarse=N: each scene N times per epoch)")
+    parser.add_argument("--soft-weight", type=float, default=0.5,
+                        help="loss weight of soft labels (coarse and teacher-filled) relative to their class")
     parser.add_argument("--summary", action="store_true", help="print the model summary and exit")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
@@ -77,7 +89,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def parse_repeats(items: list[str], kitti_repeats: int) -> dict[str, int]:
     """``["cityscapes=2", ...]`` -> repeats per layout (KITTI defaults to ``kitti_repeats``)."""
-    repeats = {"kitti": kitti_repeats, "cityscapes": 1, "camvid": 1}
+    repeats = {"kitti": kitti_repeats, "cityscapes": 1, "camvid": 1, "cityscapes_coarse": 2}
     for item in items:
         layout, _, count = item.partition("=")
         if layout not in repeats or not count.isdigit() or int(count) < 1:
@@ -158,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     from training import data
     from training.callbacks import PerClassIoU
     from training.losses import MaskedMeanIoU, SetCrossEntropy
+    from training.pseudo_labels import TeacherLabels, parse_uses
 
     if args.logical_cpus > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
@@ -180,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         # Every worker must save (collective ops), but only the chief's files are the run's.
         run_dir = run_dir / f"worker-{task_index}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    train_samples, val_samples = data.split_samples(*args.data)
+    train_samples, val_samples = data.split_samples(*args.data, coarse=args.coarse)
     if args.max_train_images:
         train_samples = train_samples[: args.max_train_images]
     if args.max_val_images:
@@ -190,15 +203,21 @@ def main(argv: list[str] | None = None) -> int:
               f"{', '.join(map(str, args.data))}", file=sys.stderr)
         return 2
     print(f"loading {len(train_samples)} training and {len(val_samples)} validation images...", flush=True)
-    train_loaded = data.load_samples(train_samples)
+    teacher = None
+    teacher_uses = parse_uses(args.teacher_uses) if args.teacher_labels else set()
+    if args.teacher_labels:
+        teacher = TeacherLabels(args.teacher_labels)
+        print(f"teacher labels for {len(teacher)} images; uses: {', '.join(sorted(teacher_uses)) or 'none'}",
+              flush=True)
+    train_loaded = data.load_samples(train_samples, teacher, teacher_uses)
     val_loaded = data.load_samples(val_samples)
     repeats = parse_repeats(args.repeat, args.kitti_repeats)
-    weights = data.code_weights(train_loaded, repeats)
-    print("code weights:", " ".join(f"{w:.2f}" for w in weights), flush=True)
-    image_factors = None
+    weights = data.code_weights(train_loaded, repeats, args.soft_weight)
+    print("code weights:", " ".join(f"{w:.2f}" for w in weights[:NUM_LABEL_CODES]), flush=True)
+    image_factors = data.scene_factors(train_loaded)
     if args.repeat_threshold > 0:
         class_factors = data.class_repeat_factors(train_loaded, args.repeat_threshold)
-        image_factors = data.image_repeat_factors(train_loaded, class_factors)
+        image_factors = image_factors * data.image_repeat_factors(train_loaded, class_factors)
         data.attach_focus_points(train_loaded, class_factors, seed=args.seed)
         print("class repeat factors:", " ".join(f"{f:.1f}" for f in class_factors), flush=True)
 
@@ -272,6 +291,8 @@ def main(argv: list[str] | None = None) -> int:
             "init_from": str(args.init_from) if args.init_from else None,
             "repeat_threshold": args.repeat_threshold, "focus_probability": args.focus_probability,
             "paste_probability": args.paste_probability,
+            "coarse": args.coarse, "soft_weight": args.soft_weight,
+            "teacher_uses": sorted(teacher_uses), "teacher_labels": teacher.manifests if teacher else [],
             "loss": "set-valued cross-entropy, code weights 1/ln(1.05+freq)",
             "chief": is_chief, "weights_sha256": weights_digest(model)}
     (run_dir / "train_info.json").write_text(json.dumps(info, indent=2))

@@ -110,6 +110,19 @@ class Sample:
                 return camvid32_codes(np.asarray(label.convert("RGB")), palette)
         return CAMVID11_TO_CODE[read_single_channel(self.label)]
 
+    @property
+    def coarse(self) -> bool:
+        """Labels made by a machine (Cityscapes ``gtCoarse``): lower trust in training."""
+        return self.label is not None and self.label.name.endswith("_gtCoarse_labelIds.png")
+
+    @property
+    def scene(self) -> str:
+        """What near-duplicate frames share: a Cityscapes sequence (``aachen_000006``),
+        else the image itself."""
+        if self.layout == Layout.CITYSCAPES.value:
+            return "_".join(self.image.name.split("_")[:2])
+        return str(self.image)
+
     def has_camvid32_label(self) -> bool:
         """A CamVid sample whose original 32-class label (and its palette) exists."""
         return self.layout == "camvid" and self.label is not None and all(
@@ -141,6 +154,36 @@ def cityscapes_samples(root: Path, split: str) -> list[Sample]:
         stem = image.name.removesuffix("_leftImg8bit.png")
         label = Path(root) / "gtFine" / split / image.parent.name / f"{stem}_gtFine_labelIds.png"
         samples.append(Sample(image, label if label.is_file() else None, Layout.CITYSCAPES.value))
+    return samples
+
+
+# The shared Cityscapes samples have no val split. Sequences 6 and 7 hold only key frames
+# (no snippet frames in train_extra), so they are the clean validation split there.
+CITYSCAPES_HELD_OUT_SCENES = ("aachen_000006", "aachen_000007")
+
+
+def cityscapes_split(root: Path, split: str) -> list[Sample]:
+    """Labelled Cityscapes samples of ``split`` ("train" or "val"). Without a ``val`` split
+    (the shared samples), the key frames of :data:`CITYSCAPES_HELD_OUT_SCENES` validate
+    and the other ``train`` frames train."""
+    train = [s for s in cityscapes_samples(root, "train") if s.label is not None]
+    val = [s for s in cityscapes_samples(root, "val") if s.label is not None]
+    if not val:
+        val = [s for s in train if s.scene in CITYSCAPES_HELD_OUT_SCENES]
+        train = [s for s in train if s.scene not in CITYSCAPES_HELD_OUT_SCENES]
+    return val if split == "val" else train
+
+
+def cityscapes_coarse_samples(root: Path) -> list[Sample]:
+    """``leftImg8bit/train_extra`` frames with ``gtCoarse/train_extra`` labels (machine-made
+    in the shared samples), outside the held-out scenes."""
+    samples = []
+    for image in sorted((Path(root) / "leftImg8bit" / "train_extra").glob("*/*_leftImg8bit.png")):
+        stem = image.name.removesuffix("_leftImg8bit.png")
+        label = Path(root) / "gtCoarse" / "train_extra" / image.parent.name / f"{stem}_gtCoarse_labelIds.png"
+        sample = Sample(image, label, Layout.CITYSCAPES.value)
+        if label.is_file() and sample.scene not in CITYSCAPES_HELD_OUT_SCENES:
+            samples.append(sample)
     return samples
 
 

@@ -23,6 +23,8 @@ code      members (train classes)         where it comes from
 26        rider, motorcycle               CamVid 32 "MotorcycleScooter"
 27        car, truck                      CamVid 32 "SUVPickupTruck"
 28        road, sidewalk, terrain         CamVid 32 "RoadShoulder"
+128-146   train ID ``code - 128``,        lower-trust labels: a teacher network's, or
+          at a lower loss weight          a machine-made set such as gtCoarse
 255       void (no loss)                  everything else
 ========  ==============================  ==========================================
 
@@ -55,6 +57,15 @@ LABEL_SETS: dict[int, tuple[int, ...]] = {
     28: (ROAD, SIDEWALK, TERRAIN),
 }
 NUM_LABEL_CODES = NUM_TRAIN_CLASSES + len(LABEL_SETS)
+# Lower-trust ("soft") labels: ``SOFT_BASE + train ID``. They teach like the train ID,
+# with the loss weight training gives them (``--soft-weight``).
+SOFT_BASE = 128
+
+
+def soften(train_ids: np.ndarray) -> np.ndarray:
+    """Train IDs (255 void) as soft codes; void stays void."""
+    train_ids = np.asarray(train_ids, np.uint8)
+    return np.where(train_ids < NUM_TRAIN_CLASSES, train_ids + SOFT_BASE, VOID_TRAIN_ID).astype(np.uint8)
 
 
 def membership_matrix() -> np.ndarray:
@@ -66,6 +77,7 @@ def membership_matrix() -> np.ndarray:
     matrix[np.arange(NUM_TRAIN_CLASSES), np.arange(NUM_TRAIN_CLASSES)] = 1.0
     for code, members in LABEL_SETS.items():
         matrix[code, list(members)] = 1.0
+    matrix[SOFT_BASE + np.arange(NUM_TRAIN_CLASSES), np.arange(NUM_TRAIN_CLASSES)] = 1.0
     return matrix
 
 

@@ -1,0 +1,88 @@
+"""Teacher labels (from :mod:`training.teach`) joined with the human labels.
+
+Each use is a switch, so each can be measured on its own (docs/model_quality.md):
+
+* ``narrow``: inside a merged label (CamVid "Car", "Building", "Bicyclist", 32-class
+  "Truck_Bus", ...) the teacher's class replaces the set where every teacher view agreed
+  on it and it is one of the set's members. Elsewhere the set loss stays.
+* ``fill``: where the human label is void, the teacher's class as a lower-trust (soft)
+  label, where every view agreed. Cityscapes void (ego car, out of the region of
+  interest) is marked on purpose and is never filled.
+
+A specific human label (a train ID) is never changed: only set codes and void are.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from segviewer.core.classes import NUM_TRAIN_CLASSES, VOID_TRAIN_ID
+from segviewer.core.label_sets import LABEL_SETS, soften
+from segviewer.core.mask_io import read_single_channel
+
+USES = ("narrow", "fill")
+MANIFEST = "manifest.json"
+AGREEMENT_SUFFIX = "_agree"
+# Layouts whose void is "not labelled" rather than a region marked as not to be learned.
+FILLABLE_LAYOUTS = ("kitti", "camvid")
+
+
+@dataclass(frozen=True)
+class TeacherView:
+    train_ids: np.ndarray   # uint8 (H, W), 255 where the teacher named no class
+    unanimous: np.ndarray   # bool (H, W): every view voted for train_ids
+
+
+class TeacherLabels:
+    """The pseudo-labels of one or more ``training.teach`` output folders, by image."""
+
+    def __init__(self, folders: list[Path]) -> None:
+        self._by_image: dict[Path, tuple[Path, int]] = {}
+        self.manifests: list[dict] = []
+        for folder in folders:
+            manifest = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
+            self.manifests.append({"folder": str(folder), "settings": manifest["settings"],
+                                   "seconds_total": manifest.get("seconds_total"),
+                                   "images": len(manifest["images"])})
+            for relative, entry in manifest["images"].items():
+                self._by_image[Path(entry["image"]).resolve()] = (Path(folder) / relative, int(entry["views"]))
+
+    def __len__(self) -> int:
+        return len(self._by_image)
+
+    def view(self, image: Path) -> TeacherView | None:
+        found = self._by_image.get(Path(image).resolve())
+        if found is None:
+            return None
+        base, views = found
+        train_ids = read_single_channel(base.with_name(base.name + ".png"))
+        agreement = read_single_channel(base.with_name(base.name + AGREEMENT_SUFFIX + ".png"))
+        return TeacherView(train_ids, agreement >= views)
+
+
+def apply_teacher(codes: np.ndarray, teacher: TeacherView, uses: set[str], layout: str) -> np.ndarray:
+    """``codes`` (training codes) with the teacher's answer where ``uses`` allow it."""
+    if teacher.train_ids.shape != codes.shape:
+        return codes
+    codes = codes.copy()
+    trusted = teacher.unanimous & (teacher.train_ids < NUM_TRAIN_CLASSES)
+    if "narrow" in uses:
+        for code, members in LABEL_SETS.items():
+            narrowed = (codes == code) & trusted & np.isin(teacher.train_ids, members)
+            codes[narrowed] = teacher.train_ids[narrowed]
+    if "fill" in uses and layout in FILLABLE_LAYOUTS:
+        filled = (codes == VOID_TRAIN_ID) & trusted
+        codes[filled] = soften(teacher.train_ids[filled])
+    return codes
+
+
+def parse_uses(text: str) -> set[str]:
+    uses = {part.strip() for part in text.split(",") if part.strip()}
+    unknown = uses - set(USES)
+    if unknown:
+        raise SystemExit(f"error: --teacher-uses takes {', '.join(USES)}; not {', '.join(sorted(unknown))}")
+    return uses
