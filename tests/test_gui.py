@@ -448,3 +448,18 @@ def test_save_all_can_be_cancelled(qtbot, make_window, image_folder, tmp_path):
     assert written <= 3 and not window.saving.cancel_button.isVisibleTo(window)
     assert written == 3 or "stopped before finishing" in errors
 
+
+
+def test_first_run_offers_the_sample_frames_with_their_ground_truth(qtbot, make_window):
+    from segviewer.core.resources import sample_images_folder
+
+    window = make_window()
+    assert window.settings.first_run() and not window.settings.first_run()  # once per account
+    assert "Open Sample Images" in window.view.message()
+    samples = sample_images_folder()
+    assert sorted(p.name for p in samples.iterdir()) == ["000011_10.png", "000042_10.png", "000045_10.png"]
+    assert (samples.parent / "LICENSE.md").read_text().count("CC BY-NC-SA 3.0") >= 1
+    with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
+        window.commands.open_samples.trigger()
+    assert len(window.files) == 3 and window.current.path.name == "000011_10.png"
+    assert window.current.truth is not None and window.current.truth.shape == (375, 1242)

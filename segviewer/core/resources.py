@@ -21,3 +21,8 @@ def default_model_path() -> Path:
 def model_card_path(model_path: Path) -> Path:
     """The JSON model card that sits next to a ``.keras`` file (may not exist)."""
     return model_path.with_suffix(".json")
+
+
+def sample_images_folder() -> Path:
+    """The three KITTI frames (with ground truth beside them) a new user can open."""
+    return resource_path("samples", "image_2")

@@ -30,6 +30,7 @@ class ActionState:
 class Actions:
     open: QAction
     open_folder: QAction
+    open_samples: QAction
     open_model: QAction
     open_truth: QAction
     save: QAction
@@ -97,6 +98,8 @@ def create_actions(window, renderer: OverlayRenderer) -> Actions:
     return Actions(
         open=_action(window, "&Open Image…", window.open_image_dialog, keys.Open),
         open_folder=_action(window, "Open &Folder…", window.open_folder_dialog, "Ctrl+Shift+O"),
+        open_samples=_action(window, "Open &Sample Images", window.open_samples, None,
+                             "Open the three KITTI road frames that ship with segviewer (with ground truth)"),
         open_model=_action(window, "Open &Model…", window.open_model_dialog, "Ctrl+M"),
         open_truth=_action(window, "Load &Ground Truth…", window.open_truth_dialog, "Ctrl+G",
                            "Load a label-ID (KITTI/Cityscapes) or CamVid mask for this image"),
@@ -126,7 +129,7 @@ def create_actions(window, renderer: OverlayRenderer) -> Actions:
 def build_menus(window: QMainWindow, actions: Actions) -> QMenu:
     """The menu bar; returns the Open Recent menu, which the window fills."""
     file_menu = window.menuBar().addMenu("&File")
-    file_menu.addActions([actions.open, actions.open_folder, actions.play_sequence])
+    file_menu.addActions([actions.open, actions.open_folder, actions.open_samples, actions.play_sequence])
     recent_menu = file_menu.addMenu("Open &Recent")
     file_menu.addActions([actions.open_model, actions.open_truth])
     file_menu.addSeparator()

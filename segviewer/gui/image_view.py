@@ -18,7 +18,8 @@ def rgb_to_qimage(rgb: np.ndarray) -> QImage:
     return QImage(rgb.data, width, height, rgb.strides[0], QImage.Format.Format_RGB888).copy()
 
 
-EMPTY_HINT = "Open an image or a folder (File ▸ Open, Ctrl+O), or drop one here"
+EMPTY_HINT = ("Open an image or a folder (File ▸ Open Image…, Ctrl+O), or drop one here.\n"
+              "No road images at hand? File ▸ Open Sample Images.")
 
 
 class ImageView(QGraphicsView):

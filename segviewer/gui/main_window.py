@@ -34,6 +34,7 @@ from segviewer.core.hover import hover_text
 from segviewer.core.image_io import IMAGE_SUFFIXES, is_image_file
 from segviewer.core.model_quality import validation_iou_by_class
 from segviewer.core.overlay import ERROR_LEGEND, OverlayRenderer
+from segviewer.core.resources import sample_images_folder
 from segviewer.core.video import VIDEO_SUFFIXES, is_video_file
 from segviewer.gui.about import about_dialog
 from segviewer.gui.actions import (
@@ -175,6 +176,11 @@ class MainWindow(QMainWindow):
                                               IMAGE_FILTER)
         if path:
             self.open_path(Path(path))
+
+    @Slot()
+    def open_samples(self) -> None:
+        """The KITTI frames that ship with segviewer, their ground truth beside them."""
+        self.open_path(sample_images_folder())
 
     @Slot()
     def open_sequence_dialog(self) -> None:

@@ -24,6 +24,7 @@ class Keys:
     LAST_FOLDER = "recent/folder"
     SAVE_FORMATS = "save/formats"
     SAVE_FOLDER = "save/folder"
+    WELCOMED = "start/samples_offered"
 
 
 class ViewerSettings:
@@ -78,6 +79,13 @@ class ViewerSettings:
     def save_overlay(self, opacity_percent: int, visible: set[int]) -> None:
         self._settings.setValue(Keys.OPACITY, opacity_percent)
         self._settings.setValue(Keys.VISIBLE, json.dumps(sorted(visible)))
+
+    def first_run(self) -> bool:
+        """True the first time it is asked on this account (then remembered)."""
+        if self._settings.value(Keys.WELCOMED, False, type=bool):
+            return False
+        self._settings.setValue(Keys.WELCOMED, True)
+        return True
 
     # -- files ---------------------------------------------------------------------------
     def recent_files(self) -> list[str]:
