@@ -463,3 +463,26 @@ def test_first_run_offers_the_sample_frames_with_their_ground_truth(qtbot, make_
         window.commands.open_samples.trigger()
     assert len(window.files) == 3 and window.current.path.name == "000011_10.png"
     assert window.current.truth is not None and window.current.truth.shape == (375, 1242)
+
+
+def test_camvid_truth_is_judged_in_camvids_own_classes(qtbot, make_window, tmp_path):
+    from segviewer.core.comparison import DisplayMode
+    from tests.conftest import tricolour_image
+
+    (tmp_path / "val").mkdir()
+    (tmp_path / "valannot").mkdir()
+    Image.fromarray(tricolour_image()).save(tmp_path / "val" / "frame.png")
+    values = np.full((60, 90), 3, np.uint8)  # CamVid Road
+    values[:20] = 0                          # Sky
+    values[20:40] = 5                        # Tree (vegetation or terrain)
+    Image.fromarray(values, "L").save(tmp_path / "valannot" / "frame.png")
+    window = make_window()
+    open_and_wait(qtbot, window, tmp_path / "val" / "frame.png")
+    assert window.metrics.row_names()[:3] == ["Sky", "Building", "Pole"] and len(window.metrics.row_names()) == 11
+    assert window.metrics.scores.mean_iou == pytest.approx(1.0)
+    assert "CamVid's 11 classes" in window.metrics.summary.text()
+    window._on_hover(5, 30)
+    assert window.hover_label.text().endswith("truth: Tree (vegetation / terrain)")
+    window.controls.opacity_slider.setValue(100)
+    window.set_display(DisplayMode.ERRORS)
+    assert displayed(window)[30, 5].tolist() == [0, 200, 80]

@@ -11,6 +11,7 @@ import numpy as np
 
 from segviewer.core.captions import draw_caption
 from segviewer.core.overlay import OverlayFrame, OverlayRenderer, error_lut, error_map
+from segviewer.core.truth_space import TruthSpace, space_for
 
 SIDE_BY_SIDE_GAP = 8
 GAP_GREY = 40
@@ -53,12 +54,16 @@ class Comparison:
     and the error map. Composed through the shared :class:`OverlayRenderer` settings."""
 
     def __init__(self, renderer: OverlayRenderer, image: np.ndarray, mask: np.ndarray,
-                 prediction: np.ndarray | None = None, truth: np.ndarray | None = None) -> None:
+                 prediction: np.ndarray | None = None, truth: np.ndarray | None = None,
+                 space: TruthSpace | None = None) -> None:
         self.renderer = renderer
         self.layout = ComparisonLayout(*image.shape[:2])
+        self.space = space or space_for(None)
         self.prediction_frame = renderer.set_frame(image, mask)
         self.truth_frame = OverlayFrame(self.prediction_frame.image, truth) if truth is not None else None
-        self.error_frame = (OverlayFrame(self.prediction_frame.image, error_map(prediction, truth))
+        # Judged in the truth's own classes: any member of a merged CamVid class is right.
+        self.error_frame = (OverlayFrame(self.prediction_frame.image, error_map(
+            self.space.native(prediction), self.space.native(truth), ignore=self.space.void))
                             if truth is not None and prediction is not None else None)
 
     def available(self) -> set[DisplayMode]:

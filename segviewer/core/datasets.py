@@ -248,13 +248,14 @@ def guess_layout(truth_path: Path) -> Layout:
     return Layout.CAMVID if Path(truth_path).parent.name.endswith("annot") else Layout.KITTI
 
 
-def find_truth_for(image_path: Path, shape: tuple[int, int]) -> tuple[np.ndarray | None, Path | None, str]:
-    """Ground truth stored beside ``image_path`` in a known layout, if it fits the image."""
+def find_truth_for(image_path: Path, shape: tuple[int, int]) -> tuple[np.ndarray | None, Path | None, str, str]:
+    """Ground truth stored beside ``image_path`` in a known layout, if it fits the image:
+    (train IDs, path, why not used, layout)."""
     found = find_ground_truth(image_path)
     if found is None:
-        return None, None, ""
+        return None, None, "", ""
     truth_path, layout = found
-    return read_truth(truth_path, layout, shape)
+    return (*read_truth(truth_path, layout, shape), layout)
 
 
 def read_truth(truth_path: Path, layout: str, shape: tuple[int, int]) -> tuple[np.ndarray | None, Path | None, str]:

@@ -35,6 +35,7 @@ from segviewer.core.image_io import IMAGE_SUFFIXES, is_image_file
 from segviewer.core.model_quality import validation_iou_by_class
 from segviewer.core.overlay import ERROR_LEGEND, OverlayRenderer
 from segviewer.core.resources import sample_images_folder
+from segviewer.core.truth_space import space_for
 from segviewer.core.video import VIDEO_SUFFIXES, is_video_file
 from segviewer.gui.about import about_dialog
 from segviewer.gui.actions import (
@@ -365,10 +366,11 @@ class MainWindow(QMainWindow):
             if result.mask_frame is not None:
                 source = f"mask of frame {result.mask_frame} (network busy)"
             self.time_label.setText(f"{source} (network at {w}x{h})")
+        space = space_for(result.truth_layout)
         self.comparison = Comparison(self.renderer, result.image, mask,
-                                     None if prediction is None else prediction.train_ids, result.truth)
+                                     None if prediction is None else prediction.train_ids, result.truth, space)
         if result.truth is not None and prediction is not None:
-            self.metrics.show_scores(prediction.train_ids, result.truth, result.truth_path.name)
+            self.metrics.show_scores(prediction.train_ids, result.truth, result.truth_path.name, space)
         elif result.truth is not None:
             self.metrics.clear("No model loaded: nothing to score.")
         else:
@@ -422,7 +424,7 @@ class MainWindow(QMainWindow):
             self.hover_label.setText(f"{result.path.name}: {result.image.shape[1]}x{result.image.shape[0]}")
             return
         self.hover_label.setText(hover_text(self.table, *point, result.prediction.train_ids,
-                                            result.prediction.confidence, result.truth))
+                                            result.prediction.confidence, result.truth, self.comparison.space))
 
     # -- ground truth ---------------------------------------------------------------------------------
     @Slot()
@@ -439,11 +441,13 @@ class MainWindow(QMainWindow):
         CamVid values when it sits in a ``*annot`` folder."""
         if self.current is None:
             return False
-        truth, truth_path, note = read_truth(path, layout or guess_layout(path), self.current.image.shape[:2])
+        layout = layout or guess_layout(path).value
+        truth, truth_path, note = read_truth(path, layout, self.current.image.shape[:2])
         if truth is None:
             self.show_error("Cannot use ground truth", note)
             return False
-        self.current = dataclasses.replace(self.current, truth=truth, truth_path=truth_path, truth_note="")
+        self.current = dataclasses.replace(self.current, truth=truth, truth_path=truth_path, truth_note="",
+                                           truth_layout=layout)
         self.cache.put(self._cache_key(self.current.path), self.current)
         self._show_result(self.current, from_cache=True)
         return True

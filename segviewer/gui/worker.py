@@ -57,6 +57,7 @@ class InferenceResult:
     truth: np.ndarray | None = None  # ground truth as train IDs, when found beside the image
     truth_path: Path | None = None
     truth_note: str = ""             # why ground truth beside the image was not used
+    truth_layout: str = ""           # its dataset (kitti, cityscapes, camvid): the space it is judged in
     pending: bool = False            # the image alone, sent while its mask is computed
     frame_index: int | None = None   # a video frame's number (its path names the video)
     mask_frame: int | None = None    # the frame the mask was computed for, when not this one
@@ -258,9 +259,10 @@ class ModelWorker:
                        InferenceResult(request_id, path, image, None, self._model_path, pending=True))
             self.calls += 1
             prediction = self._segmenter.predict(image)
-        truth, truth_path, note = find_truth_for(path, image.shape[:2])
+        truth, truth_path, note, layout = find_truth_for(path, image.shape[:2])
         self._emit(self.signals.sig_result,
-                   InferenceResult(request_id, path, image, prediction, self._model_path, truth, truth_path, note))
+                   InferenceResult(request_id, path, image, prediction, self._model_path, truth, truth_path, note,
+                                   truth_layout=layout))
 
     def _infer_frame(self, request: FrameRequest) -> None:
         prediction = None
