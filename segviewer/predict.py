@@ -39,7 +39,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from segviewer.core.atomic import remove_stale_temporaries
+from segviewer.core.atomic import remove_stale_temporaries, unwritable_reason
 from segviewer.core.backends import BACKEND_HELP
 from segviewer.core.errors import SegviewerError
 from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
@@ -252,6 +252,12 @@ def _run(args: argparse.Namespace) -> int:
     if not jobs and not videos:
         print("nothing to do" if not problems else "no images to segment", file=sys.stderr)
         return 1 if problems else 0
+    # Before the model loads and any image is segmented: every output folder must take files.
+    for folder in sorted({job.folder for job in jobs + videos}):
+        reason = unwritable_reason(folder)
+        if reason is not None:
+            print(f"error: {reason}; nothing was segmented", file=sys.stderr)
+            return 1
     segmenter = _load_segmenter(args)
     if segmenter is None:
         return 2
@@ -369,7 +375,8 @@ class Summary:
 def segment_all(segmenter: Segmenter, jobs: list[Job], formats: list[MaskFormat], opacity: float,
                 overwrite: bool) -> Summary:
     """Decode ahead on two threads, segment, write; report each failure and go on."""
-    failures = segmented = written = 0
+    failures = segmented = 0
+    complete: list[Path] = []  # every file complete on disk, counted as it lands
     stopped_by = None
     bar = ProgressBar(len(jobs))
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="segviewer-decode")
@@ -382,12 +389,11 @@ def segment_all(segmenter: Segmenter, jobs: list[Job], formats: list[MaskFormat]
                 outputs = plan_outputs(job.source, job.folder, formats)
                 errors = write_outputs(prediction.train_ids, outputs,
                                        lambda: compose_overlay(image, prediction.train_ids, opacity),
-                                       overwrite=overwrite)
+                                       overwrite=overwrite, on_written=complete.append)
                 for error in errors:
                     print(f"\nerror: {error}", file=sys.stderr)
                 failures += bool(errors)
                 segmented += not errors
-                written += len(outputs) - len(errors)
             except SegviewerError as error:
                 print(f"\nerror: {error}", file=sys.stderr)
                 failures += 1
@@ -402,7 +408,7 @@ def segment_all(segmenter: Segmenter, jobs: list[Job], formats: list[MaskFormat]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     bar.close()
-    return Summary(segmented, written, failures, bar.rate(), stopped_by)
+    return Summary(segmented, len(complete), failures, bar.rate(), stopped_by)
 
 
 if __name__ == "__main__":

@@ -88,6 +88,22 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None], overwrite: bool 
             temp.unlink()
 
 
+def unwritable_reason(folder: Path) -> str | None:
+    """Why files cannot be written into ``folder`` (created if missing), or None when a
+    file can be: checked by writing one, since permission bits do not tell (root, ACLs,
+    read-only mounts)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=".segviewer-write-check.", suffix=".tmp", dir=folder)
+    except OSError as error:
+        return f"{folder}: cannot write there ({_describe(error)})"
+    os.close(handle)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+    return None
+
+
 def _link_no_clobber(temp: Path, path: Path) -> None:
     try:
         os.link(temp, path)

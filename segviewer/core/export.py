@@ -30,9 +30,12 @@ def _exists(path: Path) -> bool:
 
 
 def write_outputs(train_ids: np.ndarray, outputs: Sequence[tuple[MaskFormat, Path]],
-                  make_overlay: Callable[[], np.ndarray] | None, overwrite: bool) -> list[MaskIOError]:
+                  make_overlay: Callable[[], np.ndarray] | None, overwrite: bool,
+                  on_written: Callable[[Path], None] | None = None) -> list[MaskIOError]:
     """Write every planned file (each atomically); returns the failures, never raises
-    :class:`MaskIOError`, so one bad file does not stop the others."""
+    :class:`MaskIOError`, so one bad file does not stop the others. ``on_written`` hears of
+    each file as soon as it is complete, so a run interrupted between two files of one
+    image still counts the first."""
     errors: list[MaskIOError] = []
     overlay = None
     for fmt, path in outputs:
@@ -42,6 +45,8 @@ def write_outputs(train_ids: np.ndarray, outputs: Sequence[tuple[MaskFormat, Pat
                     raise MaskIOError(path, "no overlay image to save")
                 overlay = make_overlay()
             save_mask(train_ids, path, fmt, overlay=overlay, overwrite=overwrite)
+            if on_written is not None:
+                on_written(path)
         except MaskIOError as error:
             errors.append(error)
     return errors
