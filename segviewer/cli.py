@@ -28,7 +28,8 @@ def viewer_parser() -> argparse.ArgumentParser:
         prog="segviewer",
         description="See what a semantic-segmentation network sees in road images. "
                     f"Sub-commands: {', '.join(SUBCOMMANDS)} (try `segviewer predict --help`).")
-    parser.add_argument("path", nargs="?", type=Path, help="an image or a folder of images to open")
+    parser.add_argument("path", nargs="?", type=Path,
+                        help="an image, a video or a folder of images to open (none: the samples on first run)")
     parser.add_argument("--model", type=Path, default=None, help="a .keras model (default: the shipped one)")
     parser.add_argument("--pixel-budget", type=int, default=DEFAULT_PIXEL_BUDGET,
                         help="pixels the network sees per image (working scale; default %(default)s)")
@@ -68,13 +69,16 @@ def main(argv: list[str] | None = None) -> int:
         return bench_main(rest)
     args = viewer_parser().parse_args(argv)
     from segviewer.gui.platform_check import (
+        display_problem,
         missing_library_message,
         missing_xcb_packages,
     )
 
-    missing = missing_xcb_packages()
-    if missing:  # Qt would abort the process; say what to install instead
-        print(missing_library_message(missing), file=sys.stderr)
+    # Qt would abort the process (signal 6) in both cases, with advice that misleads.
+    problem = display_problem()
+    missing = [] if problem else missing_xcb_packages()
+    if problem or missing:
+        print(problem or missing_library_message(missing), file=sys.stderr)
         return 3
     from segviewer.gui.app import run
 

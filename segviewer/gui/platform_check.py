@@ -61,3 +61,39 @@ def missing_xcb_packages(environ: Mapping[str, str] | None = None,
 def missing_library_message(packages: list[str]) -> str:
     return ("segviewer: the Qt X11 platform needs system libraries that are not installed; "
             f"install them with: sudo apt-get install {' '.join(packages)}")
+
+
+def _can_connect_x11(display: str) -> bool:
+    """Whether an X server answers at ``display`` (libxcb's own connect, as Qt does)."""
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        return True  # cannot tell; the library check speaks for this case
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    connection = xcb.xcb_connect(display.encode(), None)
+    try:
+        return connection is not None and xcb.xcb_connection_has_error(connection) == 0
+    finally:
+        if connection:
+            xcb.xcb_disconnect(connection)
+
+
+def display_problem(environ: Mapping[str, str] | None = None, platform: str = sys.platform,
+                    connect: Callable[[str], bool] | None = None) -> str | None:
+    """Why the viewer cannot open a window here (no display, or one that does not answer),
+    or None. Qt would abort with advice about libraries instead."""
+    environ = os.environ if environ is None else environ
+    if not uses_xcb(environ, platform):
+        return None
+    display = environ.get("DISPLAY", "")
+    if not display and not environ.get("WAYLAND_DISPLAY"):
+        reason = "no display (neither DISPLAY nor WAYLAND_DISPLAY is set)"
+    elif display and not (connect or _can_connect_x11)(display):
+        reason = f"the X display {display!r} does not answer"
+    else:
+        return None
+    return (f"segviewer: {reason}; the viewer needs a desktop. Without one, use `segviewer predict` "
+            "for headless work, or QT_QPA_PLATFORM=offscreen with --screenshot for a picture of the window.")
