@@ -225,8 +225,8 @@ def test_save_all_in_folder(qtbot, make_window, image_folder, tmp_path):
     out.mkdir()
     with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS) as blocker:
         window.saving.save_all([MaskFormat.LABEL_IDS, MaskFormat.OVERLAY], out)
-    written, errors = blocker.args[0]
-    assert (written, errors) == (6, [])
+    outcome = blocker.args[0]
+    assert (outcome.files_written, outcome.images_saved, outcome.errors) == (6, 3, [])
     for index in range(3):
         labels = read_label_ids(out / f"00000{index}_10_labelIds.png")
         assert labels[5, 5] == 10 and labels[55, 5] == 0
@@ -354,7 +354,7 @@ def test_save_all_into_a_new_folder_creates_it(qtbot, make_window, image_folder,
     out = tmp_path / "new" / "masks"
     with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS) as blocker:
         window.saving.save_all([MaskFormat.LABEL_IDS], out)
-    assert blocker.args[0] == (3, [])
+    assert (blocker.args[0].files_written, blocker.args[0].errors) == (3, [])
     assert sorted(p.name for p in out.iterdir())[0] == "000000_10_labelIds.png"
 
 
@@ -380,7 +380,9 @@ def test_save_dialog_says_how_many_images_and_where(qtbot, tmp_path):
 
 def test_failure_list_says_how_many_were_left_out(qtbot, make_window):
     window = make_window()
-    window.saving.on_batch_done((0, [f"error {i}" for i in range(303)]))
+    from segviewer.core.batch import BatchOutcome
+
+    window.saving.on_batch_done(BatchOutcome(303, errors=[f"error {i}" for i in range(303)]))
     assert window.last_error.endswith("… and 283 more")
 
 
@@ -444,9 +446,14 @@ def test_save_all_can_be_cancelled(qtbot, make_window, image_folder, tmp_path):
         window.saving.save_all([MaskFormat.LABEL_IDS], tmp_path / "out")
         assert window.saving.cancel_button.isVisibleTo(window)
         window.saving.cancel_button.click()
-    written, errors = blocker.args[0]
-    assert written <= 3 and not window.saving.cancel_button.isVisibleTo(window)
-    assert written == 3 or "stopped before finishing" in errors
+    outcome = blocker.args[0]
+    assert outcome.files_written <= 3 and not window.saving.cancel_button.isVisibleTo(window)
+    assert outcome.files_written == 3 or outcome.stopped
+    # A stop the user asked for: the status bar says how much was saved; no box, no error.
+    assert "stopped" not in window.last_error
+    if outcome.stopped:
+        message = window.statusBar().currentMessage()
+        assert message.startswith("Save All stopped:") and f"{outcome.files_written} file(s) written" in message
 
 
 
@@ -486,3 +493,83 @@ def test_camvid_truth_is_judged_in_camvids_own_classes(qtbot, make_window, tmp_p
     window.controls.opacity_slider.setValue(100)
     window.set_display(DisplayMode.ERRORS)
     assert displayed(window)[30, 5].tolist() == [0, 200, 80]
+
+
+def _slow_segmenter(window, seconds: float) -> None:
+    """Make each Save All image take a while, so a test can act while the batch runs."""
+    import time
+
+    segmenter = window.worker._segmenter
+    predict = segmenter.predict
+
+    def slowly(image):
+        time.sleep(seconds)
+        return predict(image)
+
+    segmenter.predict = slowly
+
+
+def test_save_all_over_existing_files_can_skip_them_and_save_the_rest(qtbot, make_window, image_folder, tmp_path):
+    from segviewer.gui.saving import ExistingChoice
+
+    window = make_window()
+    open_and_wait(qtbot, window, image_folder)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "000001_10_labelIds.png").write_bytes(b"kept as it is")
+    with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS) as blocker:
+        assert window.saving.save_all([MaskFormat.LABEL_IDS], out, existing_choice=ExistingChoice.SKIP)
+    outcome = blocker.args[0]
+    assert (outcome.images_saved, outcome.skipped_existing, outcome.files_written) == (2, 1, 2)
+    assert (out / "000001_10_labelIds.png").read_bytes() == b"kept as it is"
+    assert "1 skipped (files exist)" in window.statusBar().currentMessage()
+    # Cancel starts nothing and says why in the status bar.
+    calls = window.worker.calls
+    assert not window.saving.save_all([MaskFormat.LABEL_IDS], out, existing_choice=ExistingChoice.CANCEL)
+    assert window.worker.calls == calls and "nothing saved" in window.statusBar().currentMessage()
+
+
+def test_the_existing_files_prompt_offers_overwrite_skip_and_cancel(qtbot, make_window, image_folder, tmp_path,
+                                                                   monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from segviewer.gui.saving import ExistingChoice
+
+    window = make_window()
+    seen = {}
+
+    def answer(box):
+        seen["buttons"] = [b.text() for b in box.buttons()]
+        next(b for b in box.buttons() if b.text() == "Skip Existing").click()
+        return 0
+
+    monkeypatch.setattr(QMessageBox, "exec", answer)
+    assert window.saving.ask_existing([tmp_path / "a_labelIds.png"], 3) is ExistingChoice.SKIP
+    assert {"Overwrite", "Skip Existing"} <= set(seen["buttons"]) and len(seen["buttons"]) == 3
+
+
+@pytest.mark.parametrize("choice", ["keep", "stop", "finish"])
+def test_closing_the_window_during_save_all_asks_first(qtbot, make_window, image_folder, tmp_path, monkeypatch,
+                                                       choice):
+    from segviewer.gui.saving import CloseChoice
+
+    window = make_window()
+    open_and_wait(qtbot, window, image_folder)
+    _slow_segmenter(window, 0.3)
+    asked = []
+    monkeypatch.setattr(window, "ask_close_during_save",
+                        lambda: asked.append(window.saving.running_total) or CloseChoice(choice))
+    with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS) as blocker:
+        window.saving.save_all([MaskFormat.LABEL_IDS], tmp_path / "out")
+        window.close()
+        assert asked == [3]
+        assert window.isVisible()  # never closed while files are being written
+    outcome = blocker.args[0]
+    if choice == "keep":
+        assert window.isVisible() and outcome.images_saved == 3
+    else:
+        qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
+        assert outcome.images_saved == (3 if choice == "finish" else outcome.images_saved)
+        assert outcome.stopped == (choice == "stop") or outcome.images_saved == 3
+    on_disk = len(list((tmp_path / "out").glob("*_labelIds.png")))
+    assert on_disk == outcome.files_written

@@ -2,32 +2,69 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from segviewer.core.errors import SegviewerError
-from segviewer.core.export import write_outputs
+from segviewer.core.export import existing_outputs, write_outputs
 from segviewer.core.image_io import load_image
 from segviewer.core.mask_io import MaskFormat
 from segviewer.core.overlay import OverlayRenderer
 
+Planned = list[tuple[Path, list[tuple[MaskFormat, Path]]]]
 
-def save_all_job(planned: list[tuple[Path, list[tuple[MaskFormat, Path]]]], renderer: OverlayRenderer,
-                 overwrite: bool):
-    """A worker batch job; returns ``(files written, error messages)``."""
 
-    def job(segmenter, progress, should_stop):
-        written, errors = 0, []
+@dataclass
+class BatchOutcome:
+    """What a Save All did: counted as files land, so a stop still tells the truth."""
+
+    total: int                      # images the run was asked to save
+    images_saved: int = 0           # images whose every planned file was written
+    files_written: int = 0
+    errors: list[str] = field(default_factory=list)
+    stopped: bool = False           # the user (or closing the window) stopped it
+    skipped_existing: int = 0       # images left alone because their files exist
+
+    def describe(self) -> str:
+        skipped = f", {self.skipped_existing} skipped (files exist)" if self.skipped_existing else ""
+        problems = f", {len(self.errors)} problem(s)" if self.errors else ""
+        head = "Save All stopped" if self.stopped else "Save All done"
+        return (f"{head}: {self.images_saved} of {self.total} image(s) saved, "
+                f"{self.files_written} file(s) written{skipped}{problems}")
+
+
+def without_existing(planned: Planned) -> tuple[Planned, int]:
+    """Only the files that do not exist yet; images with none left are dropped. Returns
+    the plan and how many images were dropped."""
+    kept = []
+    for path, outputs in planned:
+        existing = set(existing_outputs(outputs))
+        missing = [(fmt, target) for fmt, target in outputs if target not in existing]
+        if missing:
+            kept.append((path, missing))
+    return kept, len(planned) - len(kept)
+
+
+def save_all_job(planned: Planned, renderer: OverlayRenderer, overwrite: bool, skipped_existing: int = 0):
+    """A worker batch job; returns a :class:`BatchOutcome`."""
+
+    def job(segmenter, progress, should_stop) -> BatchOutcome:
+        outcome = BatchOutcome(len(planned) + skipped_existing, skipped_existing=skipped_existing)
+
+        def landed(_path: Path) -> None:
+            outcome.files_written += 1
+
         for done, (path, outputs) in enumerate(planned, start=1):
             if should_stop():
-                errors.append("stopped before finishing")
+                outcome.stopped = True
                 break
             progress(done, len(planned), path.name)
             try:
                 image = load_image(path)
             except SegviewerError as error:
-                errors.append(str(error))
+                outcome.errors.append(str(error))
                 continue
             train_ids = segmenter.predict(image).train_ids
 
@@ -35,9 +72,9 @@ def save_all_job(planned: list[tuple[Path, list[tuple[MaskFormat, Path]]]], rend
                 renderer.set_frame(image, train_ids)
                 return np.asarray(renderer.compose())
 
-            failures = write_outputs(train_ids, outputs, overlay, overwrite)
-            errors += [str(e) for e in failures]
-            written += len(outputs) - len(failures)
-        return written, errors
+            failures = write_outputs(train_ids, outputs, overlay, overwrite, on_written=landed)
+            outcome.errors += [str(e) for e in failures]
+            outcome.images_saved += not failures
+        return outcome
 
     return job

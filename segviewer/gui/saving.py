@@ -3,13 +3,14 @@ All, on the model worker, with progress and Cancel in the status bar)."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QPushButton
 
-from segviewer.core.batch import save_all_job
+from segviewer.core.batch import BatchOutcome, save_all_job, without_existing
 from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
 from segviewer.core.mask_io import MaskFormat
 from segviewer.core.overlay import OverlayRenderer
@@ -21,9 +22,25 @@ MAX_LISTED_ERRORS = 20
 MAX_LISTED_FILES = 8
 
 
+class ExistingChoice(enum.Enum):
+    OVERWRITE = "overwrite"
+    SKIP = "skip"
+    CANCEL = "cancel"
+
+
+class CloseChoice(enum.Enum):
+    """The window is closed while Save All runs."""
+
+    FINISH = "finish"
+    STOP = "stop"
+    KEEP_WORKING = "keep"
+
+
 class SaveController(QObject):
     """Owns the save dialogs and their outcome; the window gives it the current result,
     the folder's files and a way to report errors."""
+
+    sig_finished = Signal()  # a Save All ended (done, stopped or failed)
 
     def __init__(self, window, worker: ModelWorker, renderer: OverlayRenderer, settings: ViewerSettings,
                  report_error: Callable[[str, str], None]) -> None:
@@ -37,6 +54,8 @@ class SaveController(QObject):
         window.statusBar().addPermanentWidget(self.cancel_button)
         worker.signals.sig_batch_progress.connect(self._on_batch_progress)
         worker.signals.sig_batch_done.connect(self.on_batch_done)
+        self.running_total = self.images_done = 0
+        self.last_outcome: BatchOutcome | None = None
 
     def _status(self, message: str, timeout_ms: int = 0) -> None:
         self.window.statusBar().showMessage(message, timeout_ms)
@@ -74,6 +93,22 @@ class SaveController(QObject):
         answer = QMessageBox.question(self.window, "Overwrite files?",
                                       f"{len(existing)} file(s) already exist:\n{names}\n\nOverwrite them?")
         return answer == QMessageBox.StandardButton.Yes
+
+    def ask_existing(self, existing: list[Path], images: int) -> ExistingChoice:
+        """Save All over files that exist: overwrite them, save only the rest (as
+        ``predict --skip-existing``), or cancel."""
+        names = "\n".join(p.name for p in existing[:MAX_LISTED_FILES]) + (
+            "\n…" if len(existing) > MAX_LISTED_FILES else "")
+        box = QMessageBox(QMessageBox.Icon.Question, "Files already exist",
+                          f"{len(existing)} of the files for these {images} image(s) already exist:\n{names}",
+                          parent=self.window)
+        buttons = {ExistingChoice.OVERWRITE: box.addButton("Overwrite", QMessageBox.ButtonRole.DestructiveRole),
+                   ExistingChoice.SKIP: box.addButton("Skip Existing", QMessageBox.ButtonRole.AcceptRole),
+                   ExistingChoice.CANCEL: box.addButton(QMessageBox.StandardButton.Cancel)}
+        box.setDefaultButton(buttons[ExistingChoice.SKIP])
+        box.exec()
+        return next((choice for choice, button in buttons.items() if box.clickedButton() is button),
+                    ExistingChoice.CANCEL)
 
     def _prepare_folder(self, folder: Path | None) -> bool:
         """Create the chosen output folder (as ``predict --out`` does); False, with a
@@ -115,37 +150,59 @@ class SaveController(QObject):
         return written
 
     # -- the whole folder -----------------------------------------------------------------
-    def save_all(self, formats: list[MaskFormat], folder: Path | None, overwrite: bool | None = None) -> None:
-        """Segment and save every image of the folder on the worker thread."""
+    def save_all(self, formats: list[MaskFormat], folder: Path | None,
+                 existing_choice: ExistingChoice | None = None) -> bool:
+        """Segment and save every image of the folder on the worker thread; False when
+        nothing was started."""
         files = list(self.window.files)
         if not self._prepare_folder(folder):
-            return
+            return False
         planned = [(path, plan_outputs(path, folder, formats)) for path in files]
         existing = [p for _, outputs in planned for p in existing_outputs(outputs)]
-        if existing and overwrite is None:
-            overwrite = self._confirm_overwrite(existing)
-            if not overwrite:
-                return
-        self._status(f"Saving masks for {len(files)} images…")
+        skipped, overwrite = 0, False
+        if existing:
+            choice = existing_choice or self.ask_existing(existing, len(files))
+            if choice is ExistingChoice.CANCEL:
+                self._status(f"Save All cancelled: {len(existing)} file(s) already exist; nothing saved", 8000)
+                return False
+            if choice is ExistingChoice.SKIP:
+                planned, skipped = without_existing(planned)
+            overwrite = choice is ExistingChoice.OVERWRITE
+        self.running_total = len(planned) + skipped
+        self.images_done = 0
+        self._status(f"Saving masks for {len(planned)} images…")
         self.cancel_button.show()
-        self.worker.run_batch(save_all_job(planned, self.renderer.copy(), bool(overwrite)))
+        self.worker.run_batch(save_all_job(planned, self.renderer.copy(), overwrite, skipped))
+        return True
+
+    @property
+    def running(self) -> bool:
+        return self.cancel_button.isVisibleTo(self.window)
 
     @Slot()
     def cancel_all(self) -> None:
-        self.worker.cancel_batch()
+        # Said first: a batch that has not started yet ends inside cancel_batch, and its
+        # summary must be the message left standing.
         self._status("Stopping Save All after the current image…")
+        self.worker.cancel_batch()
 
     def _on_batch_progress(self, done: int, total: int, name: str) -> None:
+        self.images_done = done - 1  # the one named is being saved now
         self._status(f"Saving masks: {done}/{total} {name}")
 
     def on_batch_done(self, outcome) -> None:
         self.cancel_button.hide()
         if isinstance(outcome, Exception):
             self.report_error("Save all failed", str(outcome))
-            return
-        written, errors = outcome
-        self._status(f"Saved {written} file(s); {len(errors)} problem(s)", 8000)
-        if errors:
-            shown = errors[:MAX_LISTED_ERRORS]
-            more = len(errors) - len(shown)
-            self.report_error("Some files were not saved", "\n".join(shown) + (f"\n… and {more} more" if more else ""))
+        else:
+            if not outcome.total:  # stopped before it started: the worker did not know the plan
+                outcome.total = self.running_total
+            self.last_outcome = outcome
+            # A stop the user asked for is said in the status bar only, never in a box.
+            self._status(outcome.describe(), 15000)
+            if outcome.errors:
+                shown = outcome.errors[:MAX_LISTED_ERRORS]
+                more = len(outcome.errors) - len(shown)
+                self.report_error("Some files were not saved",
+                                  "\n".join(shown) + (f"\n… and {more} more" if more else ""))
+        self.sig_finished.emit()

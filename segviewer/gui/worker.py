@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from segviewer.core.batch import BatchOutcome
 from segviewer.core.datasets import find_truth_for
 from segviewer.core.errors import SegviewerError
 from segviewer.core.image_io import load_image
@@ -166,7 +167,7 @@ class ModelWorker:
             self._cancel_batch = True
             dropped, self._pending_batch = self._pending_batch is not None, None
         if dropped:
-            self.signals.sig_batch_done.emit((0, ["stopped before finishing"]))
+            self.signals.sig_batch_done.emit(BatchOutcome(total=0, stopped=True))
 
     @property
     def has_model(self) -> bool:
