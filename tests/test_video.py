@@ -362,3 +362,22 @@ def test_an_interrupted_video_run_keeps_its_counts_and_leaves_no_partial_overlay
         reader.close()
     assert summary.frames == 2 and summary.written == 2
     assert sorted(p.name for p in out.iterdir()) == ["drive_000000_labelIds.png", "drive_000001_labelIds.png"]
+
+
+def test_clicking_the_scrub_bar_jumps_to_the_click(qtbot):
+    from PySide6.QtCore import QPoint, Qt
+
+    from segviewer.gui.transport_bar import TransportBar
+
+    bar = TransportBar()
+    qtbot.addWidget(bar)
+    bar.resize(900, 40)
+    bar.slider.setRange(0, 299)
+    bar.slider.setPageStep(10)
+    bar.show()
+    qtbot.waitExposed(bar)
+    slider = bar.slider
+    with qtbot.waitSignal(bar.sig_seek, timeout=5000) as seek:
+        qtbot.mouseClick(slider, Qt.MouseButton.LeftButton, pos=QPoint(slider.width() * 3 // 4, slider.height() // 2))
+    # Three quarters along, not one page step (10 frames) from 0.
+    assert abs(slider.value() - 224) <= 8 and seek.args[0] == slider.value()

@@ -4,7 +4,16 @@ playback speed: the controls under a video."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QStyle,
+    QStyleOptionSlider,
+    QToolButton,
+    QWidget,
+)
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
@@ -17,6 +26,27 @@ def clock(seconds: float) -> str:
         hours, minutes = divmod(int(minutes), 60)
         return f"{hours}:{minutes:02d}:{int(rest):02d}"
     return f"{int(minutes)}:{rest:04.1f}"
+
+
+class JumpSlider(QSlider):
+    """A slider that jumps to where it is clicked, as media players' scrub bars do (a
+    plain QSlider moves one page towards the click)."""
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 (Qt naming)
+        if event.button() == Qt.MouseButton.LeftButton:
+            option = QStyleOptionSlider()
+            self.initStyleOption(option)
+            handle = self.style().subControlRect(QStyle.ComplexControl.CC_Slider, option,
+                                                 QStyle.SubControl.SC_SliderHandle, self)
+            if not handle.contains(event.position().toPoint()):
+                groove = self.style().subControlRect(QStyle.ComplexControl.CC_Slider, option,
+                                                     QStyle.SubControl.SC_SliderGroove, self)
+                x = round(event.position().x()) - groove.x() - handle.width() // 2
+                span = groove.width() - handle.width()
+                self.setValue(QStyle.sliderValueFromPosition(self.minimum(), self.maximum(), x, span,
+                                                             option.upsideDown))
+        # The handle is now under the pointer: the press grabs it, so a drag goes on from here.
+        super().mousePressEvent(event)
 
 
 class TransportBar(QWidget):
@@ -38,7 +68,7 @@ class TransportBar(QWidget):
         self.forward_button.setText("|▶")
         self.forward_button.setToolTip("Next frame (.)")
         self.forward_button.clicked.connect(lambda: self.sig_step.emit(1))
-        self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider = JumpSlider(Qt.Orientation.Horizontal, self)
         self.slider.setToolTip("Drag to scrub; the frame under the slider is segmented when it stops")
         self.slider.valueChanged.connect(self._on_slider)
         self.position = QLabel(self)
