@@ -14,7 +14,7 @@ from PIL import Image
 from segviewer.core.video import ImageSequence, VideoError, VideoReader, upright
 from segviewer.core.video_writer import write_video
 from tests.conftest import PROJECT_ROOT, tricolour_image
-from tests.gui_helpers import WAIT_MS, displayed
+from tests.gui_helpers import WAIT_MS, displayed, open_and_wait
 
 pytest.importorskip("av")
 
@@ -243,7 +243,6 @@ def test_playback_never_queues_frames_and_marks_borrowed_masks(qtbot, make_windo
 
 
 def test_opening_an_image_after_a_video_hides_the_transport(qtbot, make_window, clip, image_folder):
-    from tests.gui_helpers import open_and_wait
 
     window = make_window()
     window.open_path(clip)
@@ -381,3 +380,20 @@ def test_clicking_the_scrub_bar_jumps_to_the_click(qtbot):
         qtbot.mouseClick(slider, Qt.MouseButton.LeftButton, pos=QPoint(slider.width() * 3 // 4, slider.height() // 2))
     # Three quarters along, not one page step (10 frames) from 0.
     assert abs(slider.value() - 224) <= 8 and seek.args[0] == slider.value()
+
+
+def test_a_video_that_fails_to_open_leaves_a_clean_window(qtbot, make_window, image_folder, tmp_path):
+    broken = tmp_path / "drive.mp4"
+    broken.write_bytes(b"\x00" * 1000)
+    window = make_window()
+    open_and_wait(qtbot, window, image_folder)
+    with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
+        window.commands.next.trigger()
+    with qtbot.waitSignal(window.sig_error, timeout=WAIT_MS):
+        window.open_path(broken)
+    assert window.current is None and not window.video.active
+    assert not window.commands.previous.isEnabled() and not window.commands.next.isEnabled()
+    assert not window.transport.isVisibleTo(window)
+    assert "%" not in window.legend.item_for(0).text()  # no shares of the old image
+    assert window.hover_label.text() == "drive.mp4: cannot be opened"
+    assert "drive.mp4" in window.view.message()

@@ -42,6 +42,7 @@ class FileNavigator(QObject):
 
     def show_index(self, index: int) -> None:
         if not self.files:
+            self.index = -1  # nothing to go back or forward to
             return
         self.index = max(0, min(index, len(self.files) - 1))
         self.list.blockSignals(True)

@@ -343,14 +343,19 @@ class MainWindow(QMainWindow):
         if self.video.active:
             self.video.on_failed(failure.message)
             return
+        self.show_nothing(failure.path, f"Cannot show {failure.path.name}\n\n{failure.message}")
+        # Browsing a folder must not stop at a modal box per bad file: the canvas says it.
+        self.show_error("Cannot open image", failure.message, modal=False)
+
+    def show_nothing(self, path: Path, message: str) -> None:
+        """``path`` could not be shown: no trace of the previous image may stay (legend
+        shares, metrics, read-outs), and the canvas says why."""
         self.current = self.comparison = None
-        self.view.clear(f"Cannot show {failure.path.name}\n\n{failure.message}")
+        self.view.clear(message)
         self.legend.set_fractions({})
         self.metrics.clear("No image.")
         self.time_label.setText("")
-        self.hover_label.setText(f"{failure.path.name}: cannot be opened")
-        # Browsing a folder must not stop at a modal box per bad file: the canvas says it.
-        self.show_error("Cannot open image", failure.message, modal=False)
+        self.hover_label.setText(f"{path.name}: cannot be opened")
         self.update_actions()
 
     def _show_result(self, result: InferenceResult, from_cache: bool = False) -> None:

@@ -142,9 +142,12 @@ class VideoController(QObject):
             return
         self._decoding = False
         self.pause()
-        if self.frame is None:  # nothing of it could be shown
-            self.window.view.clear(f"Cannot play {token.name}\n\n{message}")
-        self.window.show_error("Cannot play video", message, modal=self.frame is None)
+        if self.frame is None:  # nothing of it could be shown: a clean window, no video
+            self.close()
+            self.window.show_nothing(token, f"Cannot play {token.name}\n\n{message}")
+            self.window.show_error("Cannot play video", message)
+            return
+        self.window.show_error("Cannot play video", message, modal=False)
 
     # -- transport -------------------------------------------------------------------------
     def toggle_play(self) -> None:
