@@ -271,7 +271,8 @@ def test_legend_shows_what_the_model_has_not_learned(qtbot, make_window, tiny_mo
     truck, road, bus = (window.legend.item_for(i) for i in (14, 0, 15))
     assert "(not learned)" in truck.text() and "1.2 %" in truck.toolTip()
     assert "(not learned)" not in road.text() and "91.0 %" in road.toolTip()
-    assert "no figure" in bus.toolTip()
+    assert "the model card gives no figure" in bus.toolTip() and "(not learned)" not in bus.text()
+    assert "KITTI val" in truck.toolTip() and "Help ▸ About" in truck.toolTip()
     window.show_about()
     text = window.about_dialog.findChild(QTextBrowser).toPlainText()
     assert "CC BY-NC-SA 3.0" in text and "Training data" in text and "truck" in text

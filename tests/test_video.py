@@ -397,3 +397,4 @@ def test_a_video_that_fails_to_open_leaves_a_clean_window(qtbot, make_window, im
     assert "%" not in window.legend.item_for(0).text()  # no shares of the old image
     assert window.hover_label.text() == "drive.mp4: cannot be opened"
     assert "drive.mp4" in window.view.message()
+    assert str(broken) not in window.settings.recent_files()  # Open Recent keeps what opens

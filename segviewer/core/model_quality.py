@@ -3,6 +3,7 @@ model has not learned (so the legend can say that "no truck" may mean "cannot se
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from segviewer.core.classes import ClassTable
@@ -13,22 +14,33 @@ UNLEARNED_IOU = 0.05
 QUALITY_SPLIT = "kitti"
 
 
-def validation_iou_by_class(card: dict[str, Any], table: ClassTable) -> dict[int, float | None]:
-    """Train ID -> validation IoU from the card's KITTI figures; ``None`` where the card has
-    no figure for a class (it was absent from the validation data). Empty for a card
-    without validation figures (e.g. a user's own model)."""
+@dataclass(frozen=True)
+class ClassQuality:
+    """The card's KITTI-val figure for one class, as the card states it."""
+
+    iou: float | None        # None: the card gives no figure
+    in_validation: bool      # the validation truth holds pixels of the class
+
+    @property
+    def unlearned(self) -> bool:
+        # A class absent from the truth scores 0 under the benchmark rule whenever it is
+        # predicted at all: that says nothing of whether the model can see it.
+        return self.in_validation and is_unlearned(self.iou)
+
+
+def validation_iou_by_class(card: dict[str, Any], table: ClassTable) -> dict[int, ClassQuality]:
+    """Train ID -> the card's KITTI validation figure. Empty for a card without
+    validation figures (e.g. a user's own model)."""
     split = card.get("validation", {}).get(QUALITY_SPLIT, {})
     per_class = split.get("per_class", {})
     if not isinstance(per_class, dict) or not per_class:
         return {}
-    # A class only predicted (no truth pixels) scores 0 under the Cityscapes rule, but that
-    # is no measure of whether the model can see it: no figure then.
     truth_pixels = split.get("truth_pixels", {})
-    result: dict[int, float | None] = {}
+    result: dict[int, ClassQuality] = {}
     for info in table.train_classes:
         value = per_class.get(info.name)
-        absent = isinstance(truth_pixels, dict) and truth_pixels.get(info.name, 1) == 0
-        result[info.train_id] = float(value) if isinstance(value, (int, float)) and not absent else None
+        present = not (isinstance(truth_pixels, dict) and truth_pixels.get(info.name, 1) == 0)
+        result[info.train_id] = ClassQuality(float(value) if isinstance(value, (int, float)) else None, present)
     return result
 
 

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from segviewer.core.classes import ClassTable
-from segviewer.core.model_quality import UNLEARNED_IOU, is_unlearned
+from segviewer.core.model_quality import UNLEARNED_IOU, ClassQuality
 from segviewer.core.overlay import OverlayRenderer
 
 _TRAIN_ID_ROLE = Qt.ItemDataRole.UserRole
@@ -95,21 +95,25 @@ class LegendPanel(QWidget):
         item = self.list.currentItem()
         return None if item is None else int(item.data(_TRAIN_ID_ROLE))
 
-    def set_model_quality(self, quality: dict[int, float | None]) -> None:
-        """Validation IoU per train ID from the loaded model's card ({} = unknown)."""
+    def set_model_quality(self, quality: dict[int, ClassQuality]) -> None:
+        """Validation figures per train ID from the loaded model's card ({} = unknown)."""
         self._quality = dict(quality)
         self.set_fractions(self._fractions)
 
     def _quality_note(self, train_id: int) -> str:
         if not self._quality or train_id not in self._quality:
             return ""
-        iou = self._quality[train_id]
-        if iou is None:
-            return "\nValidation IoU: no figure (the class is not in the model's validation images)"
-        note = f"\nValidation IoU (model card, KITTI val): {iou * 100:.1f} %"
-        if is_unlearned(iou):
-            note += (f"\nNot learned (below {UNLEARNED_IOU * 100:.0f} %): if this class is not shown, "
-                     "the model may simply be unable to see it")
+        quality = self._quality[train_id]
+        if quality.iou is None:
+            return "\nValidation IoU: the model card gives no figure"
+        note = f"\nValidation IoU (model card, KITTI val 000040-47): {quality.iou * 100:.1f} %"
+        if not quality.in_validation:
+            note += ("\nThose images hold no pixels of this class: the figure only counts predictions "
+                     "where there was none, not whether the model can see it")
+        elif quality.unlearned:
+            note += (f"\nNot learned on KITTI val (below {UNLEARNED_IOU * 100:.0f} %): if this class is not "
+                     "shown, the model may simply be unable to see it. Other data may differ: "
+                     "Help ▸ About lists every figure of the card")
         return note
 
     def set_fractions(self, fractions: dict[int, float]) -> None:
@@ -121,7 +125,8 @@ class LegendPanel(QWidget):
         for item in self._items():
             info = self._table.by_train_id(item.data(_TRAIN_ID_ROLE))
             share = fractions.get(info.train_id, 0.0)
-            name = info.name + ("  (not learned)" if is_unlearned(self._quality.get(info.train_id)) else "")
+            quality = self._quality.get(info.train_id)
+            name = info.name + ("  (not learned)" if quality is not None and quality.unlearned else "")
             text = f"{name}  {share * 100:.1f} %" if share >= 0.0005 else (
                 f"{name}  <0.1 %" if share > 0 else name)
             item.setText(text)

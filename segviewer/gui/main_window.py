@@ -322,7 +322,7 @@ class MainWindow(QMainWindow):
         info = self.model_info  # the worker keeps the model it had
         self.status.model_active(info, message)
         still = "" if info is None else f"\n\nStill using {info.path.name}."
-        self.show_error("Model not loaded", f"{message}{still}\n\nChoose another model with File ▸ Open Model….")
+        self.show_error("Model not loaded", f"{message}{still}\n\nChoose another model with File ▸ Open Model…")
         self.update_actions()
 
     @Slot(object)
@@ -356,6 +356,8 @@ class MainWindow(QMainWindow):
         self.metrics.clear("No image.")
         self.time_label.setText("")
         self.hover_label.setText(f"{path.name}: cannot be opened")
+        if self.settings.remove_recent(path):  # Open Recent lists what opens
+            self._rebuild_recent_menu()
         self.update_actions()
 
     def _show_result(self, result: InferenceResult, from_cache: bool = False) -> None:

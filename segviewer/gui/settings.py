@@ -96,6 +96,14 @@ class ViewerSettings:
         entries = [str(path)] + [p for p in self.recent_files() if p != str(path)]
         self._settings.setValue(Keys.RECENT_FILES, entries[:MAX_RECENT])
 
+    def remove_recent(self, path: Path) -> bool:
+        """Forget ``path`` (it failed to open); True when it was listed."""
+        entries = self.recent_files()
+        if str(path) not in entries:
+            return False
+        self._settings.setValue(Keys.RECENT_FILES, [p for p in entries if p != str(path)])
+        return True
+
     def last_folder(self) -> str:
         return self._settings.value(Keys.LAST_FOLDER, str(Path.home()))
 
