@@ -67,7 +67,7 @@ def test_missing_litert_twin_is_a_clear_error(tiny_model_path):
     from segviewer.core.errors import ModelLoadError
     from segviewer.core.inference import Segmenter
 
-    with pytest.raises(ModelLoadError, match="no current LiteRT twin"):
+    with pytest.raises(ModelLoadError, match="no current, intact LiteRT twin"):
         Segmenter.load(tiny_model_path, backend="litert")
 
 

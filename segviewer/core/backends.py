@@ -69,17 +69,32 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def usable_twin(model_path: Path) -> Path | None:
-    """The model's LiteRT twin, if it was made from this very ``.keras`` file."""
+def read_usable_twin(model_path: Path) -> bytes | None:
+    """The bytes of the model's LiteRT twin, if it was made from this very ``.keras`` file
+    and is intact (its SHA-256 matches the stamp's ``twin_sha256``). Read into memory
+    once: a twin overwritten on disk later cannot touch a loaded model (a memory-mapped
+    one dies with SIGBUS), and a damaged one is never run."""
     twin = twin_path(model_path)
     try:
         stamp = json.loads(_stamp_path(twin).read_text(encoding="utf-8"))
-        if (twin.is_file() and stamp.get("format") == TWIN_FORMAT
-                and stamp.get("source_sha256") == file_sha256(Path(model_path))):
-            return twin
+        if not (stamp.get("format") == TWIN_FORMAT and stamp.get("source_sha256") == file_sha256(Path(model_path))
+                and _is_regular_file(twin)):
+            return None
+        content = twin.read_bytes()
     except (OSError, ValueError, AttributeError):
-        pass
-    return None
+        return None
+    return content if hashlib.sha256(content).hexdigest() == stamp.get("twin_sha256") else None
+
+
+def usable_twin(model_path: Path) -> Path | None:
+    """The model's LiteRT twin, if it was made from this very ``.keras`` file and is intact."""
+    return twin_path(model_path) if read_usable_twin(model_path) is not None else None
+
+
+def _is_regular_file(path: Path) -> bool:
+    import stat
+
+    return stat.S_ISREG(os.stat(path).st_mode)
 
 
 def nvidia_gpu_present() -> bool:
@@ -175,7 +190,7 @@ class TensorFlowNetwork:
 class LiteRTNetwork:
     """A ``.tflite`` twin run by the LiteRT interpreter (XNNPACK on the CPU)."""
 
-    def __init__(self, twin: Path, threads: int = LITERT_THREADS) -> None:
+    def __init__(self, twin: Path, threads: int = LITERT_THREADS, content: bytes | None = None) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
         self.model = None  # no Keras model in memory: that is the point
@@ -183,7 +198,9 @@ class LiteRTNetwork:
         self.description = f"LiteRT on CPU ({threads} threads)"
         # The XNNPACK delegate announces itself on the first run: the caller's probe run
         # (inside native_noise_filtered) takes care of that.
-        self._interpreter = Interpreter(model_path=str(twin), num_threads=threads)
+        # From memory, never mapped from the file: see read_usable_twin.
+        content = Path(twin).read_bytes() if content is None else content
+        self._interpreter = Interpreter(model_content=content, num_threads=threads)
         self._runner = self._interpreter.get_signature_runner(SCORE_SIGNATURE_NAME)
 
     def scores(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

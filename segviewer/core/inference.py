@@ -30,7 +30,8 @@ from segviewer.core.backends import (
     Network,
     TensorFlowNetwork,
     choose_backend,
-    usable_twin,
+    read_usable_twin,
+    twin_path,
 )
 from segviewer.core.classes import NUM_TRAIN_CLASSES
 from segviewer.core.errors import ModelLoadError, first_line
@@ -151,10 +152,11 @@ class Segmenter:
         _check_model_file(path)
         card = read_model_card(path)
         name = card.get("name", path.stem)
-        twin = None if tta or Backend(backend) is Backend.TENSORFLOW else usable_twin(path)
+        content = None if tta or Backend(backend) is Backend.TENSORFLOW else read_usable_twin(path)
+        twin = twin_path(path) if content is not None else None
         chosen = Backend.TENSORFLOW if tta else choose_backend(backend, twin)
         if chosen is Backend.LITERT:
-            return cls(_load_twin(path, twin), name=name, pixel_budget=pixel_budget, card=card)
+            return cls(_load_twin(path, twin, content), name=name, pixel_budget=pixel_budget, card=card)
         try:
             with native_noise_filtered():
                 import keras
@@ -191,13 +193,13 @@ class Segmenter:
         return Prediction(ids, confidence, time.perf_counter() - start, (work_h, work_w))
 
 
-def _load_twin(path: Path, twin: Path | None) -> Network:
-    if twin is None:
-        raise ModelLoadError(path, "no current LiteRT twin (.tflite) beside it; make one with "
+def _load_twin(path: Path, twin: Path | None, content: bytes | None) -> Network:
+    if twin is None or content is None:
+        raise ModelLoadError(path, "no current, intact LiteRT twin (.tflite) beside it; make one with "
                                    "`segviewer convert` or use --backend tf")
     try:
         with native_noise_filtered():  # the first run starts XNNPACK, which says so
-            network = LiteRTNetwork(twin)
+            network = LiteRTNetwork(twin, content=content)
             logits, confidence = network.scores(np.zeros((1, *PROBE_SIZE, 3), np.uint8))
     except ImportError:
         raise ModelLoadError(twin, "LiteRT is not installed (pip install ai-edge-litert), "
