@@ -50,9 +50,14 @@ def agreement(model: Path, images: list[Path]) -> float:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from segviewer.core.backends import convert_to_litert, twin_path
+
+    # The images to check come first: a bad one must not leave a twin written and a traceback.
+    from segviewer.core.image_io import load_image
     from segviewer.core.inference import Segmenter
 
     try:
+        for image in args.check:
+            load_image(image)
         model = Segmenter.load(args.model, backend="tf").model
     except SegviewerError as error:
         print(f"error: {error}", file=sys.stderr)

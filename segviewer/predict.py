@@ -41,7 +41,7 @@ from PIL import Image
 
 from segviewer.core.atomic import remove_stale_temporaries, unwritable_reason
 from segviewer.core.backends import BACKEND_HELP
-from segviewer.core.errors import SegviewerError
+from segviewer.core.errors import SegviewerError, special_file_kind
 from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
 from segviewer.core.file_search import expand_pattern, find_images
 from segviewer.core.image_io import load_image
@@ -100,7 +100,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--every must be 1 or more")
     try:
         args.formats = MaskFormat.parse_list(image_formats) if image_formats else []
-        args.shard = Shard.parse(args.shard) if args.shard else None
+        # An empty value ("--shard $UNSET") is refused, never read as "no shard".
+        args.shard = Shard.parse(args.shard) if args.shard is not None else None
     except ValueError as error:
         parser.error(str(error))
     if not 0.0 <= args.opacity <= 1.0:
@@ -132,7 +133,7 @@ def collect_jobs(inputs: list[str], out: Path, recursive: bool) -> tuple[list[Jo
             jobs.append(Job(path, out))  # named explicitly: tried whatever its suffix
             continue
         elif glob.has_magic(text):
-            search = expand_pattern(text)
+            search = expand_pattern(text, videos=True)
             jobs += [Job(p, out) for p in search.files]
             if not search.files and not search.broken_links:
                 problems.append(f"{text}: no files match")
@@ -195,6 +196,8 @@ def _decoded(jobs: list[Job], pool: ThreadPoolExecutor) -> Iterator[tuple[Job, F
 def _header_pixels(path: Path) -> int:
     """Width x height from the file header (no decoding); 0 when unreadable (the decode
     itself will report why)."""
+    if special_file_kind(path) is not None:
+        return 0  # never opened here: a FIFO would block; load_image refuses it
     try:
         with Image.open(path) as image:
             return image.width * image.height

@@ -50,3 +50,70 @@ def test_a_corrupted_twin_with_a_valid_stamp_is_never_run(private_twin):
     with pytest.raises(ModelLoadError, match="intact"):
         Segmenter.load(private_twin, backend="litert")
     assert Segmenter.load(private_twin).backend_description.startswith("TensorFlow")  # auto falls back
+
+
+def _fifo(path):
+    import os
+
+    os.mkfifo(path)
+    return path
+
+
+def test_fifos_are_refused_before_opening_as_model_image_or_video(tmp_path, capsys):
+    from segviewer.core.errors import ImageLoadError, ModelLoadError
+    from segviewer.core.image_io import load_image
+    from segviewer.core.inference import Segmenter
+    from segviewer.core.video import VideoError, VideoReader
+
+    with pytest.raises(ModelLoadError, match="FIFO"):
+        Segmenter.load(_fifo(tmp_path / "model.keras"))
+    with pytest.raises(ImageLoadError, match="FIFO"):
+        load_image(_fifo(tmp_path / "frame.png"))
+    with pytest.raises(VideoError, match="FIFO"):
+        VideoReader(_fifo(tmp_path / "drive.mp4"))
+    # The whole command: one line per refusal, never a hang.
+    status = cli_main(["predict", str(tmp_path / "frame.png"), "--out", str(tmp_path / "out"),
+                       "--model", str(tmp_path / "model.keras")])
+    assert status == 2 and "model.keras: is a FIFO" in capsys.readouterr().err
+
+
+def test_convert_check_with_a_bad_image_fails_before_writing_a_twin(tiny_model_path, tmp_path, capsys):
+    from segviewer.convert import main as convert_main
+
+    model = tmp_path / "m.keras"
+    shutil.copy(tiny_model_path, model)
+    assert convert_main([str(model), "--check", str(tmp_path / "missing.png")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.png: file not found" in err and "Traceback" not in err
+    assert not model.with_suffix(".tflite").exists()
+
+
+@pytest.mark.parametrize("value", ["", " "])
+def test_an_empty_shard_is_refused(value, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli_main(["predict", str(tmp_path), "--out", str(tmp_path / "o"), "--shard", value])
+    assert "--shard takes K/N" in capsys.readouterr().err
+
+
+def test_globs_match_videos_too(tmp_path):
+    from segviewer.core.file_search import expand_pattern
+
+    (tmp_path / "self").mkdir()
+    (tmp_path / "self" / "drive.mp4").write_bytes(b"x")
+    (tmp_path / "self" / "notes.txt").write_text("x")
+    assert [p.name for p in expand_pattern(str(tmp_path / "self" / "*.mp4"), videos=True).files] == ["drive.mp4"]
+
+
+@pytest.mark.parametrize("config, problem", [
+    ("{not json", "not valid JSON"),
+    ("[]", "must be a JSON object"),
+    ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": "one"}}', "whole number"),
+    ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}', "not in the cluster"),
+])
+def test_a_malformed_tf_config_is_one_line_before_anything_loads(config, problem, monkeypatch, capsys):
+    from training.train import main as train_main
+
+    monkeypatch.setenv("TF_CONFIG", config)
+    assert train_main(["--data", "/nonexistent"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and problem in err[0]

@@ -98,13 +98,37 @@ def parse_repeats(items: list[str], kitti_repeats: int) -> dict[str, int]:
     return repeats
 
 
+def parse_tf_config(text: str) -> dict:
+    """``TF_CONFIG`` checked as TensorFlow will read it; ValueError says what is wrong in
+    one line (TensorFlow itself fails later, after the images have loaded, with a
+    traceback)."""
+    if not text.strip():
+        return {}
+    try:
+        config = json.loads(text)
+    except ValueError as error:
+        raise ValueError(f"TF_CONFIG is not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"TF_CONFIG must be a JSON object with \"cluster\" and \"task\", not {type(config).__name__}")
+    cluster, task = config.get("cluster", {}), config.get("task", {})
+    if not isinstance(cluster, dict) or not all(
+            isinstance(hosts, list) and all(isinstance(h, str) for h in hosts) for hosts in cluster.values()):
+        raise ValueError('TF_CONFIG "cluster" must map job names to lists of "host:port" strings')
+    if not isinstance(task, dict):
+        raise ValueError('TF_CONFIG "task" must be an object like {"type": "worker", "index": 0}')
+    kind, index = task.get("type", "worker"), task.get("index", 0)
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise ValueError(f'TF_CONFIG task "index" must be a whole number >= 0, not {index!r}')
+    if cluster and (kind not in cluster or index >= len(cluster[kind])):
+        raise ValueError(f'TF_CONFIG task {kind!r} {index} is not in the cluster ({", ".join(cluster) or "empty"})')
+    return config
+
+
 def worker_role() -> tuple[bool, int]:
     """(is chief, task index) from ``TF_CONFIG`` (multi-worker training); (True, 0) alone.
-    The chief is the task typed "chief", or worker 0 when there is none."""
-    try:
-        config = json.loads(os.environ.get("TF_CONFIG", "{}"))
-    except ValueError:
-        return True, 0
+    The chief is the task typed "chief", or worker 0 when there is none. Raises
+    ValueError for a malformed ``TF_CONFIG``."""
+    config = parse_tf_config(os.environ.get("TF_CONFIG", ""))
     task = config.get("task", {})
     kind, index = task.get("type", "worker"), int(task.get("index", 0))
     has_chief = bool(config.get("cluster", {}).get("chief"))
@@ -162,6 +186,11 @@ def _completed_epochs(csv_path: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        worker_role()  # before anything is loaded
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
     import tensorflow as tf

@@ -14,6 +14,30 @@ def first_line(error: BaseException, limit: int) -> str:
     return text.splitlines()[0][:limit] if text else type(error).__name__
 
 
+def special_file_kind(path: Path) -> str | None:
+    """"a FIFO", "a socket", "a device" for a path that is none of a regular file, a
+    folder or nothing; opening such a thing can block forever (a FIFO with no writer)."""
+    import stat
+
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return None
+
+
+def refuse_special_file(path: Path, error: type[SegviewerError]) -> None:
+    kind = special_file_kind(path)
+    if kind is not None:
+        raise error(path, f"is {kind}, not a regular file; refused before opening (it could block forever)")
+
+
 class SegviewerError(Exception):
     """Base class: a problem the user can act on (never a bug)."""
 

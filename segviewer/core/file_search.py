@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from segviewer.core.image_io import is_image_file
+from segviewer.core.video import is_video_file
 
 
 @dataclass
@@ -36,10 +37,10 @@ def _walk(root: Path):
         yield Path(folder), files + [d for d in _dirs if os.path.islink(os.path.join(folder, d))]
 
 
-def _classify(path: Path, result: SearchResult) -> None:
+def _classify(path: Path, result: SearchResult, videos: bool = False) -> None:
     if path.is_symlink() and not path.exists():
         result.broken_links.append(path)
-    elif path.is_file() and is_image_file(path):
+    elif path.is_file() and (is_image_file(path) or (videos and is_video_file(path))):
         result.files.append(path)
 
 
@@ -74,9 +75,10 @@ def _matches(parts: list[str], segments: list[str]) -> bool:
     return bool(parts) and bool(_segment_regex(head).match(parts[0])) and _matches(parts[1:], rest)
 
 
-def expand_pattern(pattern: str) -> SearchResult:
-    """Image files matching a glob ``pattern``; ``**`` spans folders without following
-    links to folders. Hidden files match only patterns that name them (as in the shell)."""
+def expand_pattern(pattern: str, videos: bool = False) -> SearchResult:
+    """Image files (and with ``videos`` video files) matching a glob ``pattern``; ``**``
+    spans folders without following links to folders. Hidden files match only patterns
+    that name them (as in the shell)."""
     pattern = os.path.expanduser(pattern)
     segments = Path(pattern).parts
     fixed = 0
@@ -98,7 +100,7 @@ def expand_pattern(pattern: str) -> SearchResult:
             if name.startswith(".") and not any(s.startswith(".") for s in wanted):
                 continue
             if _matches(parts, wanted):
-                _classify(parent / name, result)
+                _classify(parent / name, result, videos)
     result.files.sort()
     result.broken_links.sort()
     return result

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from segviewer.core.errors import ImageLoadError
+from segviewer.core.errors import ImageLoadError, refuse_special_file
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 # 100 MP covers any camera photo; a 30000x30000 "decompression bomb" (900 MP) is refused
@@ -36,6 +36,7 @@ def _check_readable(path: Path) -> None:
         raise ImageLoadError(path, "file not found")
     if path.is_dir():
         raise ImageLoadError(path, "is a folder, not an image file")
+    refuse_special_file(path, ImageLoadError)
     if not os.access(path, os.R_OK):
         raise ImageLoadError(path, "permission denied (file is not readable)")
     if path.stat().st_size == 0:

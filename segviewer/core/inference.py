@@ -34,7 +34,7 @@ from segviewer.core.backends import (
     twin_path,
 )
 from segviewer.core.classes import NUM_TRAIN_CLASSES
-from segviewer.core.errors import ModelLoadError, first_line
+from segviewer.core.errors import ModelLoadError, first_line, refuse_special_file
 from segviewer.core.resources import model_card_path
 from segviewer.core.score_upsampling import confidence_bytes, upsampled_argmax
 from segviewer.core.tf_logging import native_noise_filtered
@@ -97,6 +97,7 @@ def _check_model_file(path: Path) -> None:
         raise ModelLoadError(path, "model file not found")
     if path.is_dir():
         raise ModelLoadError(path, "is a folder, not a .keras model file")
+    refuse_special_file(path, ModelLoadError)
     try:
         size = path.stat().st_size
         with open(path, "rb"):

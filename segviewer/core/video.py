@@ -22,7 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
-from segviewer.core.errors import SegviewerError, first_line
+from segviewer.core.errors import SegviewerError, first_line, refuse_special_file
 from segviewer.core.image_io import load_image
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts")
@@ -115,6 +115,7 @@ class VideoReader:
 
         self.path = Path(path)
         self._av = av
+        refuse_special_file(self.path, VideoError)
         try:
             self._container = av.open(str(self.path))
         except FileNotFoundError:
