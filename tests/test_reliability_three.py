@@ -117,3 +117,63 @@ def test_a_malformed_tf_config_is_one_line_before_anything_loads(config, problem
     assert train_main(["--data", "/nonexistent"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and problem in err[0]
+
+
+_LOCKED_WRITER = """
+import fcntl, os, sys, time
+path = sys.argv[1]
+handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+os.write(handle, b"partial overlay video")
+fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_live_writer_from_another_host_or_pid_namespace_keeps_its_temporary(tmp_path):
+    """The writer's PID means nothing here (another container): its lock keeps the file;
+    once it is gone, only age lets a cleaner remove it."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from segviewer.core.atomic import STALE_AFTER_S, remove_stale_temporaries
+
+    temp = tmp_path / ".drive_overlay.mp4.4000000.0badc0de-q1w2.part"  # a PID and host tag not ours
+    writer = subprocess.Popen([sys.executable, "-c", _LOCKED_WRITER, str(temp)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline().strip() == "locked"
+        old = time.time() - 2 * STALE_AFTER_S
+        os.utime(temp, (old, old))  # even a writer silent for long is alive while it holds the lock
+        assert remove_stale_temporaries(tmp_path) == 0 and temp.exists()
+    finally:
+        writer.kill()
+        writer.wait()
+    os.utime(temp, None)  # its writer is gone, but it changed just now: left alone
+    assert remove_stale_temporaries(tmp_path) == 0 and temp.exists()
+    old = time.time() - 2 * STALE_AFTER_S
+    os.utime(temp, (old, old))
+    assert remove_stale_temporaries(tmp_path) == 1 and not temp.exists()
+
+
+def test_write_atomic_holds_the_lock_while_writing(tmp_path):
+    """Seen from another process (POSIX locks never block their own process)."""
+    import subprocess
+    import sys
+
+    from segviewer.core.atomic import write_atomic
+    from tests.conftest import PROJECT_ROOT
+
+    seen = []
+
+    def write(file):
+        temp = next(p for p in tmp_path.iterdir() if p.name.endswith(".part"))
+        check = ("import pathlib; from segviewer.core.atomic import _locked_by_a_writer as locked; "
+                 f"print(locked(pathlib.Path({str(temp)!r})))")
+        seen.append(subprocess.run([sys.executable, "-c", check], cwd=PROJECT_ROOT, capture_output=True,
+                                   text=True).stdout.strip())
+        file.write(b"x")
+
+    write_atomic(tmp_path / "mask.png", write)
+    assert seen == ["True"]

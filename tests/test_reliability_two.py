@@ -83,8 +83,10 @@ def _umask() -> int:
 def test_stale_temporaries_of_dead_processes_are_removed(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                           text=True).stdout.strip()
-    stale = tmp_path / f".a_labelIds.png.{dead}.x1y2.part"
-    live = tmp_path / f".b_labelIds.png.{os.getppid()}.x1y2.part"
+    from segviewer.core.atomic import HOST_TAG
+
+    stale = tmp_path / f".a_labelIds.png.{dead}.{HOST_TAG}-x1y2.part"
+    live = tmp_path / f".b_labelIds.png.{os.getppid()}.{HOST_TAG}-x1y2.part"
     other = tmp_path / ".notes.part"
     for path in (stale, live, other):
         path.write_bytes(b"partial")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -23,7 +25,28 @@ def _current_umask() -> int:
 
 # The mode a plain open(path, "w") would give (mkstemp makes owner-only files).
 FILE_MODE = 0o666 & ~_current_umask()
-_PID_TEMP = re.compile(r"^\..+\.(\d+)\.[^.]*\.part$")
+# ".<name>.<pid>.<host tag>-<random>.part" (the tag is missing in older temporaries).
+_PID_TEMP = re.compile(r"^\..+\.(\d+)\.(?:([0-9a-f]{8})-)?[^.]*\.part$")
+# A temporary nobody holds a lock on is left alone this long, in case its writer sits on
+# a file system that does not share locks (some NFS mounts) and is still alive.
+STALE_AFTER_S = 600.0
+
+
+def _host_tag() -> str:
+    """Who can judge a writer by its PID: this host and PID namespace (containers and
+    cluster nodes sharing a folder see other PIDs, or the same numbers for other
+    processes)."""
+    import hashlib
+    import socket
+
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = ""
+    return hashlib.sha256(f"{socket.gethostname()}|{namespace}".encode()).hexdigest()[:8]
+
+
+HOST_TAG = _host_tag()
 
 
 def _describe(error: OSError) -> str:
@@ -63,10 +86,15 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None], overwrite: bool 
     try:
         # The writer's process ID is in the name, so a later run can tell a temporary
         # left by a killed process (see remove_stale_temporaries) from one being written.
-        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".part", dir=folder)
+        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.{HOST_TAG}-", suffix=".part",
+                                             dir=folder)
     except OSError as error:
         raise MaskIOError(path, _describe(error)) from None
     temp = Path(temp_name)
+    # Held while the file is written: the kernel (and NFS's lock manager) releases it when
+    # this process dies, whatever host or PID namespace it runs in.
+    with contextlib.suppress(OSError):
+        fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     try:
         os.fchmod(handle, FILE_MODE)
         with os.fdopen(handle, "wb") as file:
@@ -128,18 +156,53 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def _locked_by_a_writer(path: Path) -> bool:
+    """Whether some live process holds the writer's lock on ``path``."""
+    try:
+        with open(path, "rb+") as file:
+            try:
+                fcntl.lockf(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.lockf(file.fileno(), fcntl.LOCK_UN)
+            return False
+    except OSError:
+        return True  # cannot tell: keep it
+
+
+def is_stale_temporary(entry: Path, now: float | None = None) -> bool:
+    """A temporary of :func:`write_atomic` whose writer is gone: nobody holds its lock,
+    and either its writer was on this host and PID namespace and that PID is dead, or it
+    has not changed for :data:`STALE_AFTER_S` (a writer elsewhere)."""
+    match = _PID_TEMP.match(entry.name)
+    if match is None:
+        return False
+    pid, tag = int(match.group(1)), match.group(2)
+    if tag == HOST_TAG and pid == os.getpid():
+        return False
+    if _locked_by_a_writer(entry):
+        return False
+    if tag == HOST_TAG and not _process_alive(pid):
+        return True
+    try:
+        age = (time.time() if now is None else now) - entry.stat().st_mtime
+    except OSError:
+        return False
+    return age > STALE_AFTER_S
+
+
 def remove_stale_temporaries(folder: Path) -> int:
     """Delete temporaries that :func:`write_atomic` left in ``folder`` when its process
-    was killed (SIGKILL, power loss): ``.<name>.<pid>.<random>.part`` whose process is
-    gone. Returns how many were removed; never raises."""
+    was killed (SIGKILL, power loss); see :func:`is_stale_temporary`. Safe for folders
+    shared by jobs on other hosts or in other containers. Returns how many were removed;
+    never raises."""
     removed = 0
     try:
         entries = list(Path(folder).iterdir())
     except OSError:
         return 0
     for entry in entries:
-        match = _PID_TEMP.match(entry.name)
-        if match is None or int(match.group(1)) == os.getpid() or _process_alive(int(match.group(1))):
+        if not is_stale_temporary(entry):
             continue
         with contextlib.suppress(OSError):
             entry.unlink()
