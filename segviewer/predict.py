@@ -174,6 +174,23 @@ def _deduplicate(jobs: list[Job], formats: list[MaskFormat]) -> tuple[list[Job],
     return kept, problems
 
 
+def _deduplicate_videos(videos: list[Job]) -> tuple[list[Job], list[str]]:
+    """Videos name their outputs by stem (``drive_000012_labelIds.png``): two videos with
+    one stem into one folder would mix their frames. The second is refused, before any work."""
+    owners: dict[Path, Path] = {}
+    kept, problems = [], []
+    for video in videos:
+        key = (video.folder / video.source.stem).resolve()
+        if key in owners:
+            if owners[key] != video.source.resolve():
+                problems.append(f"{video.source}: its output names clash with {owners[key]} (same name "
+                                "without suffix, same output folder); skipped")
+            continue
+        owners[key] = video.source.resolve()
+        kept.append(video)
+    return kept, problems
+
+
 def _decoded(jobs: list[Job], pool: ThreadPoolExecutor) -> Iterator[tuple[Job, Future]]:
     """Yield jobs with their decode futures, keeping up to PREFETCH decodes in flight, but
     never more than PREFETCH_PIXELS of decoded images beyond the one being segmented (a
@@ -226,6 +243,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.overlay_video and not videos:
         print(f"note: {OVERLAY_VIDEO} applies to video inputs only; there are none", file=sys.stderr)
     jobs, clashes = _deduplicate(jobs, args.formats)
+    problems += clashes
+    videos, clashes = _deduplicate_videos(videos)
     problems += clashes
     if args.shard is not None:
         everything, noun = len(jobs) + len(videos), "input(s)" if videos else "image(s)"

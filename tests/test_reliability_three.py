@@ -177,3 +177,22 @@ def test_write_atomic_holds_the_lock_while_writing(tmp_path):
 
     write_atomic(tmp_path / "mask.png", write)
     assert seen == ["True"]
+
+
+def test_a_model_ending_in_softmax_is_not_softmaxed_twice(tmp_path):
+    import keras
+
+    from segviewer.core.inference import Segmenter
+
+    inputs = keras.Input((None, None, 3), dtype="uint8")
+    x = keras.layers.Rescaling(1.0 / 255.0)(inputs)
+    conv = keras.layers.Conv2D(19, 1, name="logits")
+    probabilities = keras.layers.Softmax()(conv(x))
+    model = keras.Model(inputs, probabilities)
+    kernel = np.zeros((1, 1, 3, 19), np.float32)
+    kernel[0, 0, 0, 0] = kernel[0, 0, 1, 8] = kernel[0, 0, 2, 10] = 40.0
+    conv.set_weights([kernel, np.zeros(19, np.float32)])
+    model.save(tmp_path / "softmax.keras")
+    prediction = Segmenter.load(tmp_path / "softmax.keras", backend="tf").predict(tricolour_image())
+    assert prediction.train_ids[55, 5] == 0 and prediction.train_ids[5, 5] == 10
+    assert prediction.confidence[55, 5] >= 250  # ~100 %, as the logits model reads (12.9 % before)

@@ -398,3 +398,20 @@ def test_a_video_that_fails_to_open_leaves_a_clean_window(qtbot, make_window, im
     assert window.hover_label.text() == "drive.mp4: cannot be opened"
     assert "drive.mp4" in window.view.message()
     assert str(broken) not in window.settings.recent_files()  # Open Recent keeps what opens
+
+
+def test_videos_with_one_stem_are_refused_before_any_work(clip, tmp_path, tiny_model_path, capsys):
+    import shutil
+
+    from segviewer.cli import main as cli_main
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    shutil.copy(clip, tmp_path / "a" / "drive.mp4")
+    shutil.copy(clip, tmp_path / "b" / "drive.mkv")
+    out = tmp_path / "out"
+    status = cli_main(["predict", str(tmp_path / "a" / "drive.mp4"), str(tmp_path / "b" / "drive.mkv"), "--out",
+                       str(out), "--model", str(tiny_model_path), "--format", "labelids", "--overwrite"])
+    err = capsys.readouterr().err
+    assert status == 1 and "drive.mkv: its output names clash with" in err
+    assert len(list(out.glob("drive_*_labelIds.png"))) == FRAMES  # one video's frames, not a mix

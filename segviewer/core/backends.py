@@ -31,7 +31,7 @@ BACKEND_HELP = ("auto (default): LiteRT on a CPU when the model has a current .t
                 "TensorFlow with an NVIDIA GPU or without a twin; litert; tf")
 TWIN_SUFFIX = ".tflite"
 # Bumped whenever the twin's signature changes, so an older twin is remade, not misread.
-TWIN_FORMAT = 2
+TWIN_FORMAT = 3
 
 
 class Backend(enum.Enum):
@@ -146,15 +146,22 @@ def build_score_function(model: Any, flip_average: bool = False):
     network = coarse_logits_model(model)
 
     def score(pixels):
-        # Models may have a 20th "void" output (the article's network); it never wins.
-        logits = network(pixels, training=False)[..., :NUM_TRAIN_CLASSES]
+        outputs = network(pixels, training=False)
         if flip_average:
-            mirrored = network(tf.reverse(pixels, [2]), training=False)[..., :NUM_TRAIN_CLASSES]
-            logits = (logits + tf.reverse(mirrored, [2])) * 0.5
+            mirrored = network(tf.reverse(pixels, [2]), training=False)
+            outputs = (outputs + tf.reverse(mirrored, [2])) * 0.5
+        # Models may have a 20th "void" output (the article's network); it never wins.
+        logits = outputs[..., :NUM_TRAIN_CLASSES]
         # Max softmax = 1 / sum(exp(logit - max)), at the network's size: scaled up
         # like an image afterwards, exact enough for a read-out and 19x cheaper.
         top = tf.reduce_max(logits, axis=-1, keepdims=True)
         confidence = 1.0 / tf.reduce_sum(tf.exp(logits - top), axis=-1)
+        # A model that ends in a softmax already gives probabilities (all >= 0, each
+        # pixel's outputs sum to 1): its confidence is the top one, not a second softmax.
+        probabilities = tf.logical_and(
+            tf.reduce_all(outputs >= 0.0),
+            tf.reduce_all(tf.abs(tf.reduce_sum(outputs, axis=-1) - 1.0) < 1e-3))
+        confidence = tf.where(probabilities, top[..., 0], confidence)
         return {"logits": logits, "confidence": confidence}
 
     return network, score
