@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segviewer.core.errors import SegviewerError
+from segviewer.core.errors import SegviewerError, first_line
 from segviewer.help_text import plain
 
 
@@ -47,6 +47,25 @@ def agreement(model: Path, images: list[Path]) -> float:
     return same / max(total, 1)
 
 
+def unconvertible_reason(model) -> str:
+    """Why the twin of ``model`` would not work, or "": the twin takes any image size, so a
+    fixed-size model cannot have one; float16 weights make the converter fail."""
+    from segviewer.core.inference import fixed_input_size
+
+    fixed = fixed_input_size(model)
+    if fixed is not None:
+        return (f"it takes only {fixed[1]}x{fixed[0]} inputs, and a LiteRT twin must take any size "
+                "(the viewer runs it at its fixed size on TensorFlow)")
+    layers = model._flatten_layers() if hasattr(model, "_flatten_layers") else model.layers
+    dtypes = {str(getattr(w, "dtype", "")) for w in model.weights}
+    dtypes |= {str(getattr(getattr(layer, "dtype_policy", None), "compute_dtype", "")) for layer in layers}
+    half = sorted(dtypes & {"float16", "bfloat16"})
+    if half:
+        return (f"it computes in {half[0]} (mixed precision), which the LiteRT converter cannot take; "
+                "save it with a float32 policy to convert it")
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from segviewer.core.backends import convert_to_litert, twin_path
@@ -62,11 +81,18 @@ def main(argv: list[str] | None = None) -> int:
     except SegviewerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    reason = unconvertible_reason(model)
+    if reason:
+        print(f"error: {args.model}: not converted: {reason}; it runs on TensorFlow (--backend tf)", file=sys.stderr)
+        return 2
     out = args.out or twin_path(args.model)
     try:
         convert_to_litert(model, out, source=args.model)
     except OSError as error:
         print(f"error: {out}: cannot write ({error.strerror or error})", file=sys.stderr)
+        return 2
+    except Exception as error:  # the converter's own failures come as pages of MLIR
+        print(f"error: {args.model}: the LiteRT converter failed ({first_line(error, 160)})", file=sys.stderr)
         return 2
     print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     if args.check:

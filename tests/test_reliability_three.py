@@ -196,3 +196,44 @@ def test_a_model_ending_in_softmax_is_not_softmaxed_twice(tmp_path):
     prediction = Segmenter.load(tmp_path / "softmax.keras", backend="tf").predict(tricolour_image())
     assert prediction.train_ids[55, 5] == 0 and prediction.train_ids[5, 5] == 10
     assert prediction.confidence[55, 5] >= 250  # ~100 %, as the logits model reads (12.9 % before)
+
+
+def _fixed_size_reshape_model(path):
+    import keras
+
+    inputs = keras.Input((64, 96, 3), dtype="uint8")
+    x = keras.layers.Conv2D(19, 1)(keras.layers.Rescaling(1 / 255)(inputs))
+    x = keras.layers.Reshape((64, 96, 19))(keras.layers.Reshape((64 * 96, 19))(x))
+    keras.Model(inputs, x).save(path)
+    return path
+
+
+def test_a_fixed_size_reshape_model_runs_at_its_own_size_and_is_not_converted(tmp_path, capsys):
+    from segviewer.convert import main as convert_main
+    from segviewer.core.inference import Segmenter
+
+    model = _fixed_size_reshape_model(tmp_path / "fixed.keras")
+    segmenter = Segmenter.load(model, backend="tf")
+    prediction = segmenter.predict(tricolour_image(375, 1242))  # a KITTI-sized frame
+    assert prediction.train_ids.shape == (375, 1242) and prediction.working_size == (64, 96)
+    assert convert_main([str(model)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "takes only 96x64 inputs" in err[0]
+    assert not model.with_suffix(".tflite").exists()
+
+
+def test_a_mixed_precision_model_is_refused_by_convert_in_one_line(tmp_path, capsys):
+    import keras
+
+    from segviewer.convert import main as convert_main
+
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        inputs = keras.Input((None, None, 3), dtype="uint8")
+        x = keras.layers.Conv2D(19, 1)(keras.layers.Rescaling(1 / 255)(inputs))
+        keras.Model(inputs, keras.layers.Activation("linear", dtype="float32")(x)).save(tmp_path / "half.keras")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert convert_main([str(tmp_path / "half.keras")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "mixed precision" in err[0]

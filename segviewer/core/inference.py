@@ -130,6 +130,9 @@ class Segmenter:
         self.pixel_budget = int(pixel_budget)
         self.card = card or {}
         self.tta = bool(tta)
+        # A model built for one input size (Keras refuses any other; Reshape layers
+        # depend on it) sees every image resized to that size, whatever the pixel budget.
+        self.fixed_size = fixed_input_size(self.model) if self.model is not None else None
 
     @property
     def backend_description(self) -> str:
@@ -179,7 +182,7 @@ class Segmenter:
     def predict(self, image: np.ndarray) -> Prediction:
         start = time.perf_counter()
         height, width = image.shape[:2]
-        work_h, work_w = working_size(height, width, self.pixel_budget)
+        work_h, work_w = self.fixed_size or working_size(height, width, self.pixel_budget)
         pixels = image
         if (work_h, work_w) != (height, width):
             # Pillow's resize is antialiased; reducing_gap does most of a big shrink by
@@ -218,6 +221,15 @@ def _resize_nearest(values: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 PROBE_SIZE = (64, 96)  # a multiple of the stride, not square: catches transposed outputs too
+
+
+def fixed_input_size(model: Any) -> tuple[int, int] | None:
+    """(H, W) of a model declared for one input size, else None (fully convolutional)."""
+    try:
+        shape = tuple(model.inputs[0].shape)
+    except (AttributeError, IndexError, TypeError):
+        return None
+    return (int(shape[1]), int(shape[2])) if len(shape) == 4 and all(isinstance(d, int) for d in shape[1:3]) else None
 
 
 def _check_compatible(path: Path, model: Any) -> None:
