@@ -32,7 +32,12 @@ from segviewer.core.metrics import (
 )
 from segviewer.help_text import plain
 
-GT_SUFFIXES = ("_gtFine_labelIds", "_labelIds")
+GT_SUFFIXES = ("_gtFine_labelIds", "_gtCoarse_labelIds", "_labelIds")
+# Files in a ground-truth folder that are not label IDs (Cityscapes ships all of these).
+NOT_LABEL_IDS = ("_color", "_instanceIds", "_labelTrainIds", "_trainIds", "_polygons")
+# What predict writes for an image: Cityscapes images keep their "_leftImg8bit" in the name.
+PREDICTION_NAMES = (("{stem}_labelIds.png", "label"), ("{stem}_leftImg8bit_labelIds.png", "label"),
+                    ("{stem}_trainIds.png", "train"), ("{stem}_leftImg8bit_trainIds.png", "train"))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -53,20 +58,40 @@ def _stem(gt: Path) -> str:
     return stem
 
 
+def is_ground_truth(path: Path) -> bool:
+    """A label-ID file: KITTI ``semantic/<name>.png`` or Cityscapes ``*_gtFine_labelIds.png``."""
+    if "_gtFine_" in path.name or "_gtCoarse_" in path.name:
+        return path.name.endswith("_labelIds.png")
+    return not path.stem.endswith(NOT_LABEL_IDS)
+
+
 def find_pairs(pred: Path, gt: Path) -> tuple[list[tuple[Path, Path, str]], list[str]]:
-    """``(prediction, truth, "label"|"train")`` per ground-truth file, and the misses."""
+    """``(prediction, truth, "label"|"train")`` per ground-truth file, and the misses.
+    Both folders are searched at any depth (``predict --recursive`` mirrors Cityscapes'
+    city folders); a prediction is matched by file name."""
+    predictions: dict[str, Path] = {}
+    for path in sorted(pred.rglob("*.png")):
+        predictions.setdefault(path.name, path)
     pairs, missing = [], []
     for truth in sorted(gt.rglob("*.png")):
-        if truth.stem.endswith(("_color", "_instanceIds", "_gtFine_color", "_gtFine_instanceIds")):
+        if not is_ground_truth(truth):
             continue
         stem = _stem(truth)
-        for name, kind in ((f"{stem}_labelIds.png", "label"), (f"{stem}_trainIds.png", "train")):
-            if (pred / name).is_file():
-                pairs.append((pred / name, truth, kind))
+        for pattern, kind in PREDICTION_NAMES:
+            found = predictions.get(pattern.format(stem=stem))
+            if found is not None:
+                pairs.append((found, truth, kind))
                 break
         else:
             missing.append(stem)
     return pairs, missing
+
+
+def unmatched_predictions(pred: Path, pairs: list[tuple[Path, Path, str]]) -> list[Path]:
+    """Label-ID / train-ID masks in ``pred`` that no ground-truth file matched."""
+    used = {prediction for prediction, _, _ in pairs}
+    return [p for p in sorted(pred.rglob("*.png"))
+            if p.name.endswith(("_labelIds.png", "_trainIds.png")) and p not in used]
 
 
 def write_confusion_csv(file: BinaryIO, matrix: np.ndarray, names: list[str]) -> None:
@@ -120,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
             failures += 1
     scores = scores_from_confusion(matrix)
     print(f"{len(pairs) - failures} image(s) scored; {len(missing)} ground-truth file(s) without a prediction")
+    orphans = unmatched_predictions(args.pred, pairs)
+    if orphans:
+        print(f"warning: {len(orphans)} prediction(s) have no ground truth in {args.gt} and were not scored "
+              f"(e.g. {orphans[0]})", file=sys.stderr)
     print(format_table(scores, names))
     try:
         if args.json:

@@ -237,3 +237,33 @@ def test_a_mixed_precision_model_is_refused_by_convert_in_one_line(tmp_path, cap
     assert convert_main([str(tmp_path / "half.keras")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "mixed precision" in err[0]
+
+
+def test_cityscapes_predict_then_evaluate_round_trips(tmp_path, tiny_model_path, capsys):
+    """The layout the README advertises: leftImg8bit/val/<city>/ with gtFine/val/<city>/."""
+    from PIL import Image
+
+    root = tmp_path / "cityscapes"
+    for city, frames in (("aachen", 2), ("bonn", 1)):
+        (root / "leftImg8bit" / "val" / city).mkdir(parents=True)
+        (root / "gtFine" / "val" / city).mkdir(parents=True)
+        for index in range(frames):
+            stem = f"{city}_{index:06d}_000019"
+            Image.fromarray(tricolour_image()).save(root / "leftImg8bit" / "val" / city / f"{stem}_leftImg8bit.png")
+            labels = np.full((60, 90), 7, np.uint8)
+            labels[:20], labels[20:40] = 23, 21
+            Image.fromarray(labels, "L").save(root / "gtFine" / "val" / city / f"{stem}_gtFine_labelIds.png")
+            # Cityscapes ships train-ID and colour files beside the label IDs: not ground truth.
+            Image.fromarray(np.zeros((60, 90), np.uint8), "L").save(
+                root / "gtFine" / "val" / city / f"{stem}_gtFine_labelTrainIds.png")
+    extra = root / "leftImg8bit" / "val" / "bonn" / "bonn_000009_000019_leftImg8bit.png"
+    Image.fromarray(tricolour_image()).save(extra)  # a prediction without a label
+    out = tmp_path / "pred"
+    assert cli_main(["predict", str(root / "leftImg8bit" / "val"), "--recursive", "--out", str(out),
+                     "--model", str(tiny_model_path)]) == 0
+    assert (out / "aachen" / "aachen_000000_000019_leftImg8bit_labelIds.png").is_file()
+    capsys.readouterr()
+    assert cli_main(["evaluate", "--pred", str(out), "--gt", str(root / "gtFine" / "val")]) == 0
+    captured = capsys.readouterr()
+    assert "3 image(s) scored; 0 ground-truth file(s) without a prediction" in captured.out
+    assert "1 prediction(s) have no ground truth" in captured.err and "bonn_000009" in captured.err
