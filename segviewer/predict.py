@@ -225,10 +225,14 @@ def _header_pixels(path: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        return _run(args)
+        with _terminate_as_interrupt():
+            return _run(args)
     except KeyboardInterrupt:  # before segmenting started (e.g. while the model loads)
         print("stopped by Ctrl-C before any image was segmented; nothing written", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("stopped by SIGTERM before any image was segmented; nothing written", file=sys.stderr)
+        return 143
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -331,16 +335,19 @@ def _segment_videos(args: argparse.Namespace, segmenter: Segmenter,
     stopped_by = None
     with _terminate_as_interrupt():
         for video in videos:
-            try:
-                source = VideoReader(video.source)
-            except VideoError as error:
-                print(f"error: {error}", file=sys.stderr)
-                failures += 1
-                continue
-            print(f"{video.source}: {source.info.describe()}", file=sys.stderr)
-            remove_stale_temporaries(video.folder)
             summary = VideoSummary()
+            source = None
+            # Opening a video is inside the signal handling too: a signal then stops the
+            # run like any other, with the true counts.
             try:
+                try:
+                    source = VideoReader(video.source)
+                except VideoError as error:
+                    print(f"error: {error}", file=sys.stderr)
+                    failures += 1
+                    continue
+                print(f"{video.source}: {source.info.describe()}", file=sys.stderr)
+                remove_stale_temporaries(video.folder)
                 segment_video(segmenter, source, video.source, video.folder, args.formats, args.overlay_video,
                               args.opacity, args.every, args.overwrite, args.skip_existing, summary)
             except KeyboardInterrupt:
@@ -348,7 +355,8 @@ def _segment_videos(args: argparse.Namespace, segmenter: Segmenter,
             except _Terminated:
                 stopped_by = signal.SIGTERM
             finally:
-                source.close()
+                if source is not None:
+                    source.close()
             frames, written, failures = frames + summary.frames, written + summary.written, failures + summary.failures
             if stopped_by is not None:
                 break

@@ -267,3 +267,27 @@ def test_cityscapes_predict_then_evaluate_round_trips(tmp_path, tiny_model_path,
     captured = capsys.readouterr()
     assert "3 image(s) scored; 0 ground-truth file(s) without a prediction" in captured.out
     assert "1 prediction(s) have no ground truth" in captured.err and "bonn_000009" in captured.err
+
+
+@pytest.mark.parametrize("signal_name, code", [("KeyboardInterrupt", 130), ("_Terminated", 143)])
+def test_a_signal_while_a_video_opens_stops_cleanly_with_true_counts(signal_name, code, tmp_path, tiny_model_path,
+                                                                     monkeypatch, capsys):
+    from PIL import Image
+
+    import segviewer.predict as predict
+
+    exception = KeyboardInterrupt if signal_name == "KeyboardInterrupt" else predict._Terminated
+
+    def opening(_path):
+        raise exception()
+
+    monkeypatch.setattr(predict, "VideoReader", opening)
+    Image.fromarray(tricolour_image()).save(tmp_path / "still.png")
+    (tmp_path / "drive.mp4").write_bytes(b"not decoded: the signal comes first")
+    out = tmp_path / "out"
+    status = cli_main(["predict", str(tmp_path / "still.png"), str(tmp_path / "drive.mp4"), "--out", str(out),
+                       "--model", str(tiny_model_path), "--format", "labelids"])
+    err = capsys.readouterr().err
+    assert status == code and "Traceback" not in err and "nothing written" not in err
+    assert "1 file(s) written" in err and (out / "still_labelIds.png").is_file()
+    assert err.strip().splitlines()[-1].startswith("stopped by")
