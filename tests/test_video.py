@@ -415,3 +415,30 @@ def test_videos_with_one_stem_are_refused_before_any_work(clip, tmp_path, tiny_m
     err = capsys.readouterr().err
     assert status == 1 and "drive.mkv: its output names clash with" in err
     assert len(list(out.glob("drive_*_labelIds.png"))) == FRAMES  # one video's frames, not a mix
+
+
+def test_a_truncated_mkv_is_reported_not_silently_short(tmp_path, tiny_model_path, capsys):
+    from segviewer.cli import main as cli_main
+
+    whole = tmp_path / "drive.mkv"
+    write_video(whole, moving_frames(), fps=10.0)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut" / "drive.mkv"
+    cut.parent.mkdir()
+    cut.write_bytes(data[: int(len(data) * 0.85)])
+    reader = VideoReader(cut)
+    try:
+        assert reader.info.frame_count < FRAMES and reader.missing_seconds() > 0
+        with pytest.raises(VideoError, match="truncated or damaged"):
+            list(reader.frames())
+    finally:
+        reader.close()
+    status = cli_main(["predict", str(cut), "--out", str(tmp_path / "out"), "--model", str(tiny_model_path),
+                       "--format", "labelids"])
+    err = capsys.readouterr().err
+    assert status == 1 and "truncated or damaged" in err
+    whole_reader = VideoReader(whole)
+    try:
+        assert whole_reader.missing_seconds() == 0 and len(list(whole_reader.frames())) == FRAMES
+    finally:
+        whole_reader.close()

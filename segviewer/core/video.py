@@ -14,6 +14,7 @@ before the wanted frame and decodes forward, so ``frame_at(i)`` returns exactly 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ class VideoInfo:
     rotation: int = 0           # degrees the frames were turned to stand upright
     variable_frame_rate: bool = False
     source_size: tuple[int, int] | None = None  # (width, height) in the file, when scaled down
+    missing_s: float = 0.0      # declared length without frames: a truncated or damaged file
 
     def describe(self) -> str:
         text = f"{self.width}x{self.height}, {self.fps:.3g} frames/s, {self.frame_count} frames, {self.codec}"
@@ -66,6 +68,8 @@ class VideoInfo:
             text += ", variable frame rate"
         if self.rotation:
             text += f", turned {self.rotation}°"
+        if self.missing_s:
+            text += f"; TRUNCATED OR DAMAGED: the last {self.missing_s:.1f} s have no frames"
         return text
 
 
@@ -136,6 +140,9 @@ class VideoReader:
         except BaseException:
             self._container.close()
             raise
+        missing = self.missing_seconds()
+        if missing:
+            self.info = dataclasses.replace(self.info, missing_s=round(missing, 1))
         self._size = None
         if self.info.source_size:  # frames are scaled before they are turned upright
             self._size = ((self.info.height, self.info.width) if self.info.rotation % 180
@@ -149,13 +156,19 @@ class VideoReader:
                     stamps.append(packet.pts)
         except self._av.FFmpegError:
             pass  # a damaged tail: the frames before it still play
-        return sorted(set(stamps))
+        # Every packet is a frame, also one whose timestamp repeats (segments joined
+        # end to end restart their clocks): such a video is numbered in decoding order.
+        self._repeated = len(set(stamps)) != len(stamps)
+        return sorted(stamps)
 
     def _describe(self, first, max_pixels: int) -> VideoInfo:
         stream, stamps = self._stream, self._timestamps
         span = float((stamps[-1] - stamps[0]) * stream.time_base) if len(stamps) > 1 else 0.0
         rate = stream.average_rate or stream.guessed_rate
-        fps = (len(stamps) - 1) / span if span > 0 else float(rate or SEQUENCE_FPS)
+        if self._repeated or span <= 0:
+            fps = float(rate or SEQUENCE_FPS)
+        else:
+            fps = (len(stamps) - 1) / span
         steps = np.diff(np.asarray(stamps, np.int64))
         variable = bool(steps.size > 1 and steps.max() > 1.5 * max(steps.min(), 1))
         rotation = int(getattr(first, "rotation", 0) or 0)
@@ -182,25 +195,66 @@ class VideoReader:
             rgb = frame.to_ndarray(format="rgb24", width=self._size[0], height=self._size[1])
         else:
             rgb = frame.to_ndarray(format="rgb24")
-        time_s = float((self._timestamps[index] - self._timestamps[0]) * self._stream.time_base)
+        if self._repeated:  # the clock restarts: time from the frame number
+            time_s = index / self.info.fps if getattr(self, "info", None) else 0.0
+        else:
+            time_s = float((self._timestamps[index] - self._timestamps[0]) * self._stream.time_base)
         return VideoFrame(index, time_s, upright(rgb, self.info.rotation))
 
     def frames(self, start: int = 0, every: int = 1) -> Iterator[VideoFrame]:
-        """Frames ``start``, ``start + every``, ... to the end, decoded in order."""
+        """Frames ``start``, ``start + every``, ... to the end, decoded in order. A video
+        that ends before its listed frames do (truncated, damaged) raises
+        :class:`VideoError` after the frames it could give."""
         every = max(1, every)
         start = max(0, start)
-        if start >= len(self._timestamps):
+        count = len(self._timestamps)
+        if start >= count:
             return
-        # The keyframe at or before the first wanted frame, then decode forward.
-        self._container.seek(self._timestamps[start], stream=self._stream, backward=True, any_frame=False)
-        for frame in self._decode():
-            if frame.pts is None:
-                continue
-            index = bisect.bisect_left(self._timestamps, frame.pts)
-            if index >= len(self._timestamps) or self._timestamps[index] != frame.pts:
+        last_wanted = start + (count - 1 - start) // every * every
+        reached = -1
+        if self._repeated:
+            # Timestamps cannot place a frame: count frames from the first one.
+            self._rewind()
+            decoded = (index_frame for index_frame in enumerate(f for f in self._decode() if f.pts is not None))
+        else:
+            # The keyframe at or before the first wanted frame, then decode forward.
+            self._container.seek(self._timestamps[start], stream=self._stream, backward=True, any_frame=False)
+            decoded = ((self._index_of(frame.pts), frame) for frame in self._decode() if frame.pts is not None)
+        for index, frame in decoded:
+            if index is None or index >= count:
                 continue  # a frame whose packet was not listed (damaged): skipped
             if index >= start and (index - start) % every == 0:
+                reached = index
                 yield self._to_frame(index, frame)
+        if reached < last_wanted:
+            got = "no frame" if reached < start else f"frames up to {reached}"
+            raise VideoError(self.path, f"decoding ended early: {got} of the {count} listed frames "
+                                        f"(0 to {count - 1}); the file may be truncated or damaged")
+        missing = self.missing_seconds()
+        if missing > 0:
+            raise VideoError(self.path, f"the file says it lasts {missing + self._covered_seconds():.1f} s but "
+                                        f"its frames end after {self._covered_seconds():.1f} s "
+                                        f"(frames 0 to {count - 1}); the file is truncated or damaged")
+
+    def _covered_seconds(self) -> float:
+        """From the first frame to the end of the last one."""
+        stamps = self._timestamps
+        span = float((stamps[-1] - stamps[0]) * self._stream.time_base) if len(stamps) > 1 else 0.0
+        return span + 1.0 / max(self.info.fps, 1e-6)
+
+    def missing_seconds(self) -> float:
+        """How much of the duration the container declares has no frames (> 1.5 frame
+        intervals counts: a truncated Matroska or MPEG file still lists its full length);
+        0 when the file is whole or declares nothing."""
+        declared = self._container.duration
+        if not declared or self._repeated:
+            return 0.0
+        missing = declared / 1e6 - self._covered_seconds()
+        return missing if missing > 1.5 / max(self.info.fps, 1e-6) else 0.0
+
+    def _index_of(self, pts: int) -> int | None:
+        index = bisect.bisect_left(self._timestamps, pts)
+        return index if index < len(self._timestamps) and self._timestamps[index] == pts else None
 
     def frame_at(self, index: int) -> VideoFrame:
         """Exactly frame ``index`` (clamped to the video)."""

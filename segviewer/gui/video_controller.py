@@ -134,6 +134,8 @@ class VideoController(QObject):
         self.bar.configure(info.frame_count, info.fps)
         self.container.setVisible(True)
         self.window.statusBar().showMessage(f"{token.name}: {info.describe()}", 10000)
+        if getattr(info, "missing_s", 0):  # frames are missing: say so, then play what there is
+            self.window.show_error("Video damaged", f"{token}: {info.describe()}", modal=False)
         self.window.update_actions()
         self.seek(0)
 
