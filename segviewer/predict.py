@@ -332,6 +332,7 @@ def _segment_videos(args: argparse.Namespace, segmenter: Segmenter,
     """Segment each video; one summary line. Returns (failures, the signal that stopped
     the run or None)."""
     frames = written = failures = 0
+    reused = 0
     stopped_by = None
     with _terminate_as_interrupt():
         for video in videos:
@@ -358,6 +359,7 @@ def _segment_videos(args: argparse.Namespace, segmenter: Segmenter,
                 if source is not None:
                     source.close()
             frames, written, failures = frames + summary.frames, written + summary.written, failures + summary.failures
+            reused += summary.reused
             if stopped_by is not None:
                 break
             for problem in summary.problems:
@@ -367,8 +369,9 @@ def _segment_videos(args: argparse.Namespace, segmenter: Segmenter,
         print(f"stopped by {name}: {frames} frame(s) done, {written} complete file(s) written to {args.out}, "
               "no partial files (no partial overlay video)", file=sys.stderr)
         return failures, stopped_by
-    print(f"{frames} frame(s) of {len(videos)} video(s) done ({segmenter.backend_description}), "
-          f"{written} file(s) written to {args.out}, {failures} failed", file=sys.stderr)
+    rebuilt = f", {reused} overlay-video frame(s) rebuilt from saved masks (not segmented again)" if reused else ""
+    print(f"{frames} frame(s) of {len(videos)} video(s) segmented ({segmenter.backend_description}), "
+          f"{written} file(s) written to {args.out}{rebuilt}, {failures} failed", file=sys.stderr)
     return failures, None
 
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from segviewer.core.errors import MaskIOError
+from segviewer.core.errors import MaskIOError, SegviewerError
 from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
 from segviewer.core.inference import Segmenter
-from segviewer.core.mask_io import MaskFormat
+from segviewer.core.mask_io import MaskFormat, read_label_ids, read_train_ids
 from segviewer.core.overlay import compose_overlay
 from segviewer.core.video import FrameSource, VideoError, VideoFrame, frame_name
 from segviewer.core.video_writer import video_output_path, write_video
@@ -37,6 +37,7 @@ class VideoSummary:
     failures: int = 0
     seconds: float = 0.0  # wall time, decoding and writing included
     problems: list[str] = field(default_factory=list)
+    reused: int = 0       # frames whose saved mask built the overlay video (no network run)
 
 
 def frame_outputs(video: Path, index: int, folder: Path, formats: list[MaskFormat]):
@@ -49,6 +50,24 @@ def existing_video_outputs(video: Path, folder: Path, formats: list[MaskFormat],
     found = existing_outputs(frame_outputs(video, 0, folder, formats))
     target = video_output_path(video, folder)
     return found + ([target] if overlay_video and target.exists() else [])
+
+
+def _count_written(summary: VideoSummary) -> None:
+    summary.written += 1
+
+
+def saved_mask(paths: set[Path]) -> np.ndarray | None:
+    """Train IDs from a frame's saved label-ID or train-ID mask, when one is there and
+    readable (so ``--skip-existing`` can rebuild the overlay video without the network)."""
+    for path in sorted(paths):
+        try:
+            if path.name.endswith("_labelIds.png"):
+                return read_label_ids(path)
+            if path.name.endswith("_trainIds.png"):
+                return read_train_ids(path)
+        except SegviewerError:
+            return None
+    return None
 
 
 def decoded_ahead(frames: Iterator[VideoFrame], depth: int = DECODE_AHEAD) -> Iterator[VideoFrame]:
@@ -100,19 +119,27 @@ def segment_video(segmenter: Segmenter, source: FrameSource, video: Path, folder
         try:
             for frame in decoded_ahead(source.frames(every=every)):
                 outputs = frame_outputs(video, frame.index, folder, formats)
-                if skip_existing and not overlay_video and len(existing_outputs(outputs)) == len(outputs):
-                    bar.advance(f"frame {frame.index}")
-                    continue
+                if skip_existing:
+                    existing = set(existing_outputs(outputs))
+                    outputs = [(fmt, path) for fmt, path in outputs if path not in existing]
+                    if not outputs:
+                        saved = saved_mask(existing) if overlay_video else None
+                        if not overlay_video or saved is not None:
+                            # Nothing to write; the video frame comes from the saved mask.
+                            bar.advance(f"frame {frame.index}")
+                            if saved is not None:
+                                summary.reused += 1
+                                yield compose_overlay(frame.rgb, saved, opacity)
+                            continue
                 prediction = segmenter.predict(frame.rgb)
                 overlay = None
                 if overlay_video or MaskFormat.OVERLAY in formats:
                     overlay = compose_overlay(frame.rgb, prediction.train_ids, opacity)
                 errors = write_outputs(prediction.train_ids, outputs, lambda o=overlay: o,
-                                       overwrite=overwrite or skip_existing)
+                                       overwrite=overwrite, on_written=lambda _p: _count_written(summary))
                 for error in errors:
                     print(f"\nerror: {error}", file=sys.stderr)
                 summary.failures += bool(errors)
-                summary.written += len(outputs) - len(errors)
                 summary.frames += 1
                 bar.advance(f"frame {frame.index}")
                 if overlay is not None and overlay_video:

@@ -442,3 +442,26 @@ def test_a_truncated_mkv_is_reported_not_silently_short(tmp_path, tiny_model_pat
         assert whole_reader.missing_seconds() == 0 and len(list(whole_reader.frames())) == FRAMES
     finally:
         whole_reader.close()
+
+
+def test_skip_existing_with_an_overlay_video_segments_only_what_is_missing(clip, tmp_path, tiny_model_path,
+                                                                          capsys, monkeypatch):
+    from segviewer.cli import main as cli_main
+    from segviewer.core.inference import Segmenter
+
+    out = tmp_path / "out"
+    base = ["predict", str(clip), "--out", str(out), "--model", str(tiny_model_path), "--format", "labelids"]
+    assert cli_main(base) == 0
+    masks = sorted(out.glob("drive_*_labelIds.png"))
+    masks[-1].unlink()  # one frame's mask is missing
+    stamps = {p: p.stat().st_mtime_ns for p in masks[:-1]}
+    calls = []
+    predict = Segmenter.predict
+    monkeypatch.setattr(Segmenter, "predict", lambda self, image: calls.append(image.shape) or predict(self, image))
+    capsys.readouterr()
+    assert cli_main([*base[:-1], "labelids,overlay-video", "--skip-existing"]) == 0
+    err = capsys.readouterr().err
+    assert calls.count((64, 96, 3)) == 1  # only the missing frame went through the network (not the warm-up)
+    assert all(p.stat().st_mtime_ns == stamps[p] for p in stamps)  # existing masks untouched
+    assert masks[-1].is_file() and (out / "drive_overlay.mp4").is_file()
+    assert f"{FRAMES - 1} overlay-video frame(s) rebuilt from saved masks" in err and "2 file(s) written" in err
