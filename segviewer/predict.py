@@ -422,7 +422,9 @@ def segment_all(segmenter: Segmenter, jobs: list[Job], formats: list[MaskFormat]
                 outputs = plan_outputs(job.source, job.folder, formats)
                 errors = write_outputs(prediction.train_ids, outputs,
                                        lambda: compose_overlay(image, prediction.train_ids, opacity),
-                                       overwrite=overwrite, on_written=complete.append)
+                                       overwrite=overwrite, on_written=complete.append,
+                                       overlay_rows=lambda a, b: compose_overlay(image[a:b], prediction.train_ids[a:b],
+                                                                                 opacity))
                 for error in errors:
                     print(f"\nerror: {error}", file=sys.stderr)
                 failures += bool(errors)

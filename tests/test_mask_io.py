@@ -112,3 +112,41 @@ def test_parse_format_list():
     assert MaskFormat.parse_list("labelids, COLOR") == [MaskFormat.LABEL_IDS, MaskFormat.COLOR]
     with pytest.raises(ValueError, match="unknown"):
         MaskFormat.parse_list("jpeg")
+
+
+def test_png_written_in_strips_reads_back_exactly(tmp_path):
+    import io
+
+    from PIL import Image
+
+    from segviewer.core.png_stream import strips_of, write_png_strips
+
+    rng = np.random.default_rng(3)
+    for shape in ((300, 70), (300, 70, 3)):
+        pixels = rng.integers(0, 256, shape, dtype=np.uint8)
+        buffer = io.BytesIO()
+        write_png_strips(buffer, shape[0], shape[1], 1 if len(shape) == 2 else 3,
+                         strips_of(shape[0], lambda a, b: pixels[a:b], rows=64))
+        with Image.open(io.BytesIO(buffer.getvalue())) as image:
+            image.load()
+            assert image.mode == ("L" if len(shape) == 2 else "RGB")
+            assert np.array_equal(np.asarray(image), pixels)
+
+
+def test_big_masks_are_streamed_and_identical_to_the_whole_image_encoding(tmp_path, monkeypatch):
+    import segviewer.core.mask_io as mask_io
+    from segviewer.core.overlay import compose_overlay
+    from tests.conftest import tricolour_image
+
+    image = tricolour_image(300, 200)
+    ids = np.zeros((300, 200), np.uint8)
+    ids[:100], ids[100:200] = 10, 8
+    whole = {fmt: tmp_path / f"whole_{fmt.value}.png" for fmt in MaskFormat}
+    overlay = compose_overlay(image, ids, 0.5)
+    for fmt, path in whole.items():
+        save_mask(ids, path, fmt, overlay=overlay)
+    monkeypatch.setattr(mask_io, "STREAM_PIXELS", 1000)
+    for fmt, path in whole.items():
+        streamed = tmp_path / f"strips_{fmt.value}.png"
+        save_mask(ids, streamed, fmt, overlay_rows=lambda a, b: compose_overlay(image[a:b], ids[a:b], 0.5))
+        assert np.array_equal(np.asarray(Image.open(streamed)), np.asarray(Image.open(path))), fmt

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from segviewer.core.errors import MaskIOError
-from segviewer.core.mask_io import MaskFormat, output_path, save_mask
+from segviewer.core.mask_io import STREAM_PIXELS, MaskFormat, output_path, save_mask
 
 
 def plan_outputs(source: Path, folder: Path | None, formats: Sequence[MaskFormat]) -> list[tuple[MaskFormat, Path]]:
@@ -31,20 +31,24 @@ def _exists(path: Path) -> bool:
 
 def write_outputs(train_ids: np.ndarray, outputs: Sequence[tuple[MaskFormat, Path]],
                   make_overlay: Callable[[], np.ndarray] | None, overwrite: bool,
-                  on_written: Callable[[Path], None] | None = None) -> list[MaskIOError]:
+                  on_written: Callable[[Path], None] | None = None,
+                  overlay_rows: Callable[[int, int], np.ndarray] | None = None) -> list[MaskIOError]:
     """Write every planned file (each atomically); returns the failures, never raises
     :class:`MaskIOError`, so one bad file does not stop the others. ``on_written`` hears of
     each file as soon as it is complete, so a run interrupted between two files of one
-    image still counts the first."""
+    image still counts the first. ``overlay_rows(top, bottom)`` composes the overlay strip
+    by strip for big images (see :func:`save_mask`), instead of ``make_overlay``."""
     errors: list[MaskIOError] = []
     overlay = None
     for fmt, path in outputs:
         try:
-            if fmt is MaskFormat.OVERLAY and overlay is None:
+            streamed = overlay_rows is not None and train_ids.size >= STREAM_PIXELS
+            if fmt is MaskFormat.OVERLAY and overlay is None and not streamed:
                 if make_overlay is None:
                     raise MaskIOError(path, "no overlay image to save")
                 overlay = make_overlay()
-            save_mask(train_ids, path, fmt, overlay=overlay, overwrite=overwrite)
+            save_mask(train_ids, path, fmt, overlay=overlay, overwrite=overwrite,
+                      overlay_rows=overlay_rows if streamed else None)
             if on_written is not None:
                 on_written(path)
         except MaskIOError as error:

@@ -12,6 +12,7 @@ File formats (all PNG):
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from PIL import Image
 from segviewer.core.atomic import write_atomic
 from segviewer.core.classes import ClassTable, load_class_table
 from segviewer.core.errors import MaskIOError
+from segviewer.core.png_stream import strips_of, write_png_strips
 
 
 class MaskFormat(enum.Enum):
@@ -75,9 +77,33 @@ def save_png(image: Image.Image, path: Path, overwrite: bool = False) -> None:
     write_atomic(Path(path), lambda file: image.save(file, format="PNG"), overwrite=overwrite)
 
 
+# From this many pixels on, masks are encoded strip by strip (see core.png_stream).
+STREAM_PIXELS = 16_000_000
+
+
 def save_mask(train_ids: np.ndarray, path: Path, fmt: MaskFormat, overlay: np.ndarray | None = None,
-              overwrite: bool = False) -> Path:
-    save_png(encode_mask(train_ids, fmt, overlay), path, overwrite=overwrite)
+              overwrite: bool = False,
+              overlay_rows: Callable[[int, int], np.ndarray] | None = None) -> Path:
+    """Write one mask file. A big image (:data:`STREAM_PIXELS`) is encoded strip by strip;
+    its overlay then comes from ``overlay_rows(top, bottom)`` when given."""
+    height, width = train_ids.shape[:2]
+    streamed = train_ids.size >= STREAM_PIXELS and (fmt is not MaskFormat.OVERLAY or overlay_rows is not None
+                                                   or overlay is not None)
+    if not streamed:
+        if fmt is MaskFormat.OVERLAY and overlay is None and overlay_rows is not None:
+            overlay = overlay_rows(0, height)
+        save_png(encode_mask(train_ids, fmt, overlay), path, overwrite=overwrite)
+        return Path(path)
+    table = load_class_table()
+    render = {
+        MaskFormat.LABEL_IDS: lambda a, b: table.train_ids_to_labels(train_ids[a:b]),
+        MaskFormat.TRAIN_IDS: lambda a, b: train_ids[a:b],
+        MaskFormat.COLOR: lambda a, b: table.colorize(train_ids[a:b]),
+        MaskFormat.OVERLAY: overlay_rows or (lambda a, b: overlay[a:b]),
+    }[fmt]
+    channels = 3 if fmt in (MaskFormat.COLOR, MaskFormat.OVERLAY) else 1
+    write_atomic(Path(path), lambda file: write_png_strips(file, height, width, channels, strips_of(height, render)),
+                 overwrite=overwrite)
     return Path(path)
 
 
