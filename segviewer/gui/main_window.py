@@ -477,7 +477,8 @@ class MainWindow(QMainWindow):
         current image, or keep working. Says how far it got."""
         saving = self.saving
         box = QMessageBox(QMessageBox.Icon.Question, "Save All is running",
-                          f"{saving.images_done} of {saving.running_total} image(s) saved so far.", parent=self)
+                          f"{saving.images_done} of {saving.running_total} image(s) saved so far. "
+                          "Closing now would leave the rest unsaved.", parent=self)
         buttons = {CloseChoice.FINISH: box.addButton("Finish, Then Close", QMessageBox.ButtonRole.AcceptRole),
                    CloseChoice.STOP: box.addButton("Stop After This Image", QMessageBox.ButtonRole.DestructiveRole),
                    CloseChoice.KEEP_WORKING: box.addButton("Keep Working", QMessageBox.ButtonRole.RejectRole)}

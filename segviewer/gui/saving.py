@@ -105,6 +105,8 @@ class SaveController(QObject):
         buttons = {ExistingChoice.OVERWRITE: box.addButton("Overwrite", QMessageBox.ButtonRole.DestructiveRole),
                    ExistingChoice.SKIP: box.addButton("Skip Existing", QMessageBox.ButtonRole.AcceptRole),
                    ExistingChoice.CANCEL: box.addButton(QMessageBox.StandardButton.Cancel)}
+        box.setInformativeText("Skip Existing saves the files that are missing and leaves these as they are; "
+                               "Overwrite replaces them.")
         box.setDefaultButton(buttons[ExistingChoice.SKIP])
         box.exec()
         return next((choice for choice, button in buttons.items() if box.clickedButton() is button),
