@@ -1,6 +1,10 @@
 """``segviewer evaluate``: score saved masks against ground truth (no Qt, no TensorFlow).
 
     segviewer evaluate --pred masks/ --gt kitti/training/semantic [--json scores.json] [--csv confusion.csv]
+    segviewer evaluate --model A.keras [--model B.keras] --images DIR [--gt DIR] [--json scores.json]
+
+The second form segments and scores in one run without writing masks; with two models it
+gives B - A per class and each image's scores and disagreement (JSON rows per image).
 
 Ground truth: KITTI ``semantic/<name>.png`` or Cityscapes ``<name>_gtFine_labelIds.png``
 (label IDs). Predictions are matched by name: ``<name>_labelIds.png`` (label IDs) or
@@ -43,8 +47,15 @@ PREDICTION_NAMES = (("{stem}_labelIds.png", "label"), ("{stem}_leftImg8bit_label
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="segviewer evaluate", description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pred", type=Path, required=True, help="folder of predicted masks")
-    parser.add_argument("--gt", type=Path, required=True, help="folder of ground-truth label-ID PNGs")
+    parser.add_argument("--pred", type=Path, default=None, help="folder of predicted masks")
+    parser.add_argument("--gt", type=Path, default=None,
+                        help="folder of ground-truth label-ID PNGs (with --model: optional, else found "
+                             "beside each image as the viewer finds it)")
+    parser.add_argument("--model", type=Path, action="append", default=[],
+                        help="segment with this model instead of reading --pred (twice: compare A and B)")
+    parser.add_argument("--images", type=Path, default=None, help="with --model: the folder of images")
+    parser.add_argument("--pixel-budget", type=int, default=None, help="with --model: the working scale")
+    parser.add_argument("--backend", choices=("auto", "litert", "tf"), default="auto")
     parser.add_argument("--json", type=Path, default=None, help="write the scores as JSON here")
     parser.add_argument("--csv", type=Path, default=None, help="write the confusion matrix as CSV here")
     return parser.parse_args(argv)
@@ -117,6 +128,21 @@ def output_problem(path: Path | None) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.model:
+        from segviewer.core.inference import DEFAULT_PIXEL_BUDGET
+        from segviewer.evaluate_models import run
+
+        if args.images is None or args.pred is not None:
+            print("error: --model needs --images DIR (and no --pred)", file=sys.stderr)
+            return 2
+        for problem in filter(None, (output_problem(args.json),)):
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        return run(args.model, args.images, args.gt, args.json, args.pixel_budget or DEFAULT_PIXEL_BUDGET,
+                   args.backend)
+    if args.pred is None or args.gt is None:
+        print("error: give --pred DIR --gt DIR, or --model M --images DIR", file=sys.stderr)
+        return 2
     for folder in (args.pred, args.gt):
         if not folder.is_dir():
             print(f"error: {folder}: not a folder", file=sys.stderr)

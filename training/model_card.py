@@ -77,7 +77,8 @@ def card_markdown(card: dict) -> str:
     """The README table: validation IoU per class, from the card (no number typed twice)."""
     lines = []
     for layout, label in (("kitti", "KITTI val (8 images, 19 classes)"),
-                          ("camvid", "CamVid val (101 images, 11 classes)")):
+                          ("camvid", "CamVid val (101 images, 11 classes)"),
+                          ("cityscapes", "Cityscapes val (aachen key frames 6 and 7, 19 classes)")):
         scores = card["validation"].get(layout)
         if not scores:
             continue

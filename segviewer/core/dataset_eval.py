@@ -1,0 +1,136 @@
+"""Score one or two models on a folder of images with ground truth, keeping one confusion
+matrix per image (never the masks), so memory stays flat on any number of frames.
+
+Qt-free: ``segviewer evaluate --model`` uses it, and the viewer's dataset panel is meant
+to render what it returns. Scores follow the benchmark rule of :mod:`segviewer.core.metrics`
+in the truth's own class space (:mod:`segviewer.core.truth_space`): CamVid truth is scored
+in CamVid's 11 classes, KITTI and Cityscapes truth in the 19 train classes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from segviewer.core.classes import load_class_table
+from segviewer.core.datasets import find_truth_for
+from segviewer.core.errors import SegviewerError
+from segviewer.core.metrics import Scores, confusion_matrix, scores_document, scores_from_confusion
+from segviewer.core.truth_space import TruthSpace, space_for
+
+
+@dataclass
+class ImageScore:
+    """One image: its confusion matrix per model (rows truth, columns prediction) and,
+    with two models, the share of pixels on which they disagree."""
+
+    path: Path
+    truth_path: Path | None
+    layout: str
+    confusion: list[np.ndarray] = field(default_factory=list)  # one per model
+    disagreement: float | None = None
+    note: str = ""
+
+    def scores(self, model: int = 0) -> Scores | None:
+        return scores_from_confusion(self.confusion[model]) if self.confusion else None
+
+    def row(self, names: list[str], models: int) -> dict:
+        """A JSON row: per model mean IoU, pixel accuracy and IoU per class."""
+        row: dict = {"image": str(self.path), "ground_truth": str(self.truth_path) if self.truth_path else None,
+                     "class_space": self.layout or None}
+        if self.disagreement is not None:
+            row["disagreement"] = round(self.disagreement, 6)
+        if self.note:
+            row["note"] = self.note
+        for index in range(models if self.confusion else 0):
+            scores = self.scores(index)
+            document = scores_document(scores, names, 1)
+            row[_model_key(index, models)] = {"miou": document["miou"], "pixel_accuracy": document["pixel_accuracy"],
+                                              "per_class": document["per_class"]}
+        return row
+
+
+def _model_key(index: int, models: int) -> str:
+    return "scores" if models == 1 else ("A", "B")[index]
+
+
+@dataclass
+class DatasetScores:
+    """Everything an evaluation found, per class space (a folder may mix datasets)."""
+
+    model_names: list[str]
+    images: list[ImageScore] = field(default_factory=list)
+
+    def spaces(self) -> list[str]:
+        return sorted({image.layout for image in self.images if image.confusion})
+
+    def total_confusion(self, layout: str, model: int = 0) -> np.ndarray:
+        matrices = [image.confusion[model] for image in self.images if image.confusion and image.layout == layout]
+        return np.sum(matrices, axis=0)
+
+    def scores(self, layout: str, model: int = 0) -> Scores:
+        return scores_from_confusion(self.total_confusion(layout, model))
+
+    def document(self) -> dict:
+        """The JSON ``segviewer evaluate --model`` writes: per class space the set's
+        scores for each model (and B - A), then one row per image."""
+        table = load_class_table()
+        models = len(self.model_names)
+        result: dict = {"models": {_model_key(i, models): name for i, name in enumerate(self.model_names)},
+                        "spaces": {}}
+        for layout in self.spaces():
+            names = space_for(layout).class_names(table)
+            count = sum(1 for image in self.images if image.confusion and image.layout == layout)
+            per_model = [scores_document(self.scores(layout, i), names, count) for i in range(models)]
+            entry = {_model_key(i, models): doc for i, doc in enumerate(per_model)}
+            if models == 2:
+                entry["delta_B_minus_A"] = _delta(per_model[0], per_model[1])
+            result["spaces"][layout] = entry
+        names_by_space = {layout: space_for(layout).class_names(table) for layout in self.spaces()}
+        result["images"] = [image.row(names_by_space.get(image.layout, []), models) for image in self.images]
+        return result
+
+
+def _delta(a: dict, b: dict) -> dict:
+    def minus(x, y):
+        return None if x is None or y is None else y - x
+
+    return {"miou": minus(a["miou"], b["miou"]), "pixel_accuracy": minus(a["pixel_accuracy"], b["pixel_accuracy"]),
+            "per_class": {name: minus(a["per_class"][name], b["per_class"][name]) for name in a["per_class"]}}
+
+
+def score_image(predictions: list[np.ndarray], truth: np.ndarray | None, space: TruthSpace) -> tuple[
+        list[np.ndarray], float | None]:
+    """Confusion matrices of each prediction against ``truth`` (none without truth), and
+    the share of pixels where two predictions disagree."""
+    disagreement = float(np.mean(predictions[0] != predictions[1])) if len(predictions) == 2 else None
+    if truth is None:
+        return [], disagreement
+    classes = len(space.class_names(load_class_table()))
+    return [confusion_matrix(space.native(truth), space.native(p), classes) for p in predictions], disagreement
+
+
+def evaluate_images(paths: Iterable[Path], segment: list[Callable[[np.ndarray], np.ndarray]],
+                    load: Callable[[Path], np.ndarray], model_names: list[str],
+                    truth_for: Callable[[Path, tuple[int, int]], tuple] = find_truth_for,
+                    progress: Callable[[int, Path], None] | None = None) -> DatasetScores:
+    """Segment every image with each of ``segment`` (one or two models) and score it
+    against the truth ``truth_for`` finds (default: beside the image, as the viewer does)."""
+    result = DatasetScores(model_names)
+    for done, path in enumerate(paths, start=1):
+        try:
+            image = load(path)
+        except SegviewerError as error:  # reported in the row, the rest goes on
+            result.images.append(ImageScore(path, None, "", note=str(error)))
+            continue
+        predictions = [run(image) for run in segment]
+        truth, truth_path, note, layout = truth_for(path, image.shape[:2])
+        confusion, disagreement = score_image(predictions, truth, space_for(layout))
+        result.images.append(ImageScore(path, truth_path, layout if truth is not None else "", confusion,
+                                        disagreement, note))
+        if progress is not None:
+            progress(done, path)
+    return result

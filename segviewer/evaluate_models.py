@@ -1,0 +1,95 @@
+"""``segviewer evaluate --model M [--model M2] --images DIR [--gt DIR]``: segment and score
+in one run, writing no masks; with two models, the per-class and per-image deltas (B - A).
+The scoring is :mod:`segviewer.core.dataset_eval`, which the viewer shares."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from segviewer.core.atomic import write_atomic
+from segviewer.core.classes import load_class_table
+from segviewer.core.dataset_eval import DatasetScores, evaluate_images
+from segviewer.core.datasets import find_truth_for, guess_layout, read_truth
+from segviewer.core.errors import SegviewerError
+from segviewer.core.file_search import find_images
+from segviewer.core.image_io import load_image
+from segviewer.core.metrics import format_table
+from segviewer.core.truth_space import space_for
+from segviewer.progress import ProgressBar
+
+
+def truth_in_folder(gt: Path):
+    """A ``truth_for`` that finds ground truth in ``gt`` by name (KITTI ``<name>.png``,
+    Cityscapes ``<stem>_gtFine_labelIds.png``, CamVid ``<split>annot/<name>.png``)."""
+    from segviewer.evaluate import _stem, is_ground_truth
+
+    by_stem = {_stem(p): p for p in sorted(gt.rglob("*.png")) if is_ground_truth(p)}
+
+    def truth_for(image: Path, shape: tuple[int, int]):
+        stem = image.stem.removesuffix("_leftImg8bit")
+        found = by_stem.get(stem)
+        if found is None:
+            return None, None, f"{image.name}: no ground truth named {stem}* in {gt}", ""
+        layout = guess_layout(found).value
+        return (*read_truth(found, layout, shape), layout)
+
+    return truth_for
+
+
+def run(models: list[Path], images: Path, gt: Path | None, json_path: Path | None, pixel_budget: int,
+        backend: str) -> int:
+    from segviewer.core.inference import Segmenter
+
+    if len(models) > 2:
+        print("error: --model takes one model, or two to compare", file=sys.stderr)
+        return 2
+    paths = find_images(images, recursive=True).files if images.is_dir() else []
+    if not paths:
+        print(f"error: {images}: no images (give a folder of images with --images)", file=sys.stderr)
+        return 2
+    try:
+        segmenters = [Segmenter.load(m, pixel_budget, backend=backend) for m in models]
+    except SegviewerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    bar = ProgressBar(len(paths))
+    try:
+        result = evaluate_images(paths, [lambda image, s=s: s.predict(image).train_ids for s in segmenters],
+                                 load_image, [m.name for m in models], truth_in_folder(gt) if gt else find_truth_for,
+                                 lambda _done, path: bar.advance(path.name))
+    finally:
+        bar.close()
+    failures = [image.note for image in result.images if image.note and not image.confusion and image.truth_path
+                is None and "no ground truth" not in image.note]
+    for failure in failures:
+        print(f"error: {failure}", file=sys.stderr)
+    _print(result, models)
+    if json_path is not None:
+        payload = json.dumps(result.document(), indent=1, allow_nan=False).encode()
+        try:
+            write_atomic(json_path, lambda f: f.write(payload), overwrite=True)
+        except SegviewerError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    return 1 if failures else 0
+
+
+def _print(result: DatasetScores, models: list[Path]) -> None:
+    table = load_class_table()
+    scored = [i for i in result.images if i.confusion]
+    print(f"{len(result.images)} image(s), {len(scored)} with ground truth; "
+          + " vs ".join(f"{'AB'[i] if len(models) == 2 else 'model'} = {m}" for i, m in enumerate(models)))
+    for layout in result.spaces():
+        names = space_for(layout).class_names(table)
+        for index, model in enumerate(models):
+            print(f"\n{layout} truth, {model.name}:")
+            print(format_table(result.scores(layout, index), names))
+    if len(models) == 2:
+        shares = [i.disagreement for i in result.images if i.disagreement is not None]
+        if shares:
+            print(f"\nA and B disagree on {np.mean(shares) * 100:.1f} % of pixels on average "
+                  f"(most: {max(result.images, key=lambda i: i.disagreement or 0).path.name})")
