@@ -574,3 +574,23 @@ def test_closing_the_window_during_save_all_asks_first(qtbot, make_window, image
         assert outcome.stopped == (choice == "stop") or outcome.images_saved == 3
     on_disk = len(list((tmp_path / "out").glob("*_labelIds.png")))
     assert on_disk == outcome.files_written
+
+
+def test_a_very_big_image_is_drawn_reduced_but_read_and_saved_at_full_size(qtbot, make_window, image_folder,
+                                                                          tmp_path, monkeypatch):
+    import segviewer.core.display_proxy as proxy
+    import segviewer.gui.worker as worker
+
+    monkeypatch.setattr(worker, "display_factor", lambda h, w: proxy.display_factor(h, w, limit=1000))
+    window = make_window()
+    open_and_wait(qtbot, window, image_folder / "000000_10.png")
+    shown = window.current.display
+    assert shown is not None and shown.factor == 3 and displayed(window).shape[:2] == (20, 30)
+    assert "drawn at 1/3" in window.time_label.text()
+    window._on_hover(10, 19)  # a drawn pixel of the road
+    assert window.hover_label.text().startswith("x 30, y 57: road")
+    with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS) as done:
+        assert window.saving.save_current([MaskFormat.LABEL_IDS, MaskFormat.OVERLAY], tmp_path) == []
+    assert done.args[0].files_written == 2 and "Save done" in window.statusBar().currentMessage()
+    assert read_label_ids(tmp_path / "000000_10_labelIds.png").shape == (60, 90)
+    assert Image.open(tmp_path / "000000_10_overlay.png").size == (90, 60)

@@ -26,11 +26,12 @@ class BatchOutcome:
     errors: list[str] = field(default_factory=list)
     stopped: bool = False           # the user (or closing the window) stopped it
     skipped_existing: int = 0       # images left alone because their files exist
+    label: str = "Save All"
 
     def describe(self) -> str:
         skipped = f", {self.skipped_existing} skipped (files exist)" if self.skipped_existing else ""
         problems = f", {len(self.errors)} problem(s)" if self.errors else ""
-        head = "Save All stopped" if self.stopped else "Save All done"
+        head = f"{self.label} stopped" if self.stopped else f"{self.label} done"
         return (f"{head}: {self.images_saved} of {self.total} image(s) saved, "
                 f"{self.files_written} file(s) written{skipped}{problems}")
 
@@ -45,6 +46,31 @@ def without_existing(planned: Planned) -> tuple[Planned, int]:
         if missing:
             kept.append((path, missing))
     return kept, len(planned) - len(kept)
+
+
+def save_result_job(image: np.ndarray, train_ids: np.ndarray, outputs: list[tuple[MaskFormat, Path]],
+                    renderer: OverlayRenderer, overwrite: bool):
+    """A worker job writing one image's masks (a big one: strip by strip, the overlay
+    composed with ``renderer``'s settings strip by strip too); returns a :class:`BatchOutcome`."""
+
+    def overlay_rows(top: int, bottom: int) -> np.ndarray:
+        renderer.set_frame(image[top:bottom], train_ids[top:bottom])
+        return np.asarray(renderer.compose())
+
+    def job(_segmenter, progress, _should_stop) -> BatchOutcome:
+        outcome = BatchOutcome(1, label="Save")
+        progress(1, 1, outputs[0][1].name if outputs else "")
+
+        def landed(_path: Path) -> None:
+            outcome.files_written += 1
+
+        failures = write_outputs(train_ids, outputs, lambda: overlay_rows(0, image.shape[0]), overwrite,
+                                 on_written=landed, overlay_rows=overlay_rows)
+        outcome.errors += [str(e) for e in failures]
+        outcome.images_saved += not failures
+        return outcome
+
+    return job
 
 
 def save_all_job(planned: Planned, renderer: OverlayRenderer, overwrite: bool, skipped_existing: int = 0):

@@ -363,20 +363,25 @@ class MainWindow(QMainWindow):
     def _show_result(self, result: InferenceResult, from_cache: bool = False) -> None:
         self.current = result
         prediction = result.prediction
+        # A very big image is drawn from its reduced copy (made on the worker).
+        shown = result.display
+        image = shown.image if shown else result.image
+        predicted = (shown.train_ids if shown else prediction.train_ids) if prediction is not None else None
+        truth = shown.truth if shown else result.truth
         if prediction is None:
             # Nothing drawn over the image (void would be painted at high opacity).
-            mask = np.full(result.image.shape[:2], TRANSPARENT_INDEX, np.uint8)
+            mask = np.full(image.shape[:2], TRANSPARENT_INDEX, np.uint8)
             self.time_label.setText("segmenting…" if result.pending else "no model: image only")
         else:
-            mask = prediction.train_ids
+            mask = predicted
             h, w = prediction.working_size
             source = "cached" if from_cache else f"{prediction.seconds * 1000:.0f} ms"
             if result.mask_frame is not None:
                 source = f"mask of frame {result.mask_frame} (network busy)"
-            self.time_label.setText(f"{source} (network at {w}x{h})")
+            drawn = f", drawn at 1/{shown.factor}" if shown else ""
+            self.time_label.setText(f"{source} (network at {w}x{h}{drawn})")
         space = space_for(result.truth_layout)
-        self.comparison = Comparison(self.renderer, result.image, mask,
-                                     None if prediction is None else prediction.train_ids, result.truth, space)
+        self.comparison = Comparison(self.renderer, image, mask, predicted, truth, space)
         if result.truth is not None and prediction is not None:
             self.metrics.show_scores(prediction.train_ids, result.truth, result.truth_path.name, space)
         elif result.truth is not None:
@@ -431,6 +436,10 @@ class MainWindow(QMainWindow):
         if point is None or result.prediction is None:
             self.hover_label.setText(f"{result.path.name}: {result.image.shape[1]}x{result.image.shape[0]}")
             return
+        if result.display is not None:  # a drawn pixel of a reduced copy: read the full-size masks
+            factor = result.display.factor
+            height, width = result.image.shape[:2]
+            point = (min(point[0] * factor, width - 1), min(point[1] * factor, height - 1))
         self.hover_label.setText(hover_text(self.table, *point, result.prediction.train_ids,
                                             result.prediction.confidence, result.truth, self.comparison.space))
 

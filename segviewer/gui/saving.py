@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QPushButton
 
-from segviewer.core.batch import BatchOutcome, save_all_job, without_existing
+from segviewer.core.batch import BatchOutcome, save_all_job, save_result_job, without_existing
 from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
 from segviewer.core.mask_io import MaskFormat
 from segviewer.core.overlay import OverlayRenderer
@@ -142,6 +142,15 @@ class SaveController(QObject):
             if not overwrite:
                 return []
         if not self._prepare_folder(folder):
+            return []
+        if result.display is not None:
+            # A very big image: written strip by strip at full size on the worker, so the
+            # window never waits for it; the status bar and Cancel button follow it.
+            self.running_total, self.images_done = 1, 0
+            self.cancel_button.show()
+            self._status(f"Saving {len(outputs)} file(s) of {result.path.name} in the background…")
+            self.worker.run_batch(save_result_job(result.image, result.prediction.train_ids, outputs,
+                                                  self.renderer.copy(), bool(overwrite)))
             return []
         errors = write_outputs(result.prediction.train_ids, outputs, comparison.prediction_rgb, bool(overwrite))
         written = [path for _, path in outputs if not any(e.path == path for e in errors)]

@@ -25,6 +25,7 @@ from PySide6.QtCore import QObject, Signal
 
 from segviewer.core.batch import BatchOutcome
 from segviewer.core.datasets import find_truth_for
+from segviewer.core.display_proxy import DisplayProxy, display_factor, make_proxy
 from segviewer.core.errors import SegviewerError
 from segviewer.core.image_io import load_image
 from segviewer.core.inference import Prediction, Segmenter
@@ -59,6 +60,7 @@ class InferenceResult:
     truth_path: Path | None = None
     truth_note: str = ""             # why ground truth beside the image was not used
     truth_layout: str = ""           # its dataset (kitti, cityscapes, camvid): the space it is judged in
+    display: DisplayProxy | None = None  # a reduced copy to draw, for a very big image
     pending: bool = False            # the image alone, sent while its mask is computed
     frame_index: int | None = None   # a video frame's number (its path names the video)
     mask_frame: int | None = None    # the frame the mask was computed for, when not this one
@@ -70,6 +72,8 @@ class InferenceResult:
             size += self.prediction.train_ids.nbytes + self.prediction.confidence.nbytes
         if self.truth is not None:
             size += self.truth.nbytes
+        if self.display is not None:
+            size += self.display.nbytes
         return size
 
 
@@ -253,17 +257,22 @@ class ModelWorker:
             self._emit(self.signals.sig_failed, InferenceFailure(request_id, path, str(error)))
             return
         prediction = None
+        factor = display_factor(*image.shape[:2])
         if self._segmenter is not None:
             # Show the new picture at once (no overlay): the previous mask must never stand
             # over it while the network runs.
+            preview = make_proxy(image, factor) if factor > 1 else None
             self._emit(self.signals.sig_result,
-                       InferenceResult(request_id, path, image, None, self._model_path, pending=True))
+                       InferenceResult(request_id, path, image, None, self._model_path, pending=True,
+                                       display=preview))
             self.calls += 1
             prediction = self._segmenter.predict(image)
         truth, truth_path, note, layout = find_truth_for(path, image.shape[:2])
+        display = (make_proxy(image, factor, None if prediction is None else prediction.train_ids, truth)
+                   if factor > 1 else None)
         self._emit(self.signals.sig_result,
                    InferenceResult(request_id, path, image, prediction, self._model_path, truth, truth_path, note,
-                                   truth_layout=layout))
+                                   truth_layout=layout, display=display))
 
     def _infer_frame(self, request: FrameRequest) -> None:
         prediction = None
