@@ -51,4 +51,7 @@ def test_wheel_contains_class_table_and_model(tmp_path):
     assert "segviewer/resources/models/segviewer_lite0.json" in names
     assert "segviewer/resources/models/segviewer_lite0.tflite" in names
     assert "segviewer/resources/models/segviewer_lite0.tflite.json" in names
+    # The sample frames a new user opens, with their labels and their own licence.
+    for part in ("image_2/000011_10.png", "semantic/000042_10.png", "LICENSE.md"):
+        assert f"segviewer/resources/samples/{part}" in names
     assert not any(name.startswith("tests/") for name in names)
