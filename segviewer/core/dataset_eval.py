@@ -63,6 +63,7 @@ class DatasetScores:
 
     model_names: list[str]
     images: list[ImageScore] = field(default_factory=list)
+    stopped: bool = False  # cancelled before the last image: the scores cover those before
 
     def spaces(self) -> list[str]:
         return sorted({image.layout for image in self.images if image.confusion})
@@ -73,6 +74,11 @@ class DatasetScores:
 
     def scores(self, layout: str, model: int = 0) -> Scores:
         return scores_from_confusion(self.total_confusion(layout, model))
+
+    def main_space(self) -> str | None:
+        """The class space most of the scored images are in."""
+        spaces = [image.layout for image in self.images if image.confusion]
+        return max(set(spaces), key=spaces.count) if spaces else None
 
     def document(self) -> dict:
         """The JSON ``segviewer evaluate --model`` writes: per class space the set's
@@ -116,11 +122,17 @@ def score_image(predictions: list[np.ndarray], truth: np.ndarray | None, space: 
 def evaluate_images(paths: Iterable[Path], segment: list[Callable[[np.ndarray], np.ndarray]],
                     load: Callable[[Path], np.ndarray], model_names: list[str],
                     truth_for: Callable[[Path, tuple[int, int]], tuple] = find_truth_for,
-                    progress: Callable[[int, Path], None] | None = None) -> DatasetScores:
+                    progress: Callable[[int, Path], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> DatasetScores:
     """Segment every image with each of ``segment`` (one or two models) and score it
     against the truth ``truth_for`` finds (default: beside the image, as the viewer does)."""
     result = DatasetScores(model_names)
     for done, path in enumerate(paths, start=1):
+        if should_stop is not None and should_stop():
+            result.stopped = True
+            break
+        if progress is not None:  # image ``done`` of them starts now
+            progress(done, path)
         try:
             image = load(path)
         except SegviewerError as error:  # reported in the row, the rest goes on
@@ -131,6 +143,17 @@ def evaluate_images(paths: Iterable[Path], segment: list[Callable[[np.ndarray], 
         confusion, disagreement = score_image(predictions, truth, space_for(layout))
         result.images.append(ImageScore(path, truth_path, layout if truth is not None else "", confusion,
                                         disagreement, note))
-        if progress is not None:
-            progress(done, path)
     return result
+
+
+def evaluate_job(paths: list[Path], model_name: str):
+    """A model-worker batch job (``job(segmenter, progress, should_stop)``) that evaluates
+    ``paths`` with the loaded model; returns a :class:`DatasetScores`."""
+    from segviewer.core.image_io import load_image
+
+    def job(segmenter, progress, should_stop) -> DatasetScores:
+        return evaluate_images(paths, [lambda image: segmenter.predict(image).train_ids], load_image, [model_name],
+                               progress=lambda done, path: progress(done, len(paths), path.name),
+                               should_stop=should_stop)
+
+    return job

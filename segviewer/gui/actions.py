@@ -31,6 +31,7 @@ class Actions:
     open: QAction
     open_folder: QAction
     open_samples: QAction
+    evaluate_folder: QAction
     open_model: QAction
     open_truth: QAction
     save: QAction
@@ -58,6 +59,7 @@ class Actions:
         self.save.setEnabled(state.has_prediction)
         self.open_truth.setEnabled(state.has_image)
         self.save_all.setEnabled(state.files > 1 and state.has_model)
+        self.evaluate_folder.setEnabled(state.has_model)
         self.next.setEnabled(state.index + 1 < state.files)
         self.previous.setEnabled(state.index > 0)
         for action in (self.play_pause, self.frame_back, self.frame_forward):
@@ -100,6 +102,8 @@ def create_actions(window, renderer: OverlayRenderer) -> Actions:
         open_folder=_action(window, "Open &Folder…", window.open_folder_dialog, "Ctrl+Shift+O"),
         open_samples=_action(window, "Open &Sample Images", window.open_samples, None,
                              "Open the three KITTI road frames that ship with segviewer (with ground truth)"),
+        evaluate_folder=_action(window, "&Evaluate Folder…", window.evaluation.evaluate_folder_dialog, "Ctrl+E",
+                                "Segment every image of a folder with ground truth and score the model on it"),
         open_model=_action(window, "Open &Model…", window.open_model_dialog, "Ctrl+M"),
         open_truth=_action(window, "Load &Ground Truth…", window.open_truth_dialog, "Ctrl+G",
                            "Load a label-ID (KITTI/Cityscapes) or CamVid mask for this image"),
@@ -131,7 +135,7 @@ def build_menus(window: QMainWindow, actions: Actions) -> QMenu:
     file_menu = window.menuBar().addMenu("&File")
     file_menu.addActions([actions.open, actions.open_folder, actions.open_samples, actions.play_sequence])
     recent_menu = file_menu.addMenu("Open &Recent")
-    file_menu.addActions([actions.open_model, actions.open_truth])
+    file_menu.addActions([actions.open_model, actions.open_truth, actions.evaluate_folder])
     file_menu.addSeparator()
     file_menu.addActions([actions.save, actions.save_all])
     file_menu.addSeparator()

@@ -44,6 +44,7 @@ from segviewer.gui.actions import (
     build_menus,
     create_actions,
 )
+from segviewer.gui.dataset_controller import DatasetController
 from segviewer.gui.file_navigator import FileNavigator
 from segviewer.gui.image_view import ImageView
 from segviewer.gui.legend import LegendPanel
@@ -100,6 +101,7 @@ class MainWindow(QMainWindow):
         self.hover_label, self.time_label, self.model_label = (
             self.status.hover_label, self.status.time_label, self.status.model_label)
         self.saving = SaveController(self, self.worker, self.renderer, self.settings, self.show_error)
+        self.evaluation = DatasetController(self, self.worker, self.dataset_dock, self.show_error)
         self._close_after_save = False
         self.transport = TransportBar(self)
         transport_toolbar = QToolBar("Playback", self)
@@ -138,6 +140,10 @@ class MainWindow(QMainWindow):
         self.metrics_dock = self._dock("Image metrics", "metrics_dock", self.metrics, right)
         self.tabifyDockWidget(legend_dock, self.metrics_dock)
         legend_dock.raise_()
+        # Its panel (and pyqtgraph, ~1 s to import) comes with the first evaluation.
+        self.dataset_dock = self._dock("Dataset", "dataset_dock", None, right)
+        self.tabifyDockWidget(self.metrics_dock, self.dataset_dock)
+        self.dataset_dock.hide()  # until a folder has been evaluated
 
     def _connect(self) -> None:
         signals = self.worker.signals
@@ -178,6 +184,11 @@ class MainWindow(QMainWindow):
                                               IMAGE_FILTER)
         if path:
             self.open_path(Path(path))
+
+    def open_with_error_map(self, path: Path) -> None:
+        """An image picked in the Dataset panel: where does the model go wrong on it?"""
+        self.open_path(path)
+        self.set_display(DisplayMode.ERRORS)
 
     @Slot()
     def open_samples(self) -> None:

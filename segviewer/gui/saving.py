@@ -56,6 +56,7 @@ class SaveController(QObject):
         worker.signals.sig_batch_done.connect(self.on_batch_done)
         self.running_total = self.images_done = 0
         self.last_outcome: BatchOutcome | None = None
+        self.active = False  # a batch of ours runs (the worker runs other batches too)
 
     def _status(self, message: str, timeout_ms: int = 0) -> None:
         self.window.statusBar().showMessage(message, timeout_ms)
@@ -147,6 +148,7 @@ class SaveController(QObject):
             # A very big image: written strip by strip at full size on the worker, so the
             # window never waits for it; the status bar and Cancel button follow it.
             self.running_total, self.images_done = 1, 0
+            self.active = True
             self.cancel_button.show()
             self._status(f"Saving {len(outputs)} file(s) of {result.path.name} in the background…")
             self.worker.run_batch(save_result_job(result.image, result.prediction.train_ids, outputs,
@@ -181,6 +183,7 @@ class SaveController(QObject):
             overwrite = choice is ExistingChoice.OVERWRITE
         self.running_total = len(planned) + skipped
         self.images_done = 0
+        self.active = True
         self._status(f"Saving masks for {len(planned)} images…")
         self.cancel_button.show()
         self.worker.run_batch(save_all_job(planned, self.renderer.copy(), overwrite, skipped))
@@ -198,10 +201,15 @@ class SaveController(QObject):
         self.worker.cancel_batch()
 
     def _on_batch_progress(self, done: int, total: int, name: str) -> None:
+        if not self.active:
+            return
         self.images_done = done - 1  # the one named is being saved now
         self._status(f"Saving masks: {done}/{total} {name}")
 
     def on_batch_done(self, outcome) -> None:
+        if not self.active and not isinstance(outcome, BatchOutcome):
+            return  # another controller's batch
+        self.active = False
         self.cancel_button.hide()
         if isinstance(outcome, Exception):
             self.report_error("Save all failed", str(outcome))

@@ -1,0 +1,99 @@
+"""Evaluate Folder: segments every image of a folder on the model worker, scores it against
+its ground truth (progress, ETA and Cancel in the status bar) and fills the Dataset panel."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Slot
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QPushButton
+
+from segviewer.core.dataset_eval import DatasetScores, evaluate_job
+from segviewer.core.file_search import find_images
+from segviewer.gui.worker import ModelWorker
+
+
+class DatasetController(QObject):
+    def __init__(self, window, worker: ModelWorker, dock: QDockWidget,
+                 report_error: Callable[[str, str], None]) -> None:
+        super().__init__(window)
+        self.window, self.worker, self.dock = window, worker, dock
+        self.panel = None  # made with the first result: pyqtgraph stays out of the start-up
+        self.report_error = report_error
+        self.active = False
+        self._started = 0.0
+        self.cancel_button = QPushButton("Cancel Evaluation", window)
+        self.cancel_button.setToolTip("Stop after the current image; the images before it stay scored")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.hide()
+        window.statusBar().addPermanentWidget(self.cancel_button)
+        worker.signals.sig_batch_progress.connect(self._on_progress)
+        worker.signals.sig_batch_done.connect(self._on_done)
+
+    @Slot()
+    def evaluate_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Evaluate folder (images with ground truth)",
+                                                  self.window.settings.last_folder())
+        if folder:
+            self.evaluate(Path(folder))
+
+    def evaluate(self, folder: Path) -> bool:
+        """Start scoring every image under ``folder``; False (with a message) when it cannot."""
+        if self.active or self.window.saving.running:
+            self.report_error("Busy", "Wait for the running Save All or evaluation, or cancel it.")
+            return False
+        if not self.worker.has_model:
+            self.report_error("No model", "Load a model first (File ▸ Open Model…).")
+            return False
+        paths = find_images(folder, recursive=True).files
+        if not paths:
+            self.report_error("No images", f"{folder}: no image files in this folder or below it")
+            return False
+        self.active, self._started = True, time.perf_counter()
+        self.cancel_button.show()
+        self.window.statusBar().showMessage(f"Evaluating {len(paths)} image(s) of {folder.name}…")
+        self.worker.run_batch(evaluate_job(paths, self.window.model_path.name))
+        return True
+
+    def ensure_panel(self):
+        if self.panel is None:
+            from segviewer.gui.dataset_panel import DatasetPanel
+
+            self.panel = DatasetPanel(self.window.table, self.window)
+            self.panel.sig_open_image.connect(self.window.open_with_error_map)
+            self.dock.setWidget(self.panel)
+        return self.panel
+
+    @Slot()
+    def cancel(self) -> None:
+        self.window.statusBar().showMessage("Stopping the evaluation after the current image…")
+        self.worker.cancel_batch()
+
+    def _on_progress(self, done: int, total: int, name: str) -> None:
+        if not self.active:
+            return
+        elapsed = time.perf_counter() - self._started
+        eta = elapsed / max(done - 1, 1) * (total - done + 1) if done > 1 else 0.0
+        self.window.statusBar().showMessage(f"Evaluating {done}/{total} {name}" + (f", about {eta:.0f} s left"
+                                                                                     if done > 1 else ""))
+
+    def _on_done(self, outcome) -> None:
+        if not self.active:
+            return
+        self.active = False
+        self.cancel_button.hide()
+        if isinstance(outcome, Exception):
+            self.report_error("Evaluation failed", str(outcome))
+            return
+        if not isinstance(outcome, DatasetScores):  # cancelled before it started
+            self.window.statusBar().showMessage("Evaluation cancelled before the first image", 8000)
+            return
+        self.ensure_panel().show_result(outcome)
+        self.dock.show()
+        self.dock.raise_()
+        done = sum(1 for image in outcome.images if image.confusion)
+        self.window.statusBar().showMessage(
+            f"Evaluation {'stopped' if outcome.stopped else 'done'}: {len(outcome.images)} image(s), "
+            f"{done} with ground truth, in {time.perf_counter() - self._started:.0f} s", 15000)

@@ -1,0 +1,216 @@
+"""The Dataset panel: what Evaluate Folder found, as a per-class IoU bar chart in the
+classes' colours, a row-normalised confusion heat map (hover: pixel count; click: sort the
+images by that confusion) and a sortable table of the images (click: open it with the
+error map). Plots are pyqtgraph's; the scores come from :mod:`segviewer.core.dataset_eval`."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from segviewer.core.classes import ClassTable
+from segviewer.core.dataset_eval import DatasetScores
+from segviewer.core.datasets import CAMVID_TO_TRAIN
+from segviewer.core.truth_space import space_for
+
+ABSENT_GREY = (110, 110, 110)
+COLUMNS = ("Image", "Mean IoU %", "Pixel accuracy %", "IoU of class %", "Confusion px")
+
+
+class _NumberItem(QTableWidgetItem):
+    """A cell that sorts by its number (missing values last)."""
+
+    def __init__(self, value: float | None, digits: int = 1) -> None:
+        super().__init__("—" if value is None or math.isnan(value) else f"{value:,.{digits}f}")
+        self.value = -math.inf if value is None or math.isnan(value) else value
+        self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+    def __lt__(self, other) -> bool:  # noqa: D105 (Qt's sort hook)
+        return self.value < getattr(other, "value", -math.inf)
+
+
+class DatasetPanel(QWidget):
+    sig_open_image = Signal(object)  # the Path of a row's image
+
+    def __init__(self, table: ClassTable, parent=None) -> None:
+        super().__init__(parent)
+        self._class_table = table
+        self.result: DatasetScores | None = None
+        self.layout_name: str | None = None
+        self.names: list[str] = []
+        self.chosen_cell: tuple[int, int] | None = None
+        self.summary = QLabel("Evaluate a folder of images with ground truth (Evaluate ▸ Evaluate Folder…).", self)
+        self.summary.setWordWrap(True)
+        self.bars = pg.PlotWidget(background="w")
+        self.bars.setMinimumHeight(150)
+        self.bars.setLabel("left", "IoU %")
+        self.bars.setYRange(0, 100)
+        self.bars.setMouseEnabled(False, False)
+        self.heat = pg.PlotWidget(background="w")
+        self.heat.setMinimumHeight(220)
+        self.heat.invertY(True)
+        self.heat.setAspectLocked(True)
+        self.heat.setLabel("left", "truth")
+        self.heat.setLabel("bottom", "predicted")
+        self.heat.setMouseEnabled(False, False)
+        self._image = pg.ImageItem()
+        self.heat.addItem(self._image)
+        self.heat_label = QLabel("Hover a cell for its pixel count; click it to sort the images by it.", self)
+        self.heat_label.setWordWrap(True)
+        self.heat.scene().sigMouseMoved.connect(self._on_heat_hover)
+        self.heat.scene().sigMouseClicked.connect(self._on_heat_click)
+        self.class_combo = QComboBox(self)
+        self.class_combo.setToolTip("The class whose IoU the table's fourth column shows")
+        self.class_combo.currentIndexChanged.connect(lambda _i: self._fill_table())
+        self.images = QTableWidget(0, len(COLUMNS), self)
+        self.images.setHorizontalHeaderLabels(list(COLUMNS))
+        self.images.verticalHeader().hide()
+        self.images.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.images.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.images.setSortingEnabled(True)
+        self.images.cellClicked.connect(self._on_row_clicked)
+        table_box = QWidget(self)
+        table_layout = QVBoxLayout(table_box)
+        table_layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("IoU column:", self))
+        row.addWidget(self.class_combo, 1)
+        table_layout.addLayout(row)
+        table_layout.addWidget(self.images)
+        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        for widget in (self.bars, self.heat, table_box):
+            splitter.addWidget(widget)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.summary)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.heat_label)
+
+    # -- filling ----------------------------------------------------------------------------
+    def show_result(self, result: DatasetScores) -> None:
+        self.result, self.chosen_cell = result, None
+        self.layout_name = result.main_space()
+        scored = [i for i in result.images if i.confusion and i.layout == self.layout_name]
+        if self.layout_name is None:
+            self.summary.setText(f"{len(result.images)} image(s), none with ground truth: nothing to score.")
+            self.names = []
+            self._fill_table()
+            return
+        space = space_for(self.layout_name)
+        self.names = space.class_names(self._class_table)
+        scores = result.scores(self.layout_name)
+        stopped = " (cancelled: the images before the stop)" if result.stopped else ""
+        self.summary.setText(
+            f"<b>{result.model_names[0]}</b> on {len(scored)} {self.layout_name} image(s){stopped}: "
+            f"mean IoU <b>{scores.mean_iou * 100:.1f} %</b> over {int(scores.scored.sum())} classes "
+            f"(the benchmark rule), pixel accuracy {scores.pixel_accuracy * 100:.1f} %")
+        self._draw_bars(scores.per_class_iou, scores.present)
+        self._draw_heat(result.total_confusion(self.layout_name))
+        self.class_combo.blockSignals(True)
+        self.class_combo.clear()
+        self.class_combo.addItems(self.names)
+        self.class_combo.blockSignals(False)
+        self._fill_table()
+
+    def _colour(self, index: int) -> tuple[int, int, int]:
+        train_id = int(CAMVID_TO_TRAIN[index]) if space_for(self.layout_name).merged else index
+        return self._class_table.by_train_id(train_id).color
+
+    def _draw_bars(self, iou: np.ndarray, present: np.ndarray) -> None:
+        self.bars.clear()
+        heights = np.nan_to_num(iou * 100.0)
+        brushes = [pg.mkBrush(*(self._colour(i) if present[i] else ABSENT_GREY)) for i in range(len(iou))]
+        self.bars.addItem(pg.BarGraphItem(x=np.arange(len(iou)), height=heights, width=0.8, brushes=brushes))
+        # Absent classes (no pixel in the truth) are named in brackets.
+        ticks = [(i, name[:6] if present[i] else f"({name[:5]})") for i, name in enumerate(self.names)]
+        self.bars.getAxis("bottom").setTicks([ticks])
+        self.bars.setXRange(-0.6, len(iou) - 0.4)
+
+    def _draw_heat(self, confusion: np.ndarray) -> None:
+        rows = confusion.sum(axis=1, keepdims=True).astype(np.float64)
+        normalised = np.divide(confusion, rows, out=np.zeros(confusion.shape), where=rows > 0)
+        self._confusion = confusion
+        # ImageItem indexes [x, y]: columns (predicted) along x, rows (truth) along y.
+        self._image.setImage(normalised.T, levels=(0.0, 1.0))
+        self._image.setColorMap(pg.colormap.get("viridis"))
+        labels = [(i + 0.5, name[:6]) for i, name in enumerate(self.names)]
+        self.heat.getAxis("left").setTicks([labels])
+        self.heat.getAxis("bottom").setTicks([labels + [(len(self.names) + 0.5, "void")]])
+
+    def cell_at(self, scene_pos) -> tuple[int, int] | None:
+        """(truth row, predicted column) under a scene point of the heat map."""
+        if self.result is None or not self.names:
+            return None
+        point = self.heat.getPlotItem().vb.mapSceneToView(scene_pos)
+        col, row = int(math.floor(point.x())), int(math.floor(point.y()))
+        if 0 <= row < len(self.names) and 0 <= col <= len(self.names):
+            return row, col
+        return None
+
+    def describe_cell(self, row: int, col: int) -> str:
+        count = int(self._confusion[row, col])
+        total = int(self._confusion[row].sum())
+        predicted = self.names[col] if col < len(self.names) else "void / other"
+        share = f" ({count / total * 100:.1f} % of {self.names[row]})" if total else ""
+        return f"truth {self.names[row]} → predicted {predicted}: {count:,} px{share}"
+
+    def _on_heat_hover(self, scene_pos) -> None:
+        cell = self.cell_at(scene_pos)
+        if cell is not None:
+            self.heat_label.setText(self.describe_cell(*cell))
+
+    def _on_heat_click(self, event) -> None:
+        cell = self.cell_at(event.scenePos())
+        if cell is not None:
+            self.choose_cell(*cell)
+
+    def choose_cell(self, row: int, col: int) -> None:
+        """Sort the images by their pixels of this confusion, most first."""
+        self.chosen_cell = (row, col)
+        self.heat_label.setText(self.describe_cell(row, col) + " — images sorted by it")
+        self._fill_table()
+        self.images.sortItems(4, Qt.SortOrder.DescendingOrder)
+
+    def _fill_table(self) -> None:
+        self.images.setSortingEnabled(False)
+        rows = [] if self.result is None else self.result.images
+        self.images.setRowCount(len(rows))
+        chosen_class = self.class_combo.currentIndex()
+        header = self.names[chosen_class] if 0 <= chosen_class < len(self.names) else "class"
+        cell_name = (self.describe_cell(*self.chosen_cell).split(":")[0] if self.chosen_cell else "Confusion")
+        self.images.setHorizontalHeaderLabels(["Image", "Mean IoU %", "Pixel accuracy %", f"IoU of {header} %",
+                                               f"{cell_name} px"])
+        for index, image in enumerate(rows):
+            name = QTableWidgetItem(image.path.name)
+            name.setData(Qt.ItemDataRole.UserRole, str(image.path))
+            name.setToolTip(image.note or str(image.path))
+            scores = image.scores() if image.confusion and image.layout == self.layout_name else None
+            values = [None, None, None, None]
+            if scores is not None:
+                iou = scores.per_class_iou[chosen_class] if 0 <= chosen_class < len(self.names) else None
+                cell = int(image.confusion[0][self.chosen_cell]) if self.chosen_cell else None
+                values = [scores.mean_iou * 100, scores.pixel_accuracy * 100,
+                          None if iou is None or math.isnan(iou) else iou * 100, cell]
+            self.images.setItem(index, 0, name)
+            for column, value in enumerate(values, start=1):
+                self.images.setItem(index, column, _NumberItem(value, 0 if column == 4 else 1))
+        self.images.setSortingEnabled(True)
+
+    def _on_row_clicked(self, row: int, _column: int) -> None:
+        item = self.images.item(row, 0)
+        if item is not None:
+            self.sig_open_image.emit(Path(item.data(Qt.ItemDataRole.UserRole)))

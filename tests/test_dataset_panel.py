@@ -1,0 +1,72 @@
+"""Evaluate Folder in the real window: the Dataset panel, its confusion cells, the image
+table, opening an image with the error map, and Cancel."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pyqtgraph")
+
+from segviewer.cli import main as cli_main  # noqa: E402
+from tests.gui_helpers import WAIT_MS  # noqa: E402
+from tests.test_dataset_eval import kitti_folder  # noqa: E402, F401  (fixture)
+
+pytestmark = pytest.mark.usefixtures("private_settings")
+CAR, ROAD = 13, 0
+
+
+def _evaluate(qtbot, window, folder):
+    with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS):
+        assert window.evaluation.evaluate(folder)
+    return window.evaluation.panel
+
+
+def test_evaluate_folder_fills_the_panel_and_matches_segviewer_evaluate(qtbot, make_window, kitti_folder,  # noqa: F811
+                                                                        tiny_model_path, tmp_path):
+    window = make_window()
+    qtbot.waitUntil(lambda: window.worker.has_model, timeout=WAIT_MS)
+    assert window.commands.evaluate_folder.isEnabled()
+    panel = _evaluate(qtbot, window, kitti_folder / "image_2")
+    assert window.dataset_dock.isVisible() and len(panel.result.images) == 3
+    scores = panel.result.scores("kitti")
+    target = tmp_path / "cli.json"
+    assert cli_main(["evaluate", "--model", str(tiny_model_path), "--images", str(kitti_folder / "image_2"),
+                     "--json", str(target), "--backend", "tf"]) == 0
+    assert scores.mean_iou == pytest.approx(json.loads(target.read_text())["spaces"]["kitti"]["scores"]["miou"])
+    assert f"{scores.mean_iou * 100:.1f} %" in panel.summary.text()
+    # Truth car predicted as road: the image with the biggest car (index 0) comes first.
+    assert "truth car → predicted road" in panel.describe_cell(CAR, ROAD)
+    panel.choose_cell(CAR, ROAD)
+    first = panel.images.item(0, 0).text()
+    assert first == "000000_10.png" and int(panel.images.item(0, 4).text().replace(",", "")) == 300
+    # Sort by mean IoU, then open the worst image: it comes with the error map.
+    panel.images.sortItems(1)
+    with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
+        panel.images.cellClicked.emit(0, 0)
+    from segviewer.core.comparison import DisplayMode
+
+    assert window.current.path.name == panel.images.item(0, 0).text()
+    assert window.shown_display is DisplayMode.ERRORS
+
+
+def test_evaluation_can_be_cancelled_and_keeps_what_it_scored(qtbot, make_window, kitti_folder):  # noqa: F811
+    import time
+
+    window = make_window()
+    qtbot.waitUntil(lambda: window.worker.has_model, timeout=WAIT_MS)
+    segmenter = window.worker._segmenter
+    predict = segmenter.predict
+    segmenter.predict = lambda image: (time.sleep(0.4), predict(image))[1]
+    with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS) as done:
+        window.evaluation.evaluate(kitti_folder / "image_2")
+        qtbot.waitUntil(lambda: "Evaluating 2/3" in window.statusBar().currentMessage(), timeout=WAIT_MS)
+        window.evaluation.cancel_button.click()
+    result = done.args[0]
+    assert result.stopped and len(result.images) < 3
+    assert not window.evaluation.cancel_button.isVisibleTo(window) and not window.saving.active
+    assert "Evaluation stopped" in window.statusBar().currentMessage()
+    assert np.isfinite(window.evaluation.panel.result.scores("kitti").mean_iou)
