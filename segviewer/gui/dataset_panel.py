@@ -28,6 +28,15 @@ from segviewer.core.datasets import CAMVID_TO_TRAIN
 from segviewer.core.truth_space import space_for
 
 ABSENT_GREY = (110, 110, 110)
+# Axis labels must fit under a bar: four letters at most.
+SHORT_NAMES = {"sidewalk": "walk", "building": "bldg", "fence": "fnce", "traffic light": "lght",
+               "traffic sign": "sign", "vegetation": "veg", "terrain": "terr", "person": "pers", "rider": "ridr",
+               "truck": "trck", "train": "trn", "motorcycle": "moto", "bicycle": "bike", "Pavement": "Pave",
+               "SignSymbol": "Sign", "Pedestrian": "Ped", "Bicyclist": "Bcyc", "Building": "Bldg"}
+
+
+def short_name(name: str) -> str:
+    return SHORT_NAMES.get(name, name[:4])
 COLUMNS = ("Image", "Mean IoU %", "Pixel accuracy %", "IoU of class %", "Confusion px")
 
 
@@ -65,7 +74,7 @@ class DatasetPanel(QWidget):
         self.heat.invertY(True)
         self.heat.setAspectLocked(True)
         self.heat.setLabel("left", "truth")
-        self.heat.setLabel("bottom", "predicted")
+        self.heat.setLabel("bottom", "predicted (classes numbered as the rows, from 0; v = void)")
         self.heat.setMouseEnabled(False, False)
         self._image = pg.ImageItem()
         self.heat.addItem(self._image)
@@ -136,7 +145,7 @@ class DatasetPanel(QWidget):
         brushes = [pg.mkBrush(*(self._colour(i) if present[i] else ABSENT_GREY)) for i in range(len(iou))]
         self.bars.addItem(pg.BarGraphItem(x=np.arange(len(iou)), height=heights, width=0.8, brushes=brushes))
         # Absent classes (no pixel in the truth) are named in brackets.
-        ticks = [(i, name[:6] if present[i] else f"({name[:5]})") for i, name in enumerate(self.names)]
+        ticks = [(i, short_name(name) if present[i] else f"({short_name(name)})") for i, name in enumerate(self.names)]
         self.bars.getAxis("bottom").setTicks([ticks])
         self.bars.setXRange(-0.6, len(iou) - 0.4)
 
@@ -147,9 +156,11 @@ class DatasetPanel(QWidget):
         # ImageItem indexes [x, y]: columns (predicted) along x, rows (truth) along y.
         self._image.setImage(normalised.T, levels=(0.0, 1.0))
         self._image.setColorMap(pg.colormap.get("viridis"))
-        labels = [(i + 0.5, name[:6]) for i, name in enumerate(self.names)]
+        labels = [(i + 0.5, short_name(name)) for i, name in enumerate(self.names)]
         self.heat.getAxis("left").setTicks([labels])
-        self.heat.getAxis("bottom").setTicks([labels + [(len(self.names) + 0.5, "void")]])
+        # Too narrow for names along the bottom: numbers in the order of the rows, then void.
+        numbers = [(i + 0.5, str(i)) for i in range(len(self.names))] + [(len(self.names) + 0.5, "v")]
+        self.heat.getAxis("bottom").setTicks([numbers])
 
     def cell_at(self, scene_pos) -> tuple[int, int] | None:
         """(truth row, predicted column) under a scene point of the heat map."""
