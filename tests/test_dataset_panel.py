@@ -70,3 +70,18 @@ def test_evaluation_can_be_cancelled_and_keeps_what_it_scored(qtbot, make_window
     assert not window.evaluation.cancel_button.isVisibleTo(window) and not window.saving.active
     assert "Evaluation stopped" in window.statusBar().currentMessage()
     assert np.isfinite(window.evaluation.panel.result.scores("kitti").mean_iou)
+
+
+def test_a_saved_result_opens_again_without_the_network(qtbot, make_window, kitti_folder, tmp_path):  # noqa: F811
+    window = make_window()
+    qtbot.waitUntil(lambda: window.worker.has_model, timeout=WAIT_MS)
+    panel = _evaluate(qtbot, window, kitti_folder / "image_2")
+    before = panel.result.scores("kitti")
+    panel.save(tmp_path / "eval.json")
+    calls = window.worker.calls
+    panel.result = None
+    assert panel.open(tmp_path / "eval.json")
+    assert panel.result.scores("kitti").mean_iou == pytest.approx(before.mean_iou)
+    assert panel.images.rowCount() == 3 and window.worker.calls == calls
+    (tmp_path / "bad.json").write_text("{}")
+    assert not panel.open(tmp_path / "bad.json") and "not a saved evaluation" in panel.summary.text()

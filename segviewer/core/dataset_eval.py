@@ -49,7 +49,9 @@ class ImageScore:
             scores = self.scores(index)
             document = scores_document(scores, names, 1)
             row[_model_key(index, models)] = {"miou": document["miou"], "pixel_accuracy": document["pixel_accuracy"],
-                                              "per_class": document["per_class"]}
+                                              "per_class": document["per_class"],
+                                              # Kept so a saved result opens again without the network.
+                                              "confusion": self.confusion[index].tolist()}
         return row
 
 
@@ -98,6 +100,18 @@ class DatasetScores:
         names_by_space = {layout: space_for(layout).class_names(table) for layout in self.spaces()}
         result["images"] = [image.row(names_by_space.get(image.layout, []), models) for image in self.images]
         return result
+
+
+def from_document(document: dict) -> DatasetScores:
+    """A :class:`DatasetScores` back from :meth:`DatasetScores.document` (a saved result)."""
+    keys = list(document["models"])
+    result = DatasetScores(list(document["models"].values()))
+    for row in document["images"]:
+        confusion = [np.asarray(row[key]["confusion"], np.int64) for key in keys if key in row]
+        result.images.append(ImageScore(Path(row["image"]), Path(row["ground_truth"]) if row.get("ground_truth")
+                                        else None, row.get("class_space") or "", confusion,
+                                        row.get("disagreement"), row.get("note", "")))
+    return result
 
 
 def _delta(a: dict, b: dict) -> dict:

@@ -5,6 +5,7 @@ error map). Plots are pyqtgraph's; the scores come from :mod:`segviewer.core.dat
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -13,8 +14,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -22,9 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from segviewer.core.atomic import write_atomic
 from segviewer.core.classes import ClassTable
-from segviewer.core.dataset_eval import DatasetScores
+from segviewer.core.dataset_eval import DatasetScores, from_document
 from segviewer.core.datasets import CAMVID_TO_TRAIN
+from segviewer.core.errors import SegviewerError
 from segviewer.core.truth_space import space_for
 
 ABSENT_GREY = (110, 110, 110)
@@ -98,6 +103,13 @@ class DatasetPanel(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("IoU column:", self))
         row.addWidget(self.class_combo, 1)
+        self.save_button = QPushButton("Save Results…", self)
+        self.save_button.setToolTip("The JSON `segviewer evaluate --model` writes; it opens again without the network")
+        self.save_button.clicked.connect(self.save_dialog)
+        self.open_button = QPushButton("Open Results…", self)
+        self.open_button.clicked.connect(self.open_dialog)
+        row.addWidget(self.save_button)
+        row.addWidget(self.open_button)
         table_layout.addLayout(row)
         table_layout.addWidget(self.images)
         splitter = QSplitter(Qt.Orientation.Vertical, self)
@@ -220,6 +232,36 @@ class DatasetPanel(QWidget):
             for column, value in enumerate(values, start=1):
                 self.images.setItem(index, column, _NumberItem(value, 0 if column == 4 else 1))
         self.images.setSortingEnabled(True)
+
+    # -- saved results ---------------------------------------------------------------------------
+    def save_dialog(self) -> None:
+        if self.result is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save evaluation", "evaluation.json", "JSON (*.json)")
+        if path:
+            self.save(Path(path))
+
+    def save(self, path: Path) -> None:
+        payload = json.dumps(self.result.document(), indent=1, allow_nan=False).encode()
+        try:
+            write_atomic(path, lambda file: file.write(payload), overwrite=True)
+        except SegviewerError as error:
+            self.summary.setText(f"Not saved: {error}")
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open evaluation", "", "JSON (*.json)")
+        if path:
+            self.open(Path(path))
+
+    def open(self, path: Path) -> bool:
+        """Show a saved result (no network run); False, said in the panel, when unreadable."""
+        try:
+            result = from_document(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            self.summary.setText(f"{path}: not a saved evaluation ({error})")
+            return False
+        self.show_result(result)
+        return True
 
     def _on_row_clicked(self, row: int, _column: int) -> None:
         item = self.images.item(row, 0)
