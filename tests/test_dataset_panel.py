@@ -85,3 +85,32 @@ def test_a_saved_result_opens_again_without_the_network(qtbot, make_window, kitt
     assert panel.images.rowCount() == 3 and window.worker.calls == calls
     (tmp_path / "bad.json").write_text("{}")
     assert not panel.open(tmp_path / "bad.json") and "not a saved evaluation" in panel.summary.text()
+
+
+def test_model_b_is_compared_in_the_panel_with_the_cli_deltas(qtbot, make_window, kitti_folder, tmp_path,  # noqa: F811
+                                                              tiny_model_path):
+    import keras
+
+    model = keras.saving.load_model(tiny_model_path)
+    kernel, bias = model.get_layer("logits").get_weights()
+    kernel[0, 0, 1, 8], kernel[0, 0, 1, 9] = 0.0, 4.0  # B reads green as terrain
+    model.get_layer("logits").set_weights([kernel, bias])
+    model.save(tmp_path / "terrain.keras")
+    window = make_window()
+    qtbot.waitUntil(lambda: window.worker.has_model, timeout=WAIT_MS)
+    window.evaluation.set_model_b(tmp_path / "terrain.keras")
+    panel = _evaluate(qtbot, window, kitti_folder / "image_2")
+    assert panel.comparing and "B = <b>terrain.keras</b>" in panel.summary.text()
+    target = tmp_path / "ab.json"
+    assert cli_main(["evaluate", "--model", str(tiny_model_path), "--model", str(tmp_path / "terrain.keras"),
+                     "--images", str(kitti_folder / "image_2"), "--json", str(target), "--backend", "tf"]) == 0
+    delta = json.loads(target.read_text())["spaces"]["kitti"]["delta_B_minus_A"]["miou"]
+    a, b = panel.result.scores("kitti", 0), panel.result.scores("kitti", 1)
+    assert b.mean_iou - a.mean_iou == pytest.approx(delta)
+    assert panel.images.columnCount() == 7
+    panel.images.sortItems(5)  # the image where B loses most first
+    assert float(panel.images.item(0, 5).text()) < 0 and float(panel.images.item(0, 6).text()) > 30
+    window.evaluation.set_model_b(tmp_path / "missing.keras")
+    with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS):
+        window.evaluation.evaluate(kitti_folder / "image_2")
+    assert "missing.keras" in window.last_error

@@ -160,13 +160,25 @@ def evaluate_images(paths: Iterable[Path], segment: list[Callable[[np.ndarray], 
     return result
 
 
-def evaluate_job(paths: list[Path], model_name: str):
+def evaluate_job(paths: list[Path], model_name: str, model_b: Path | None = None):
     """A model-worker batch job (``job(segmenter, progress, should_stop)``) that evaluates
-    ``paths`` with the loaded model; returns a :class:`DatasetScores`."""
+    ``paths`` with the loaded model, and with ``model_b`` too when given (loaded in the
+    job, with the same working scale); returns a :class:`DatasetScores`."""
     from segviewer.core.image_io import load_image
+    from segviewer.core.inference import Segmenter
 
-    def job(segmenter, progress, should_stop) -> DatasetScores:
-        return evaluate_images(paths, [lambda image: segmenter.predict(image).train_ids], load_image, [model_name],
+    def job(segmenter, progress, should_stop) -> DatasetScores | SegviewerError:
+        runs = [lambda image: segmenter.predict(image).train_ids]
+        names = [model_name]
+        if model_b is not None:
+            try:
+                other = Segmenter.load(model_b, segmenter.pixel_budget)
+            except SegviewerError as error:
+                return error  # the GUI reports it, naming the file
+
+            runs.append(lambda image: other.predict(image).train_ids)
+            names.append(Path(model_b).name)
+        return evaluate_images(paths, runs, load_image, names,
                                progress=lambda done, path: progress(done, len(paths), path.name),
                                should_stop=should_stop)
 

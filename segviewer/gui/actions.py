@@ -32,6 +32,7 @@ class Actions:
     open_folder: QAction
     open_samples: QAction
     evaluate_folder: QAction
+    model_b: QAction
     open_model: QAction
     open_truth: QAction
     save: QAction
@@ -104,6 +105,8 @@ def create_actions(window, renderer: OverlayRenderer) -> Actions:
                              "Open the three KITTI road frames that ship with segviewer (with ground truth)"),
         evaluate_folder=_action(window, "&Evaluate Folder…", window.evaluation.evaluate_folder_dialog, "Ctrl+E",
                                 "Segment every image of a folder with ground truth and score the model on it"),
+        model_b=_action(window, "Compare With Model &B…", window.evaluation.choose_model_b_dialog, "Ctrl+Shift+B",
+                        "Evaluate Folder then scores a second model too and shows B - A"),
         open_model=_action(window, "Open &Model…", window.open_model_dialog, "Ctrl+M"),
         open_truth=_action(window, "Load &Ground Truth…", window.open_truth_dialog, "Ctrl+G",
                            "Load a label-ID (KITTI/Cityscapes) or CamVid mask for this image"),
@@ -135,7 +138,7 @@ def build_menus(window: QMainWindow, actions: Actions) -> QMenu:
     file_menu = window.menuBar().addMenu("&File")
     file_menu.addActions([actions.open, actions.open_folder, actions.open_samples, actions.play_sequence])
     recent_menu = file_menu.addMenu("Open &Recent")
-    file_menu.addActions([actions.open_model, actions.open_truth, actions.evaluate_folder])
+    file_menu.addActions([actions.open_model, actions.open_truth, actions.evaluate_folder, actions.model_b])
     file_menu.addSeparator()
     file_menu.addActions([actions.save, actions.save_all])
     file_menu.addSeparator()

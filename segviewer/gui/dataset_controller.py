@@ -21,6 +21,7 @@ class DatasetController(QObject):
         super().__init__(window)
         self.window, self.worker, self.dock = window, worker, dock
         self.panel = None  # made with the first result: pyqtgraph stays out of the start-up
+        self.model_b: Path | None = None  # a second model: Evaluate Folder then compares A and B
         self.report_error = report_error
         self.active = False
         self._started = 0.0
@@ -54,8 +55,22 @@ class DatasetController(QObject):
         self.active, self._started = True, time.perf_counter()
         self.cancel_button.show()
         self.window.statusBar().showMessage(f"Evaluating {len(paths)} image(s) of {folder.name}…")
-        self.worker.run_batch(evaluate_job(paths, self.window.model_path.name))
+        self.worker.run_batch(evaluate_job(paths, self.window.model_path.name, self.model_b))
         return True
+
+    @Slot()
+    def choose_model_b_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Model B (compared with the loaded model, A)",
+                                              str(self.window.model_path.parent), "Keras models (*.keras)")
+        if path:
+            self.set_model_b(Path(path))
+
+    def set_model_b(self, path: Path | None) -> None:
+        """Evaluate Folder scores this model too (None: A alone). Checked when it loads."""
+        self.model_b = path
+        self.window.statusBar().showMessage(
+            f"Evaluate Folder will compare A = {self.window.model_path.name} with B = {path.name}" if path
+            else "Evaluate Folder scores the loaded model alone", 10000)
 
     def ensure_panel(self):
         if self.panel is None:

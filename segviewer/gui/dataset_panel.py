@@ -135,11 +135,20 @@ class DatasetPanel(QWidget):
         self.names = space.class_names(self._class_table)
         scores = result.scores(self.layout_name)
         stopped = " (cancelled: the images before the stop)" if result.stopped else ""
-        self.summary.setText(
-            f"<b>{result.model_names[0]}</b> on {len(scored)} {self.layout_name} image(s){stopped}: "
-            f"mean IoU <b>{scores.mean_iou * 100:.1f} %</b> over {int(scores.scored.sum())} classes "
-            f"(the benchmark rule), pixel accuracy {scores.pixel_accuracy * 100:.1f} %")
-        self._draw_bars(scores.per_class_iou, scores.present)
+        text = (f"<b>{result.model_names[0]}</b> on {len(scored)} {self.layout_name} image(s){stopped}: "
+                f"mean IoU <b>{scores.mean_iou * 100:.1f} %</b> over {int(scores.scored.sum())} classes "
+                f"(the benchmark rule), pixel accuracy {scores.pixel_accuracy * 100:.1f} %")
+        other = result.scores(self.layout_name, 1) if self.comparing else None
+        if other is not None:
+            delta = (other.per_class_iou - scores.per_class_iou) * 100
+            ranked = [i for i in np.argsort(np.nan_to_num(delta)) if not math.isnan(delta[i])]
+            moves = ", ".join(f"{self.names[i]} {delta[i]:+.1f}" for i in [*ranked[:2], *ranked[-2:]])
+            text = (f"A = <b>{result.model_names[0]}</b>, B = <b>{result.model_names[1]}</b> on {len(scored)} "
+                    f"{self.layout_name} image(s){stopped}: mean IoU A {scores.mean_iou * 100:.1f} %, "
+                    f"B {other.mean_iou * 100:.1f} % (B − A {(other.mean_iou - scores.mean_iou) * 100:+.1f}); "
+                    f"biggest per-class moves: {moves}. Solid bars A, pale bars B.")
+        self.summary.setText(text)
+        self._draw_bars(scores.per_class_iou, scores.present, None if other is None else other.per_class_iou)
         self._draw_heat(result.total_confusion(self.layout_name))
         self.class_combo.blockSignals(True)
         self.class_combo.clear()
@@ -151,11 +160,22 @@ class DatasetPanel(QWidget):
         train_id = int(CAMVID_TO_TRAIN[index]) if space_for(self.layout_name).merged else index
         return self._class_table.by_train_id(train_id).color
 
-    def _draw_bars(self, iou: np.ndarray, present: np.ndarray) -> None:
+    @property
+    def comparing(self) -> bool:
+        return self.result is not None and len(self.result.model_names) == 2
+
+    def _draw_bars(self, iou: np.ndarray, present: np.ndarray, iou_b: np.ndarray | None = None) -> None:
         self.bars.clear()
         heights = np.nan_to_num(iou * 100.0)
-        brushes = [pg.mkBrush(*(self._colour(i) if present[i] else ABSENT_GREY)) for i in range(len(iou))]
-        self.bars.addItem(pg.BarGraphItem(x=np.arange(len(iou)), height=heights, width=0.8, brushes=brushes))
+        colours = [self._colour(i) if present[i] else ABSENT_GREY for i in range(len(iou))]
+        x = np.arange(len(iou), dtype=float)
+        width = 0.8 if iou_b is None else 0.4
+        self.bars.addItem(pg.BarGraphItem(x=x - (0 if iou_b is None else 0.2), height=heights, width=width,
+                                          brushes=[pg.mkBrush(*c) for c in colours]))
+        if iou_b is not None:
+            self.bars.addItem(pg.BarGraphItem(x=x + 0.2, height=np.nan_to_num(iou_b * 100.0), width=width,
+                                              brushes=[pg.mkBrush(*c, 110) for c in colours],
+                                              pens=[pg.mkPen(*c) for c in colours]))
         # Absent classes (no pixel in the truth) are named in brackets.
         ticks = [(i, short_name(name) if present[i] else f"({short_name(name)})") for i, name in enumerate(self.names)]
         self.bars.getAxis("bottom").setTicks([ticks])
@@ -215,8 +235,11 @@ class DatasetPanel(QWidget):
         chosen_class = self.class_combo.currentIndex()
         header = self.names[chosen_class] if 0 <= chosen_class < len(self.names) else "class"
         cell_name = (self.describe_cell(*self.chosen_cell).split(":")[0] if self.chosen_cell else "Confusion")
-        self.images.setHorizontalHeaderLabels(["Image", "Mean IoU %", "Pixel accuracy %", f"IoU of {header} %",
-                                               f"{cell_name} px"])
+        headers = ["Image", "Mean IoU %", "Pixel accuracy %", f"IoU of {header} %", f"{cell_name} px"]
+        if self.comparing:
+            headers += ["B − A mean IoU", "A/B disagree %"]
+        self.images.setColumnCount(len(headers))
+        self.images.setHorizontalHeaderLabels(headers)
         for index, image in enumerate(rows):
             name = QTableWidgetItem(image.path.name)
             name.setData(Qt.ItemDataRole.UserRole, str(image.path))
@@ -228,6 +251,10 @@ class DatasetPanel(QWidget):
                 cell = int(image.confusion[0][self.chosen_cell]) if self.chosen_cell else None
                 values = [scores.mean_iou * 100, scores.pixel_accuracy * 100,
                           None if iou is None or math.isnan(iou) else iou * 100, cell]
+            if self.comparing:
+                other = image.scores(1) if scores is not None and len(image.confusion) > 1 else None
+                values += [None if other is None else (other.mean_iou - scores.mean_iou) * 100,
+                           None if image.disagreement is None else image.disagreement * 100]
             self.images.setItem(index, 0, name)
             for column, value in enumerate(values, start=1):
                 self.images.setItem(index, column, _NumberItem(value, 0 if column == 4 else 1))
