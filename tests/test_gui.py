@@ -558,7 +558,7 @@ def test_closing_the_window_during_save_all_asks_first(qtbot, make_window, image
     open_and_wait(qtbot, window, image_folder)
     _slow_segmenter(window, 0.3)
     asked = []
-    monkeypatch.setattr(window, "ask_close_during_save",
+    monkeypatch.setattr(window.saving, "ask_close",
                         lambda: asked.append(window.saving.running_total) or CloseChoice(choice))
     with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS) as blocker:
         window.saving.save_all([MaskFormat.LABEL_IDS], tmp_path / "out")

@@ -50,7 +50,7 @@ from segviewer.gui.image_view import ImageView
 from segviewer.gui.legend import LegendPanel
 from segviewer.gui.metrics_panel import MetricsPanel
 from segviewer.gui.overlay_controls import OverlayControls
-from segviewer.gui.saving import CloseChoice, SaveController
+from segviewer.gui.saving import SaveController
 from segviewer.gui.settings import ViewerSettings
 from segviewer.gui.status_bar import ViewerStatusBar
 from segviewer.gui.transport_bar import TransportBar
@@ -102,7 +102,6 @@ class MainWindow(QMainWindow):
             self.status.hover_label, self.status.time_label, self.status.model_label)
         self.saving = SaveController(self, self.worker, self.renderer, self.settings, self.show_error)
         self.evaluation = DatasetController(self, self.worker, self.dataset_dock, self.show_error)
-        self._close_after_save = False
         self.transport = TransportBar(self)
         transport_toolbar = QToolBar("Playback", self)
         transport_toolbar.setObjectName("transport_toolbar")
@@ -492,20 +491,6 @@ class MainWindow(QMainWindow):
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()
 
-    def ask_close_during_save(self) -> CloseChoice:
-        """Save All is running and the window is asked to close: finish, stop after the
-        current image, or keep working. Says how far it got."""
-        saving = self.saving
-        box = QMessageBox(QMessageBox.Icon.Question, "Save All is running",
-                          f"{saving.images_done} of {saving.running_total} image(s) saved so far. "
-                          "Closing now would leave the rest unsaved.", parent=self)
-        buttons = {CloseChoice.FINISH: box.addButton("Finish, Then Close", QMessageBox.ButtonRole.AcceptRole),
-                   CloseChoice.STOP: box.addButton("Stop After This Image", QMessageBox.ButtonRole.DestructiveRole),
-                   CloseChoice.KEEP_WORKING: box.addButton("Keep Working", QMessageBox.ButtonRole.RejectRole)}
-        box.setDefaultButton(buttons[CloseChoice.FINISH])
-        box.exec()
-        return next((c for c, b in buttons.items() if box.clickedButton() is b), CloseChoice.KEEP_WORKING)
-
     @Slot()
     def show_about(self) -> None:
         self.about_dialog = about_dialog(self, self.model_path, self.model_info.card if self.model_info else {})
@@ -531,18 +516,8 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        if self.saving.running and not self._close_after_save:
-            choice = self.ask_close_during_save()
-            if choice is CloseChoice.KEEP_WORKING:
-                event.ignore()
-                return
-            # Close once the batch has ended: its last files land whole, and are counted.
-            # Queued: a batch that had not started ends inside cancel_all itself.
-            self._close_after_save = True
-            self.saving.sig_finished.connect(self.close, Qt.ConnectionType.QueuedConnection)
-            if choice is CloseChoice.STOP:
-                self.saving.cancel_all()
-            event.ignore()
+        if self.saving.holds_close(self.close):
+            event.ignore()  # Save All decides: it closes the window itself when done
             return
         self.settings.save_window_and_overlay(self, self.renderer)
         self.video.shutdown()

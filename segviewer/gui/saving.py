@@ -7,7 +7,7 @@ import enum
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from segviewer.core.batch import BatchOutcome, save_all_job, save_result_job, without_existing
@@ -57,6 +57,7 @@ class SaveController(QObject):
         self.running_total = self.images_done = 0
         self.last_outcome: BatchOutcome | None = None
         self.active = False  # a batch of ours runs (the worker runs other batches too)
+        self._closing = False
 
     def _status(self, message: str, timeout_ms: int = 0) -> None:
         self.window.statusBar().showMessage(message, timeout_ms)
@@ -187,6 +188,35 @@ class SaveController(QObject):
         self._status(f"Saving masks for {len(planned)} images…")
         self.cancel_button.show()
         self.worker.run_batch(save_all_job(planned, self.renderer.copy(), overwrite, skipped))
+        return True
+
+    def ask_close(self) -> CloseChoice:
+        """Save All is running and the window is asked to close: finish, stop after the
+        current image, or keep working. Says how far it got."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Save All is running",
+                          f"{self.images_done} of {self.running_total} image(s) saved so far. "
+                          "Closing now would leave the rest unsaved.", parent=self.window)
+        buttons = {CloseChoice.FINISH: box.addButton("Finish, Then Close", QMessageBox.ButtonRole.AcceptRole),
+                   CloseChoice.STOP: box.addButton("Stop After This Image", QMessageBox.ButtonRole.DestructiveRole),
+                   CloseChoice.KEEP_WORKING: box.addButton("Keep Working", QMessageBox.ButtonRole.RejectRole)}
+        box.setDefaultButton(buttons[CloseChoice.FINISH])
+        box.exec()
+        return next((c for c, b in buttons.items() if box.clickedButton() is b), CloseChoice.KEEP_WORKING)
+
+    def holds_close(self, close: Callable[[], object]) -> bool:
+        """Whether the window must stay open for now (Save All runs). Asks the user; with
+        finish or stop, ``close`` is called once the batch has ended, so its last files
+        land whole and are counted."""
+        if not self.running or self._closing:
+            return False
+        choice = self.ask_close()
+        if choice is CloseChoice.KEEP_WORKING:
+            return True
+        self._closing = True
+        # Queued: a batch that had not started yet ends inside cancel_all itself.
+        self.sig_finished.connect(close, Qt.ConnectionType.QueuedConnection)
+        if choice is CloseChoice.STOP:
+            self.cancel_all()
         return True
 
     @property
