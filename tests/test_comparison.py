@@ -27,8 +27,11 @@ def test_composed_sizes_follow_the_layout_and_fallbacks():
     prediction = np.zeros((30, 120), np.uint8)
     truth = np.full((30, 120), 13, np.uint8)
     both = Comparison(renderer, image, prediction, prediction, truth)
-    assert both.available() == set(DisplayMode)
+    assert both.available() == set(DisplayMode) - {DisplayMode.DISAGREEMENT, DisplayMode.A_AND_B}
     assert both.compose(DisplayMode.SIDE_BY_SIDE).shape == (2 * 30 + SIDE_BY_SIDE_GAP, 120, 3)
+    with_b = Comparison(renderer, image, prediction, prediction, truth, prediction_b=prediction + 1)
+    assert with_b.available() == set(DisplayMode)
+    assert with_b.compose(DisplayMode.A_AND_B).shape == (2 * 30 + SIDE_BY_SIDE_GAP, 120, 3)
     alone = Comparison(renderer, image, prediction, prediction, None)
     assert alone.available() == {DisplayMode.PREDICTION}
     assert alone.effective(DisplayMode.ERRORS) is DisplayMode.PREDICTION
@@ -62,3 +65,13 @@ def test_renderer_copy_has_the_settings_but_not_the_listeners():
     assert copy.opacity == 0.3 and copy.visible_ids() == {2} and copy.mode is renderer.mode
     copy.show_all()
     assert renderer.visible_ids() == {2} and len(events) == 2
+
+
+def test_disagreement_says_which_model_the_truth_backs():
+    from segviewer.core.overlay import AGREE, BOTH_WRONG, DIFFER, ONLY_A_RIGHT, ONLY_B_RIGHT, disagreement_map
+
+    a = np.array([[1, 1, 2, 3, 5]], np.uint8)
+    b = np.array([[1, 2, 1, 4, 6]], np.uint8)
+    truth = np.array([[1, 1, 1, 5, 255]], np.uint8)
+    assert disagreement_map(a, b, truth).tolist() == [[AGREE, ONLY_A_RIGHT, ONLY_B_RIGHT, BOTH_WRONG, DIFFER]]
+    assert disagreement_map(a, b).tolist() == [[AGREE, DIFFER, DIFFER, DIFFER, DIFFER]]

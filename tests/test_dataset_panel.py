@@ -114,3 +114,33 @@ def test_model_b_is_compared_in_the_panel_with_the_cli_deltas(qtbot, make_window
     with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS):
         window.evaluation.evaluate(kitti_folder / "image_2")
     assert "missing.keras" in window.last_error
+
+
+def test_model_b_on_the_canvas_disagreement_and_side_by_side(qtbot, make_window, kitti_folder, tmp_path,  # noqa: F811
+                                                             tiny_model_path):
+    import keras
+
+    from segviewer.core.comparison import DisplayMode
+    from tests.gui_helpers import displayed, open_and_wait
+
+    model = keras.saving.load_model(tiny_model_path)
+    kernel, bias = model.get_layer("logits").get_weights()
+    kernel[0, 0, 1, 8], kernel[0, 0, 1, 9] = 0.0, 4.0  # B reads green as terrain
+    model.get_layer("logits").set_weights([kernel, bias])
+    model.save(tmp_path / "terrain.keras")
+    window = make_window()
+    open_and_wait(qtbot, window, kitti_folder / "image_2" / "000000_10.png")
+    with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
+        window.evaluation.set_model_b(tmp_path / "terrain.keras")
+    assert window.current.prediction_b is not None
+    assert {DisplayMode.DISAGREEMENT, DisplayMode.A_AND_B} <= window.comparison.available()
+    window.controls.opacity_slider.setValue(100)
+    window.set_display(DisplayMode.DISAGREEMENT)
+    shown = displayed(window)
+    assert shown[30, 5].tolist() == [30, 120, 255]  # vegetation truth: only A right
+    assert shown[5, 5].tolist() == [60, 60, 60]     # sky: they agree
+    window.set_display(DisplayMode.A_AND_B)
+    assert displayed(window).shape[:2] == (60, 90 * 2 + 8)
+    window._on_hover(5, 30)
+    text = window.hover_label.text()
+    assert "A (tiny.keras) vegetation" in text and "B (terrain.keras): terrain" in text

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from segviewer.core.captions import draw_caption
-from segviewer.core.overlay import OverlayFrame, OverlayRenderer, error_lut, error_map
+from segviewer.core.overlay import (
+    DISAGREEMENT_LEGEND,
+    OverlayFrame,
+    OverlayRenderer,
+    disagreement_map,
+    error_lut,
+    error_map,
+)
 from segviewer.core.truth_space import TruthSpace, space_for
 
 SIDE_BY_SIDE_GAP = 8
@@ -22,6 +29,8 @@ class DisplayMode(enum.Enum):
     TRUTH = "Ground truth"
     ERRORS = "Error map"
     SIDE_BY_SIDE = "Side by side"
+    DISAGREEMENT = "A vs B"     # where two models differ, coloured by which one is right
+    A_AND_B = "A | B"           # the two models' overlays side by side
 
 
 @dataclass(frozen=True)
@@ -39,7 +48,7 @@ class ComparisonLayout:
     def to_image(self, x: int, y: int, display: DisplayMode) -> tuple[int, int] | None:
         """The image pixel under picture point (x, y), or None over the gap / outside.
         Side by side, the second pane (ground truth) shows the same pixels, offset."""
-        if display is DisplayMode.SIDE_BY_SIDE:
+        if display in (DisplayMode.SIDE_BY_SIDE, DisplayMode.A_AND_B):
             if self.stacked and y >= self.height:
                 y -= self.height + SIDE_BY_SIDE_GAP
             elif not self.stacked and x >= self.width:
@@ -55,7 +64,8 @@ class Comparison:
 
     def __init__(self, renderer: OverlayRenderer, image: np.ndarray, mask: np.ndarray,
                  prediction: np.ndarray | None = None, truth: np.ndarray | None = None,
-                 space: TruthSpace | None = None) -> None:
+                 space: TruthSpace | None = None, prediction_b: np.ndarray | None = None,
+                 names: tuple[str, str] = ("A", "B")) -> None:
         self.renderer = renderer
         self.layout = ComparisonLayout(*image.shape[:2])
         self.space = space or space_for(None)
@@ -65,6 +75,13 @@ class Comparison:
         self.error_frame = (OverlayFrame(self.prediction_frame.image, error_map(
             self.space.native(prediction), self.space.native(truth), ignore=self.space.void))
                             if truth is not None and prediction is not None else None)
+        self.names = names
+        self.b_frame = self.disagreement_frame = None
+        if prediction is not None and prediction_b is not None and prediction_b.shape == prediction.shape:
+            self.b_frame = OverlayFrame(self.prediction_frame.image, prediction_b)
+            native_truth = None if truth is None else self.space.native(truth)
+            self.disagreement_frame = OverlayFrame(self.prediction_frame.image, disagreement_map(
+                self.space.native(prediction), self.space.native(prediction_b), native_truth, self.space.void))
 
     def available(self) -> set[DisplayMode]:
         shown = {DisplayMode.PREDICTION}
@@ -72,6 +89,8 @@ class Comparison:
             shown.add(DisplayMode.TRUTH)
         if self.error_frame is not None:
             shown |= {DisplayMode.ERRORS, DisplayMode.SIDE_BY_SIDE}
+        if self.b_frame is not None:
+            shown |= {DisplayMode.DISAGREEMENT, DisplayMode.A_AND_B}
         return shown
 
     def effective(self, wanted: DisplayMode) -> DisplayMode:
@@ -89,11 +108,17 @@ class Comparison:
             return np.asarray(self.renderer.compose(self.truth_frame))
         if display is DisplayMode.ERRORS:
             return np.asarray(self.error_frame.compose(error_lut(self.renderer.opacity)))
+        if display is DisplayMode.DISAGREEMENT:
+            return np.asarray(self.disagreement_frame.compose(error_lut(self.renderer.opacity, DISAGREEMENT_LEGEND)))
         left = self.prediction_rgb()
-        if display is not DisplayMode.SIDE_BY_SIDE:
+        if display not in (DisplayMode.SIDE_BY_SIDE, DisplayMode.A_AND_B):
             return left
-        left = draw_caption(left, "Prediction")
-        right = draw_caption(np.asarray(self.renderer.compose(self.truth_frame)), "Ground truth")
+        if display is DisplayMode.A_AND_B:
+            left = draw_caption(left, f"A: {self.names[0]}")
+            right = draw_caption(np.asarray(self.renderer.compose(self.b_frame)), f"B: {self.names[1]}")
+        else:
+            left = draw_caption(left, "Prediction")
+            right = draw_caption(np.asarray(self.renderer.compose(self.truth_frame)), "Ground truth")
         if self.layout.stacked:
             gap = np.full((SIDE_BY_SIDE_GAP, left.shape[1], 3), GAP_GREY, np.uint8)
             return np.vstack([left, gap, right])

@@ -21,10 +21,11 @@ class DisplayProxy:
     image: np.ndarray                  # (ceil(H / factor), ceil(W / factor), 3) uint8
     train_ids: np.ndarray | None = None
     truth: np.ndarray | None = None
+    train_ids_b: np.ndarray | None = None  # model B's, when one is set
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.image, self.train_ids, self.truth) if a is not None)
+        return sum(a.nbytes for a in (self.image, self.train_ids, self.truth, self.train_ids_b) if a is not None)
 
 
 def display_factor(height: int, width: int, limit: int = DISPLAY_PIXELS) -> int:
@@ -39,9 +40,10 @@ def shrink_mask(mask: np.ndarray, factor: int) -> np.ndarray:
 
 
 def make_proxy(image: np.ndarray, factor: int, train_ids: np.ndarray | None = None,
-               truth: np.ndarray | None = None) -> DisplayProxy:
+               truth: np.ndarray | None = None, train_ids_b: np.ndarray | None = None) -> DisplayProxy:
     height, width = -(-image.shape[0] // factor), -(-image.shape[1] // factor)
     small = np.asarray(Image.fromarray(image).reduce(factor))[:height, :width]
     return DisplayProxy(factor, np.ascontiguousarray(small),
                         None if train_ids is None else shrink_mask(train_ids, factor),
-                        None if truth is None else shrink_mask(truth, factor))
+                        None if truth is None else shrink_mask(truth, factor),
+                        None if train_ids_b is None else shrink_mask(train_ids_b, factor))

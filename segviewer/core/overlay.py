@@ -268,13 +268,35 @@ def error_map(prediction: np.ndarray, truth: np.ndarray, ignore: int = VOID_TRAI
     return errors
 
 
-def error_lut(opacity: float) -> np.ndarray:
+def error_lut(opacity: float, legend=ERROR_LEGEND) -> np.ndarray:
     lut = np.zeros((256, 4), np.uint8)
     alpha = round(min(max(opacity, 0.0), 1.0) * 255)
-    for index, (_name, colour) in enumerate(ERROR_LEGEND):
+    for index, (_name, colour) in enumerate(legend):
         lut[index] = (*colour, alpha)
     return lut
 
 
+# Where models A and B disagree, and which of them the truth agrees with.
+AGREE, ONLY_A_RIGHT, ONLY_B_RIGHT, BOTH_WRONG, DIFFER = range(5)
+DISAGREEMENT_LEGEND = (("A and B agree", (60, 60, 60)), ("only A right", (30, 120, 255)),
+                       ("only B right", (255, 150, 0)), ("both wrong", (230, 30, 30)),
+                       ("A and B differ (no truth)", (220, 0, 220)))
+
+
+def disagreement_map(a: np.ndarray, b: np.ndarray, truth: np.ndarray | None = None,
+                     void: int = VOID_TRAIN_ID) -> np.ndarray:
+    """Per pixel one of :data:`DISAGREEMENT_LEGEND`'s indices. ``a``, ``b`` and ``truth``
+    are in one class space (the truth's); where the truth is void, a difference is just a
+    difference."""
+    result = np.where(a == b, AGREE, DIFFER).astype(np.uint8)
+    if truth is not None:
+        differ = (a != b) & (truth != void)
+        a_right, b_right = a == truth, b == truth
+        result[differ & a_right] = ONLY_A_RIGHT
+        result[differ & b_right] = ONLY_B_RIGHT
+        result[differ & ~a_right & ~b_right] = BOTH_WRONG
+    return result
+
+
 __all__ = ["OverlayMode", "OverlayFrame", "OverlayRenderer", "class_boundaries", "compose_indexed",
-           "compose_overlay", "error_map", "error_lut", "ERROR_LEGEND"]
+           "compose_overlay", "error_map", "error_lut", "ERROR_LEGEND", "disagreement_map", "DISAGREEMENT_LEGEND"]

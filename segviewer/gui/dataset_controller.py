@@ -32,6 +32,7 @@ class DatasetController(QObject):
         window.statusBar().addPermanentWidget(self.cancel_button)
         worker.signals.sig_batch_progress.connect(self._on_progress)
         worker.signals.sig_batch_done.connect(self._on_done)
+        worker.signals.sig_model_b.connect(self._on_model_b)
 
     @Slot()
     def evaluate_folder_dialog(self) -> None:
@@ -66,11 +67,22 @@ class DatasetController(QObject):
             self.set_model_b(Path(path))
 
     def set_model_b(self, path: Path | None) -> None:
-        """Evaluate Folder scores this model too (None: A alone). Checked when it loads."""
+        """Evaluate Folder scores this model too, and every image shows A vs B and A | B
+        (None: A alone). Checked when it loads."""
         self.model_b = path
+        self.worker.load_model_b(path)
+
+    def _on_model_b(self, path: Path | None, problem: str) -> None:
+        if problem:
+            self.model_b = None
+            self.report_error("Model B not loaded", problem)
+            return
         self.window.statusBar().showMessage(
-            f"Evaluate Folder will compare A = {self.window.model_path.name} with B = {path.name}" if path
-            else "Evaluate Folder scores the loaded model alone", 10000)
+            f"Comparing A = {self.window.model_path.name} with B = {path.name}: Compare ▸ A vs B or A | B, "
+            "and Evaluate Folder scores both" if path else "Model B removed", 10000)
+        current = self.window.current_path
+        if current is not None and not self.window.video.active:
+            self.window.open_path(current)  # show the image again, now with B
 
     def ensure_panel(self):
         if self.panel is None:

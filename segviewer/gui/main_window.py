@@ -30,7 +30,7 @@ from segviewer.core.classes import (
 from segviewer.core.comparison import Comparison, DisplayMode
 from segviewer.core.datasets import guess_layout, read_truth
 from segviewer.core.file_search import list_images
-from segviewer.core.hover import hover_text
+from segviewer.core.hover import class_name, hover_text
 from segviewer.core.image_io import IMAGE_SUFFIXES, is_image_file
 from segviewer.core.model_quality import validation_iou_by_class
 from segviewer.core.overlay import ERROR_LEGEND, OverlayRenderer
@@ -286,7 +286,8 @@ class MainWindow(QMainWindow):
             stamp = path.stat().st_mtime_ns
         except OSError:
             stamp = None
-        return (str(path), stamp, str(self.model_path) if self.worker.has_model else None)
+        return (str(path), stamp, str(self.model_path) if self.worker.has_model else None,
+                str(self.evaluation.model_b) if self.evaluation.model_b else None)
 
     def _leave_still_images(self) -> None:
         self.navigator.set_files([], 0)
@@ -378,6 +379,7 @@ class MainWindow(QMainWindow):
         image = shown.image if shown else result.image
         predicted = (shown.train_ids if shown else prediction.train_ids) if prediction is not None else None
         truth = shown.truth if shown else result.truth
+        predicted_b = shown.train_ids_b if shown else result.prediction_b
         if prediction is None:
             # Nothing drawn over the image (void would be painted at high opacity).
             mask = np.full(image.shape[:2], TRANSPARENT_INDEX, np.uint8)
@@ -391,7 +393,8 @@ class MainWindow(QMainWindow):
             drawn = f", drawn at 1/{shown.factor}" if shown else ""
             self.time_label.setText(f"{source} (network at {w}x{h}{drawn})")
         space = space_for(result.truth_layout)
-        self.comparison = Comparison(self.renderer, image, mask, predicted, truth, space)
+        names = (self.model_path.name, result.model_b_path.name if result.model_b_path else "B")
+        self.comparison = Comparison(self.renderer, image, mask, predicted, truth, space, predicted_b, names)
         if result.truth is not None and prediction is not None:
             self.metrics.show_scores(prediction.train_ids, result.truth, result.truth_path.name, space)
         elif result.truth is not None:
@@ -421,6 +424,9 @@ class MainWindow(QMainWindow):
             colours = {"correct": "green", "wrong": "red", "ignored (void)": "grey"}
             self.statusBar().showMessage("Error map: " + ", ".join(
                 f"{colours[name]} = {name}" for name, _ in ERROR_LEGEND), 10000)
+        elif self.shown_display is DisplayMode.DISAGREEMENT:
+            self.statusBar().showMessage("A vs B: grey = agree, blue = only A right, orange = only B right, "
+                                         "red = both wrong, magenta = differ (no truth)", 10000)
 
     def composed_rgb(self) -> np.ndarray:
         """What the view shows now, as an RGB array."""
@@ -450,8 +456,13 @@ class MainWindow(QMainWindow):
             factor = result.display.factor
             height, width = result.image.shape[:2]
             point = (min(point[0] * factor, width - 1), min(point[1] * factor, height - 1))
-        self.hover_label.setText(hover_text(self.table, *point, result.prediction.train_ids,
-                                            result.prediction.confidence, result.truth, self.comparison.space))
+        text = hover_text(self.table, *point, result.prediction.train_ids, result.prediction.confidence,
+                          result.truth, self.comparison.space)
+        if result.prediction_b is not None:  # both models, each named by its file
+            b_class = class_name(self.table, int(result.prediction_b[point[1], point[0]]))
+            text = (text.replace(": ", f": A ({self.model_path.name}) ", 1)
+                    + f"; B ({result.model_b_path.name}): {b_class}")
+        self.hover_label.setText(text)
 
     # -- ground truth ---------------------------------------------------------------------------------
     @Slot()

@@ -36,8 +36,9 @@ class JobKind(enum.Enum):
     """The worker's jobs, most urgent first."""
 
     LOAD_MODEL = 1
-    SEGMENT = 2
-    BATCH = 3
+    LOAD_MODEL_B = 2
+    SEGMENT = 3
+    BATCH = 4
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class InferenceResult:
     truth_note: str = ""             # why ground truth beside the image was not used
     truth_layout: str = ""           # its dataset (kitti, cityscapes, camvid): the space it is judged in
     display: DisplayProxy | None = None  # a reduced copy to draw, for a very big image
+    prediction_b: np.ndarray | None = None  # model B's train IDs, when a model B is set
+    model_b_path: Path | None = None
     pending: bool = False            # the image alone, sent while its mask is computed
     frame_index: int | None = None   # a video frame's number (its path names the video)
     mask_frame: int | None = None    # the frame the mask was computed for, when not this one
@@ -74,6 +77,8 @@ class InferenceResult:
             size += self.truth.nbytes
         if self.display is not None:
             size += self.display.nbytes
+        if self.prediction_b is not None:
+            size += self.prediction_b.nbytes
         return size
 
 
@@ -107,6 +112,7 @@ class WorkerSignals(QObject):
     sig_failed = Signal(object)          # InferenceFailure
     sig_batch_progress = Signal(int, int, str)
     sig_batch_done = Signal(object)      # whatever the batch job returned
+    sig_model_b = Signal(object, str)    # Path or None, and "" or why it could not be loaded
 
 
 # A batch job gets the segmenter, a progress callback and a "should stop" check.
@@ -131,6 +137,9 @@ class ModelWorker:
         self._pending_model: Path | None = None
         self._pending_request: tuple[int, Path] | FrameRequest | None = None
         self._pending_batch: BatchJob | None = None
+        self._pending_model_b: list[Path | None] = []  # [path] or [None] = forget B
+        self._segmenter_b: Segmenter | None = None
+        self._model_b_path: Path | None = None
         self._cancel_batch = False
         self._stopping = False
         self._segmenter: Segmenter | None = None
@@ -143,6 +152,12 @@ class ModelWorker:
     def load_model(self, path: Path) -> None:
         with self._condition:
             self._pending_model = Path(path)
+            self._condition.notify()
+
+    def load_model_b(self, path: Path | None) -> None:
+        """A second model whose masks come with every image (None: no more B)."""
+        with self._condition:
+            self._pending_model_b = [path]
             self._condition.notify()
 
     def request(self, request_id: int, path: Path) -> None:
@@ -193,12 +208,14 @@ class ModelWorker:
     def _next_job(self):
         with self._condition:
             while not self._stopping and not (self._pending_model or self._pending_request
-                                               or self._pending_batch):
+                                               or self._pending_batch or self._pending_model_b):
                 self._condition.wait()
             if self._stopping:
                 return None
             if self._pending_model is not None:
                 job, self._pending_model = (JobKind.LOAD_MODEL, self._pending_model), None
+            elif self._pending_model_b:
+                job, self._pending_model_b = (JobKind.LOAD_MODEL_B, self._pending_model_b[0]), []
             elif self._pending_request is not None:
                 job, self._pending_request = (JobKind.SEGMENT, self._pending_request), None
             else:
@@ -213,6 +230,8 @@ class ModelWorker:
             try:
                 if kind is JobKind.LOAD_MODEL:
                     self._load(payload)
+                elif kind is JobKind.LOAD_MODEL_B:
+                    self._load_b(payload)
                 elif kind is JobKind.SEGMENT and isinstance(payload, FrameRequest):
                     self._infer_frame(payload)
                 elif kind is JobKind.SEGMENT:
@@ -250,6 +269,19 @@ class ModelWorker:
         info = ModelInfo(path, segmenter.name, device, segmenter.card, time.perf_counter() - started)
         self._emit(self.signals.sig_model_loaded, info)
 
+    def _load_b(self, path: Path | None) -> None:
+        if path is None:
+            self._segmenter_b = self._model_b_path = None
+            self._emit(self.signals.sig_model_b, None, "")
+            return
+        try:
+            segmenter = Segmenter.load(path, self._pixel_budget, backend=self._backend)
+        except SegviewerError as error:
+            self._emit(self.signals.sig_model_b, path, str(error))
+            return
+        self._segmenter_b, self._model_b_path = segmenter, path
+        self._emit(self.signals.sig_model_b, path, "")
+
     def _infer(self, request_id: int, path: Path) -> None:
         try:
             image = load_image(path)
@@ -267,12 +299,16 @@ class ModelWorker:
                                        display=preview))
             self.calls += 1
             prediction = self._segmenter.predict(image)
+        prediction_b = None
+        if prediction is not None and self._segmenter_b is not None:
+            prediction_b = self._segmenter_b.predict(image).train_ids
         truth, truth_path, note, layout = find_truth_for(path, image.shape[:2])
-        display = (make_proxy(image, factor, None if prediction is None else prediction.train_ids, truth)
-                   if factor > 1 else None)
+        display = (make_proxy(image, factor, None if prediction is None else prediction.train_ids, truth,
+                              prediction_b) if factor > 1 else None)
         self._emit(self.signals.sig_result,
                    InferenceResult(request_id, path, image, prediction, self._model_path, truth, truth_path, note,
-                                   truth_layout=layout, display=display))
+                                   truth_layout=layout, display=display, prediction_b=prediction_b,
+                                   model_b_path=self._model_b_path if prediction_b is not None else None))
 
     def _infer_frame(self, request: FrameRequest) -> None:
         prediction = None
