@@ -41,3 +41,13 @@ def test_lookup_arrays_are_read_only_and_round_trip():
     assert labels.tolist() == [[7, 8, 33, 0]]
     assert table.labels_to_train_ids(labels).tolist() == train_ids.tolist()
     assert table.colorize(train_ids)[0, 3].tolist() == [0, 0, 0]
+
+
+def test_one_working_scale_serves_every_camera():
+    """A full-size Cityscapes frame (2048x1024) reaches the network at the same size as the
+    half-size frames training saw (1024x512): no flag needed for either. KITTI and CamVid
+    keep the sizes the model was trained at (docs/model_quality.md, stage 5)."""
+    from segviewer.core.inference import working_size
+
+    assert working_size(1024, 2048) == working_size(512, 1024) == (256, 480)
+    assert working_size(375, 1242) == (192, 640) and working_size(360, 480) == (288, 416)
