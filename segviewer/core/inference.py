@@ -52,7 +52,8 @@ def working_size(height: int, width: int, pixel_budget: int = DEFAULT_PIXEL_BUDG
 
     Rounding instead of padding wastes no computation on padding (193 rows would pad to
     224, 16 % more work); the aspect ratio moves by under half a stride per side, e.g.
-    KITTI 375 x 1242 -> 192 x 640 and CamVid 360 x 480 -> 288 x 384 (exact).
+    KITTI 375 x 1242 -> 192 x 640, CamVid 360 x 480 -> 288 x 416, Cityscapes 1024 x 2048 (and half
+    that) -> 256 x 480.
     """
     scale = min(1.0, math.sqrt(pixel_budget / max(height * width, 1)))
     return (max(STRIDE, round(height * scale / STRIDE) * STRIDE),
