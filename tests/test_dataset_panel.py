@@ -144,3 +144,17 @@ def test_model_b_on_the_canvas_disagreement_and_side_by_side(qtbot, make_window,
     window._on_hover(5, 30)
     text = window.hover_label.text()
     assert "A (tiny.keras) vegetation" in text and "B (terrain.keras): terrain" in text
+
+
+def test_evaluation_reuses_the_masks_the_viewer_already_has(qtbot, make_window, kitti_folder):  # noqa: F811
+    from tests.gui_helpers import open_and_wait
+
+    window = make_window()
+    open_and_wait(qtbot, window, kitti_folder / "image_2" / "000001_10.png")
+    calls = window.worker.calls
+    segmenter = window.worker._segmenter
+    runs = []
+    predict = segmenter.predict
+    segmenter.predict = lambda image: runs.append(1) or predict(image)
+    _evaluate(qtbot, window, kitti_folder / "image_2")
+    assert len(runs) == 2 and window.worker.calls == calls  # 3 images, one from the cache

@@ -160,26 +160,39 @@ def evaluate_images(paths: Iterable[Path], segment: list[Callable[[np.ndarray], 
     return result
 
 
-def evaluate_job(paths: list[Path], model_name: str, model_b: Path | None = None):
+def evaluate_job(paths: list[Path], model_name: str, model_b: Path | None = None,
+                 cached: dict[Path, np.ndarray] | None = None):
     """A model-worker batch job (``job(segmenter, progress, should_stop)``) that evaluates
     ``paths`` with the loaded model, and with ``model_b`` too when given (loaded in the
-    job, with the same working scale); returns a :class:`DatasetScores`."""
+    job, with the same working scale); returns a :class:`DatasetScores`. ``cached``
+    holds masks model A already made (the viewer's cache): those images are not run again."""
     from segviewer.core.image_io import load_image
     from segviewer.core.inference import Segmenter
 
+    known = dict(cached or {})
+
     def job(segmenter, progress, should_stop) -> DatasetScores | SegviewerError:
-        runs = [lambda image: segmenter.predict(image).train_ids]
-        names = [model_name]
+        current: list[Path] = []  # the image being scored, for the cache lookup
+
+        def model_a(image: np.ndarray) -> np.ndarray:
+            mask = known.get(current[-1]) if current else None
+            if mask is not None and mask.shape == image.shape[:2]:
+                return mask
+            return segmenter.predict(image).train_ids
+
+        runs, names = [model_a], [model_name]
         if model_b is not None:
             try:
                 other = Segmenter.load(model_b, segmenter.pixel_budget)
             except SegviewerError as error:
                 return error  # the GUI reports it, naming the file
-
             runs.append(lambda image: other.predict(image).train_ids)
             names.append(Path(model_b).name)
-        return evaluate_images(paths, runs, load_image, names,
-                               progress=lambda done, path: progress(done, len(paths), path.name),
-                               should_stop=should_stop)
+
+        def started(done: int, path: Path) -> None:
+            current.append(path)
+            progress(done, len(paths), path.name)
+
+        return evaluate_images(paths, runs, load_image, names, progress=started, should_stop=should_stop)
 
     return job

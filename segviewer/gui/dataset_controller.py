@@ -56,7 +56,11 @@ class DatasetController(QObject):
         self.active, self._started = True, time.perf_counter()
         self.cancel_button.show()
         self.window.statusBar().showMessage(f"Evaluating {len(paths)} image(s) of {folder.name}…")
-        self.worker.run_batch(evaluate_job(paths, self.window.model_path.name, self.model_b))
+        # Masks the viewer already holds for these images are not computed again.
+        cached = {path: result.prediction.train_ids for path in paths
+                  if (result := self.window.cache.get(self.window._cache_key(path))) is not None
+                  and result.prediction is not None and result.mask_frame is None}
+        self.worker.run_batch(evaluate_job(paths, self.window.model_path.name, self.model_b, cached))
         return True
 
     @Slot()
