@@ -63,8 +63,7 @@ def run(models: list[Path], images: Path, gt: Path | None, json_path: Path | Non
                                  lambda _done, path: bar.advance(path.name))
     finally:
         bar.close()
-    failures = [image.note for image in result.images if image.note and not image.confusion and image.truth_path
-                is None and "no ground truth" not in image.note]
+    failures = [image.note for image in result.images if image.failed]
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
     _print(result, models)

@@ -33,6 +33,7 @@ class ImageScore:
     confusion: list[np.ndarray] = field(default_factory=list)  # one per model
     disagreement: float | None = None
     note: str = ""
+    failed: bool = False  # the image could not be read (``note`` says why)
 
     def scores(self, model: int = 0) -> Scores | None:
         return scores_from_confusion(self.confusion[model]) if self.confusion else None
@@ -150,7 +151,7 @@ def evaluate_images(paths: Iterable[Path], segment: list[Callable[[np.ndarray], 
         try:
             image = load(path)
         except SegviewerError as error:  # reported in the row, the rest goes on
-            result.images.append(ImageScore(path, None, "", note=str(error)))
+            result.images.append(ImageScore(path, None, "", note=str(error), failed=True))
             continue
         predictions = [run(image) for run in segment]
         truth, truth_path, note, layout = truth_for(path, image.shape[:2])
