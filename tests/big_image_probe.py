@@ -2,7 +2,7 @@
 would use it. Prints the peak RSS, the longest GUI stall while opening and while saving,
 and how long toggles take on the GUI thread.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python tests/big_image_probe.py huge.png OUT_FOLDER
+    QT_QPA_PLATFORM=offscreen .venv/bin/python -m tests.big_image_probe huge.png OUT_FOLDER
 """
 
 from __future__ import annotations
@@ -12,41 +12,21 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
-
 
 def main(image: str, out: str) -> None:
     from segviewer.core.mask_io import MaskFormat
     from segviewer.core.overlay import OverlayMode
     from segviewer.core.resources import default_model_path
-    from segviewer.gui.app import make_application
-    from segviewer.gui.main_window import MainWindow
+    from tests.stall_probe import StallClock, loaded_window
 
-    app = make_application()
-    window = MainWindow(default_model_path(), 192 * 640, interactive=False)
-    window.show()
-    loop = QEventLoop()
-    window.worker.signals.sig_model_loaded.connect(loop.quit)
-    window.start()
-    loop.exec()
-    clock = QElapsedTimer()
-    clock.start()
-    gaps, last = [], [clock.elapsed()]
-
-    def tick() -> None:
-        now = clock.elapsed()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(tick)
-    timer.start()
+    app, window, loop = loaded_window(default_model_path(), 192 * 640)
+    stalls = StallClock()
     window.sig_frame_shown.connect(loop.quit)
     started = time.perf_counter()
     window.open_path(Path(image))
     loop.exec()
-    print(f"open + first segmentation {time.perf_counter() - started:.1f} s, longest GUI stall {max(gaps) - 10} ms")
+    print(f"open + first segmentation {time.perf_counter() - started:.1f} s, longest GUI stall "
+          f"{stalls.longest_ms()} ms")
 
     def timed(name: str, action) -> None:
         begun = time.perf_counter()
@@ -59,16 +39,16 @@ def main(image: str, out: str) -> None:
     timed("contours", lambda: window.renderer.set_mode(OverlayMode.CONTOUR))
     timed("hover", lambda: window._on_hover(100, 100))
     Path(out).mkdir(parents=True, exist_ok=True)
-    gaps.clear()
-    last[0] = clock.elapsed()
+    stalls.reset()
     window.worker.signals.sig_batch_done.connect(loop.quit)
     begun = time.perf_counter()
     window.saving.save_current([MaskFormat.LABEL_IDS, MaskFormat.COLOR, MaskFormat.OVERLAY], Path(out),
                                overwrite=True)
     loop.exec()
-    print(f"save {time.perf_counter() - begun:.1f} s in the background, longest GUI stall {max(gaps) - 10} ms: "
+    print(f"save {time.perf_counter() - begun:.1f} s in the background, longest GUI stall {stalls.longest_ms()} ms: "
           f"{window.statusBar().currentMessage()}")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
+    stalls.stop()
     window.close()
 
 

@@ -13,7 +13,7 @@ pytest.importorskip("pyqtgraph")
 
 from segviewer.cli import main as cli_main  # noqa: E402
 from tests.gui_helpers import WAIT_MS  # noqa: E402
-from tests.test_dataset_eval import kitti_folder  # noqa: E402, F401  (fixture)
+from tests.test_dataset_eval import kitti_folder, model_b  # noqa: E402, F401  (fixtures: B reads green as terrain)
 
 pytestmark = pytest.mark.usefixtures("private_settings")
 CAR, ROAD = 13, 0
@@ -88,21 +88,14 @@ def test_a_saved_result_opens_again_without_the_network(qtbot, make_window, kitt
 
 
 def test_model_b_is_compared_in_the_panel_with_the_cli_deltas(qtbot, make_window, kitti_folder, tmp_path,  # noqa: F811
-                                                              tiny_model_path):
-    import keras
-
-    model = keras.saving.load_model(tiny_model_path)
-    kernel, bias = model.get_layer("logits").get_weights()
-    kernel[0, 0, 1, 8], kernel[0, 0, 1, 9] = 0.0, 4.0  # B reads green as terrain
-    model.get_layer("logits").set_weights([kernel, bias])
-    model.save(tmp_path / "terrain.keras")
+                                                              tiny_model_path, model_b):  # noqa: F811
     window = make_window()
     qtbot.waitUntil(lambda: window.worker.has_model, timeout=WAIT_MS)
-    window.evaluation.set_model_b(tmp_path / "terrain.keras")
+    window.evaluation.set_model_b(model_b)
     panel = _evaluate(qtbot, window, kitti_folder / "image_2")
     assert panel.comparing and "B = <b>terrain.keras</b>" in panel.summary.text()
     target = tmp_path / "ab.json"
-    assert cli_main(["evaluate", "--model", str(tiny_model_path), "--model", str(tmp_path / "terrain.keras"),
+    assert cli_main(["evaluate", "--model", str(tiny_model_path), "--model", str(model_b),
                      "--images", str(kitti_folder / "image_2"), "--json", str(target), "--backend", "tf"]) == 0
     delta = json.loads(target.read_text())["spaces"]["kitti"]["delta_B_minus_A"]["miou"]
     a, b = panel.result.scores("kitti", 0), panel.result.scores("kitti", 1)
@@ -116,22 +109,15 @@ def test_model_b_is_compared_in_the_panel_with_the_cli_deltas(qtbot, make_window
     assert "missing.keras" in window.last_error
 
 
-def test_model_b_on_the_canvas_disagreement_and_side_by_side(qtbot, make_window, kitti_folder, tmp_path,  # noqa: F811
-                                                             tiny_model_path):
-    import keras
-
+def test_model_b_on_the_canvas_disagreement_and_side_by_side(qtbot, make_window, kitti_folder,  # noqa: F811
+                                                             model_b):  # noqa: F811
     from segviewer.core.comparison import DisplayMode
     from tests.gui_helpers import displayed, open_and_wait
 
-    model = keras.saving.load_model(tiny_model_path)
-    kernel, bias = model.get_layer("logits").get_weights()
-    kernel[0, 0, 1, 8], kernel[0, 0, 1, 9] = 0.0, 4.0  # B reads green as terrain
-    model.get_layer("logits").set_weights([kernel, bias])
-    model.save(tmp_path / "terrain.keras")
     window = make_window()
     open_and_wait(qtbot, window, kitti_folder / "image_2" / "000000_10.png")
     with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
-        window.evaluation.set_model_b(tmp_path / "terrain.keras")
+        window.evaluation.set_model_b(model_b)
     assert window.current.prediction_b is not None
     assert {DisplayMode.DISAGREEMENT, DisplayMode.A_AND_B} <= window.comparison.available()
     window.controls.opacity_slider.setValue(100)
