@@ -31,6 +31,12 @@ AGREEMENT_SUFFIX = "_agree"
 FILLABLE_LAYOUTS = ("kitti", "camvid")
 
 
+def pseudo_label_paths(out: Path, relative: Path) -> tuple[Path, Path]:
+    """(train IDs, agreement) PNGs of one image in a ``training.teach`` output folder."""
+    base = Path(out) / relative
+    return base.with_name(base.name + ".png"), base.with_name(base.name + AGREEMENT_SUFFIX + ".png")
+
+
 @dataclass(frozen=True)
 class TeacherView:
     train_ids: np.ndarray   # uint8 (H, W), 255 where the teacher named no class
@@ -41,7 +47,7 @@ class TeacherLabels:
     """The pseudo-labels of one or more ``training.teach`` output folders, by image."""
 
     def __init__(self, folders: list[Path]) -> None:
-        self._by_image: dict[Path, tuple[Path, int]] = {}
+        self._by_image: dict[Path, tuple[tuple[Path, Path], int]] = {}
         self.manifests: list[dict] = []
         for folder in folders:
             manifest = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
@@ -49,7 +55,8 @@ class TeacherLabels:
                                    "seconds_total": manifest.get("seconds_total"),
                                    "images": len(manifest["images"])})
             for relative, entry in manifest["images"].items():
-                self._by_image[Path(entry["image"]).resolve()] = (Path(folder) / relative, int(entry["views"]))
+                self._by_image[Path(entry["image"]).resolve()] = (pseudo_label_paths(folder, Path(relative)),
+                                                                  int(entry["views"]))
 
     def __len__(self) -> int:
         return len(self._by_image)
@@ -58,9 +65,9 @@ class TeacherLabels:
         found = self._by_image.get(Path(image).resolve())
         if found is None:
             return None
-        base, views = found
-        train_ids = read_single_channel(base.with_name(base.name + ".png"))
-        agreement = read_single_channel(base.with_name(base.name + AGREEMENT_SUFFIX + ".png"))
+        (labels, agreement_path), views = found
+        train_ids = read_single_channel(labels)
+        agreement = read_single_channel(agreement_path)
         return TeacherView(train_ids, agreement >= views)
 
 

@@ -50,7 +50,7 @@ from segviewer.core.datasets import (
 from segviewer.core.image_io import load_image
 from segviewer.help_text import plain
 from segviewer.progress import ProgressBar
-from training.pseudo_labels import AGREEMENT_SUFFIX, MANIFEST
+from training.pseudo_labels import MANIFEST, pseudo_label_paths
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 
@@ -208,11 +208,6 @@ def collect_jobs(roots: list[Path]) -> list[Job]:
         for folder in (folders.values() if folders else [root]):
             jobs += training_images(folder)
     return jobs
-
-
-def pseudo_label_paths(out: Path, relative: Path) -> tuple[Path, Path]:
-    base = Path(out) / relative
-    return base.with_name(base.name + ".png"), base.with_name(base.name + AGREEMENT_SUFFIX + ".png")
 
 
 def parse_scale_overrides(items: list[str]) -> dict[str, list[float]]:
