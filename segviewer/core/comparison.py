@@ -33,6 +33,14 @@ class DisplayMode(enum.Enum):
     A_AND_B = "A | B"           # the two models' overlays side by side
 
 
+# The displays drawn in their own colours, and the key the status bar gives for them
+# (:data:`~segviewer.core.overlay.ERROR_LEGEND`, :data:`~segviewer.core.overlay.DISAGREEMENT_LEGEND`).
+COLOUR_KEYS = {
+    DisplayMode.ERRORS: "Error map: green = correct, red = wrong, grey = ignored (void)",
+    DisplayMode.DISAGREEMENT: "A vs B: grey = agree, blue = only A right, orange = only B right, "
+                              "red = both wrong, magenta = differ (no truth)",
+}
+
 @dataclass(frozen=True)
 class ComparisonLayout:
     """Where the panes of a display sit, for an image of ``height`` x ``width``."""

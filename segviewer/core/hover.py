@@ -22,3 +22,24 @@ def hover_text(table: ClassTable, x: int, y: int, train_ids: np.ndarray, confide
     if truth is not None:
         text += f"; truth: {(space or space_for(None)).truth_name(table, int(truth[y, x]))}"
     return text
+
+
+def readout(table: ClassTable, result, comparison, display, x: int, y: int, model_a_name: str) -> str:
+    """The status bar's text for view pixel (x, y) (-1: outside) of ``result`` (a viewer
+    result: image, prediction, truth, model B's mask, maybe a reduced display copy) as
+    ``comparison`` lays it out for ``display``."""
+    size = f"{result.path.name}: {result.image.shape[1]}x{result.image.shape[0]}"
+    point = comparison.layout.to_image(x, y, display) if x >= 0 else None
+    if point is None or result.prediction is None:
+        return size
+    if result.display is not None:  # a drawn pixel of a reduced copy: read the full-size masks
+        factor = result.display.factor
+        height, width = result.image.shape[:2]
+        point = (min(point[0] * factor, width - 1), min(point[1] * factor, height - 1))
+    text = hover_text(table, *point, result.prediction.train_ids, result.prediction.confidence,
+                      result.truth, comparison.space)
+    if result.prediction_b is None:
+        return text
+    # Two models look alike: each is named by its file.
+    b_class = class_name(table, int(result.prediction_b[point[1], point[0]]))
+    return text.replace(": ", f": A ({model_a_name}) ", 1) + f"; B ({result.model_b_path.name}): {b_class}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
 
@@ -99,16 +100,16 @@ def create_actions(window, renderer: OverlayRenderer) -> Actions:
     reflect_mode()
     view, saving = window.view, window.saving
     return Actions(
-        open=_action(window, "&Open Image…", window.open_image_dialog, keys.Open),
-        open_folder=_action(window, "Open &Folder…", window.open_folder_dialog, "Ctrl+Shift+O"),
-        open_samples=_action(window, "Open &Sample Images", window.open_samples, None,
+        open=_action(window, "&Open Image…", window.opener.open_image_dialog, keys.Open),
+        open_folder=_action(window, "Open &Folder…", window.opener.open_folder_dialog, "Ctrl+Shift+O"),
+        open_samples=_action(window, "Open &Sample Images", window.opener.open_samples, None,
                              "Open the three KITTI road frames that ship with segviewer (with ground truth)"),
         evaluate_folder=_action(window, "&Evaluate Folder…", window.evaluation.evaluate_folder_dialog, "Ctrl+E",
                                 "Segment every image of a folder with ground truth and score the model on it"),
         model_b=_action(window, "Compare With Model &B…", window.evaluation.choose_model_b_dialog, "Ctrl+Shift+B",
                         "Evaluate Folder then scores a second model too and shows B - A"),
-        open_model=_action(window, "Open &Model…", window.open_model_dialog, "Ctrl+M"),
-        open_truth=_action(window, "Load &Ground Truth…", window.open_truth_dialog, "Ctrl+G",
+        open_model=_action(window, "Open &Model…", window.opener.open_model_dialog, "Ctrl+M"),
+        open_truth=_action(window, "Load &Ground Truth…", window.opener.open_truth_dialog, "Ctrl+G",
                            "Load a label-ID (KITTI/Cityscapes) or CamVid mask for this image"),
         save=_action(window, "&Save Masks…", saving.save_dialog, keys.Save),
         save_all=_action(window, "Save &All in Folder…", saving.save_all_dialog, "Ctrl+Shift+S"),
@@ -124,7 +125,7 @@ def create_actions(window, renderer: OverlayRenderer) -> Actions:
         invert=_action(window, "Invert Class Visibility", renderer.invert, "Ctrl+I"),
         solo=_action(window, "Show Only Selected Class", window.solo_selected, "Ctrl+Shift+L"),
         about=_action(window, "&About segviewer", window.show_about),
-        play_sequence=_action(window, "Play Folder as Se&quence…", window.open_sequence_dialog, "Ctrl+Shift+P",
+        play_sequence=_action(window, "Play Folder as Se&quence…", window.opener.open_sequence_dialog, "Ctrl+Shift+P",
                               "Play a folder of numbered frames like a video"),
         play_pause=_action(window, "&Play / Pause", window.video.toggle_play, "Space"),
         frame_back=_action(window, "Previous &Frame", lambda: window.video.step(-1), ","),
@@ -157,7 +158,14 @@ def build_menus(window: QMainWindow, actions: Actions) -> QMenu:
     return recent_menu
 
 
-def add_toolbar_actions(toolbar: QToolBar, actions: Actions) -> None:
+def add_main_toolbar(window: QMainWindow, actions: Actions) -> QToolBar:
+    """The toolbar's actions (text only: the names say more than icons would); the overlay
+    controls are added after them."""
+    toolbar = QToolBar("Main", window)
+    toolbar.setObjectName("main_toolbar")
+    toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
     for action in (actions.open, actions.open_folder, actions.save, None, actions.previous, actions.next, None,
                    actions.fit, actions.actual, None):
         toolbar.addSeparator() if action is None else toolbar.addAction(action)
+    window.addToolBar(toolbar)
+    return toolbar

@@ -89,6 +89,6 @@ def run(args: argparse.Namespace) -> int:
         QTimer.singleShot(0, lambda: window.open_path(Path(args.path)))
     elif window.settings.first_run():
         # A newcomer sees a segmented road at once; later runs start empty (File menu).
-        QTimer.singleShot(0, window.open_samples)
+        QTimer.singleShot(0, window.opener.open_samples)
     code = app.exec()
     return screenshot.status if screenshot else code

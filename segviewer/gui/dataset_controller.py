@@ -93,7 +93,7 @@ class DatasetController(QObject):
             from segviewer.gui.dataset_panel import DatasetPanel
 
             self.panel = DatasetPanel(self.window.table, self.window)
-            self.panel.sig_open_image.connect(self.window.open_with_error_map)
+            self.panel.sig_open_image.connect(self.window.opener.open_with_error_map)
             self.dock.setWidget(self.panel)
         return self.panel
 

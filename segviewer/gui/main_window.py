@@ -3,8 +3,9 @@ controls, the model worker and the save controller, and shows one image's result
 
 What lives elsewhere: overlay state in :class:`~segviewer.core.overlay.OverlayRenderer`,
 comparison geometry in :mod:`segviewer.core.comparison`, actions and their enable rules
-in :mod:`segviewer.gui.actions`, saving in :mod:`segviewer.gui.saving`, remembered
-settings in :mod:`segviewer.gui.settings`.
+in :mod:`segviewer.gui.actions`, opening files, folders and videos in
+:mod:`segviewer.gui.opening`, saving in :mod:`segviewer.gui.saving`, Evaluate Folder in
+:mod:`segviewer.gui.dataset_controller`, remembered settings in :mod:`segviewer.gui.settings`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFileDialog,
     QMainWindow,
     QMessageBox,
-    QToolBar,
 )
 
 from segviewer.core.cache import ResultCache
@@ -27,20 +26,16 @@ from segviewer.core.classes import (
     TRANSPARENT_INDEX,
     load_class_table,
 )
-from segviewer.core.comparison import Comparison, DisplayMode
+from segviewer.core.comparison import COLOUR_KEYS, Comparison, DisplayMode
 from segviewer.core.datasets import guess_layout, read_truth
-from segviewer.core.file_search import list_images
-from segviewer.core.hover import class_name, hover_text
-from segviewer.core.image_io import IMAGE_SUFFIXES, is_image_file
+from segviewer.core.hover import readout
 from segviewer.core.model_quality import validation_iou_by_class
-from segviewer.core.overlay import ERROR_LEGEND, OverlayRenderer
-from segviewer.core.resources import sample_images_folder
+from segviewer.core.overlay import OverlayRenderer
 from segviewer.core.truth_space import space_for
-from segviewer.core.video import VIDEO_SUFFIXES, is_video_file
 from segviewer.gui.about import about_dialog
 from segviewer.gui.actions import (
     ActionState,
-    add_toolbar_actions,
+    add_main_toolbar,
     build_menus,
     create_actions,
 )
@@ -49,11 +44,12 @@ from segviewer.gui.file_navigator import FileNavigator
 from segviewer.gui.image_view import ImageView
 from segviewer.gui.legend import LegendPanel
 from segviewer.gui.metrics_panel import MetricsPanel
+from segviewer.gui.opening import Opener
 from segviewer.gui.overlay_controls import OverlayControls
 from segviewer.gui.saving import SaveController
 from segviewer.gui.settings import ViewerSettings
-from segviewer.gui.status_bar import ViewerStatusBar
-from segviewer.gui.transport_bar import TransportBar
+from segviewer.gui.status_bar import ViewerStatusBar, network_time_text
+from segviewer.gui.transport_bar import add_transport_toolbar
 from segviewer.gui.video_controller import VideoController
 from segviewer.gui.worker import (
     InferenceFailure,
@@ -61,11 +57,6 @@ from segviewer.gui.worker import (
     ModelInfo,
     ModelWorker,
 )
-
-IMAGE_FILTER = ";;".join([
-    "Images and videos ({})".format(" ".join(f"*{s}" for s in (*IMAGE_SUFFIXES, *VIDEO_SUFFIXES))),
-    "Images ({})".format(" ".join(f"*{s}" for s in IMAGE_SUFFIXES)),
-    "Videos ({})".format(" ".join(f"*{s}" for s in VIDEO_SUFFIXES))])
 
 
 class MainWindow(QMainWindow):
@@ -102,22 +93,13 @@ class MainWindow(QMainWindow):
             self.status.hover_label, self.status.time_label, self.status.model_label)
         self.saving = SaveController(self, self.worker, self.renderer, self.settings, self.show_error)
         self.evaluation = DatasetController(self, self.worker, self.dataset_dock, self.show_error)
-        self.transport = TransportBar(self)
-        transport_toolbar = QToolBar("Playback", self)
-        transport_toolbar.setObjectName("transport_toolbar")
-        transport_toolbar.setMovable(False)
-        transport_toolbar.addWidget(self.transport)
-        self.addToolBar(Qt.ToolBarArea.BottomToolBarArea, transport_toolbar)
+        self.transport, transport_toolbar = add_transport_toolbar(self)
         self.video = VideoController(self, self.worker, self.transport, transport_toolbar)
-        transport_toolbar.setVisible(False)
+        self.opener = Opener(self)
+        self.open_path, self.play_sequence = self.opener.open_path, self.opener.play_sequence
         self.commands = create_actions(self, self.renderer)
-        self.recent_menu = build_menus(self, self.commands)
-        toolbar = QToolBar("Main", self)
-        toolbar.setObjectName("main_toolbar")
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        add_toolbar_actions(toolbar, self.commands)
-        self.controls = OverlayControls(self.renderer, toolbar)
-        self.addToolBar(toolbar)
+        self.opener.attach_recent_menu(build_menus(self, self.commands))
+        self.controls = OverlayControls(self.renderer, add_main_toolbar(self, self.commands))
         self._connect()
         self._restore_settings()
         self.update_actions()
@@ -163,99 +145,16 @@ class MainWindow(QMainWindow):
             self.resize(1440, 820)
         self.settings.restore_overlay(self.renderer)
         self.video.container.setVisible(self.video.active)  # a saved layout may include it
-        self._rebuild_recent_menu()
-
-    def _rebuild_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for entry in self.settings.recent_files():
-            action = self.recent_menu.addAction(entry)
-            action.triggered.connect(lambda _=False, p=entry: self.open_path(Path(p)))
-        self.recent_menu.setEnabled(bool(self.settings.recent_files()))
 
     # -- opening -------------------------------------------------------------------------------
     def start(self) -> None:
         """Begin loading the model (after the window is shown)."""
         self.worker.load_model(self.model_path)
 
-    @Slot()
-    def open_image_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open image or video", self.settings.last_folder(),
-                                              IMAGE_FILTER)
-        if path:
-            self.open_path(Path(path))
-
-    def open_with_error_map(self, path: Path) -> None:
-        """An image picked in the Dataset panel: where does the model go wrong on it?"""
-        self.open_path(path)
-        self.set_display(DisplayMode.ERRORS)
-
-    @Slot()
-    def open_samples(self) -> None:
-        """The KITTI frames that ship with segviewer, their ground truth beside them."""
-        self.open_path(sample_images_folder())
-
-    @Slot()
-    def open_sequence_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Play folder as sequence", self.settings.last_folder())
-        if folder:
-            self.play_sequence(Path(folder))
-
-    def play_sequence(self, folder: Path) -> None:
-        """Play a folder of numbered frames (sorted by name) like a video."""
-        files = list_images(folder)
-        if not files:
-            self.show_error("No images", f"{folder}: no image files in this folder")
-            return
-        self._leave_still_images()
-        self.video.open_sequence(folder, files)
-        self.settings.set_last_folder(folder)
-
-    @Slot()
-    def open_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open folder of images", self.settings.last_folder())
-        if folder:
-            self.open_path(Path(folder))
-
-    @Slot()
-    def open_model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", str(self.model_path.parent),
-                                              "Keras models (*.keras)")
-        if path:
-            self.load_model(Path(path))
-
     def load_model(self, path: Path) -> None:
         """Ask the worker for another model. The current one stays active (and named in
         the status bar, About and cache keys) until the new one has loaded."""
         self.worker.load_model(Path(path))
-
-    def open_path(self, path: Path) -> None:
-        """Open an image (its folder becomes the file list) or a folder."""
-        path = Path(path)
-        if path.is_file() and is_video_file(path):
-            self._leave_still_images()
-            self.video.open_video(path)
-            self.settings.set_last_folder(path.parent)
-            self.settings.add_recent(path)
-            self._rebuild_recent_menu()
-            return
-        self.video.close()
-        if path.is_dir():
-            files = list_images(path)
-            if not files:
-                self.show_error("No images", f"{path}: no image files in this folder")
-                return
-            self.navigator.set_files(files, 0)
-            self.settings.set_last_folder(path)
-        elif path.exists():
-            folder_files = list_images(path.parent) if is_image_file(path) else []
-            files = folder_files if path in folder_files else [path]
-            self.navigator.set_files(files, files.index(path))
-            self.settings.set_last_folder(path.parent)
-        else:
-            self.show_error("Cannot open", f"{path}: file not found")
-            return
-        self.settings.add_recent(path)
-        self._rebuild_recent_menu()
 
     @property
     def files(self) -> list[Path]:
@@ -289,7 +188,7 @@ class MainWindow(QMainWindow):
         return (str(path), stamp, str(self.model_path) if self.worker.has_model else None,
                 str(self.evaluation.model_b) if self.evaluation.model_b else None)
 
-    def _leave_still_images(self) -> None:
+    def leave_still_images(self) -> None:
         self.navigator.set_files([], 0)
         self.new_request_id()  # a still image's result still on its way is dropped
         self.current = self.comparison = None
@@ -367,8 +266,7 @@ class MainWindow(QMainWindow):
         self.metrics.clear("No image.")
         self.time_label.setText("")
         self.hover_label.setText(f"{path.name}: cannot be opened")
-        if self.settings.remove_recent(path):  # Open Recent lists what opens
-            self._rebuild_recent_menu()
+        self.opener.forget(path)
         self.update_actions()
 
     def _show_result(self, result: InferenceResult, from_cache: bool = False) -> None:
@@ -380,18 +278,9 @@ class MainWindow(QMainWindow):
         predicted = (shown.train_ids if shown else prediction.train_ids) if prediction is not None else None
         truth = shown.truth if shown else result.truth
         predicted_b = shown.train_ids_b if shown else result.prediction_b
-        if prediction is None:
-            # Nothing drawn over the image (void would be painted at high opacity).
-            mask = np.full(image.shape[:2], TRANSPARENT_INDEX, np.uint8)
-            self.time_label.setText("segmenting…" if result.pending else "no model: image only")
-        else:
-            mask = predicted
-            h, w = prediction.working_size
-            source = "cached" if from_cache else f"{prediction.seconds * 1000:.0f} ms"
-            if result.mask_frame is not None:
-                source = f"mask of frame {result.mask_frame} (network busy)"
-            drawn = f", drawn at 1/{shown.factor}" if shown else ""
-            self.time_label.setText(f"{source} (network at {w}x{h}{drawn})")
+        self.time_label.setText(network_time_text(result, from_cache))
+        # Nothing is drawn over an image without a mask (void would be painted at high opacity).
+        mask = predicted if prediction is not None else np.full(image.shape[:2], TRANSPARENT_INDEX, np.uint8)
         space = space_for(result.truth_layout)
         names = (self.model_path.name, result.model_b_path.name if result.model_b_path else "B")
         self.comparison = Comparison(self.renderer, image, mask, predicted, truth, space, predicted_b, names)
@@ -420,13 +309,9 @@ class MainWindow(QMainWindow):
         """Choose prediction / ground truth / error map / side by side (kept across images)."""
         self.display = display
         self._recompose()
-        if self.shown_display is DisplayMode.ERRORS:
-            colours = {"correct": "green", "wrong": "red", "ignored (void)": "grey"}
-            self.statusBar().showMessage("Error map: " + ", ".join(
-                f"{colours[name]} = {name}" for name, _ in ERROR_LEGEND), 10000)
-        elif self.shown_display is DisplayMode.DISAGREEMENT:
-            self.statusBar().showMessage("A vs B: grey = agree, blue = only A right, orange = only B right, "
-                                         "red = both wrong, magenta = differ (no truth)", 10000)
+        key = COLOUR_KEYS.get(self.shown_display)
+        if key:
+            self.statusBar().showMessage(key, 10000)
 
     def composed_rgb(self) -> np.ndarray:
         """What the view shows now, as an RGB array."""
@@ -445,35 +330,11 @@ class MainWindow(QMainWindow):
             self.renderer.solo(train_id)
 
     def _on_hover(self, x: int, y: int) -> None:
-        result = self.current
-        if result is None or self.comparison is None:
-            return
-        point = self.comparison.layout.to_image(x, y, self.shown_display) if x >= 0 else None
-        if point is None or result.prediction is None:
-            self.hover_label.setText(f"{result.path.name}: {result.image.shape[1]}x{result.image.shape[0]}")
-            return
-        if result.display is not None:  # a drawn pixel of a reduced copy: read the full-size masks
-            factor = result.display.factor
-            height, width = result.image.shape[:2]
-            point = (min(point[0] * factor, width - 1), min(point[1] * factor, height - 1))
-        text = hover_text(self.table, *point, result.prediction.train_ids, result.prediction.confidence,
-                          result.truth, self.comparison.space)
-        if result.prediction_b is not None:  # both models, each named by its file
-            b_class = class_name(self.table, int(result.prediction_b[point[1], point[0]]))
-            text = (text.replace(": ", f": A ({self.model_path.name}) ", 1)
-                    + f"; B ({result.model_b_path.name}): {b_class}")
-        self.hover_label.setText(text)
+        if self.current is not None and self.comparison is not None:
+            self.hover_label.setText(readout(self.table, self.current, self.comparison, self.shown_display,
+                                             x, y, self.model_path.name))
 
     # -- ground truth ---------------------------------------------------------------------------------
-    @Slot()
-    def open_truth_dialog(self) -> None:
-        if self.current is None:
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Load ground truth", str(self.current.path.parent),
-                                              "Label PNGs (*.png)")
-        if path:
-            self.load_ground_truth(Path(path))
-
     def load_ground_truth(self, path: Path, layout: str | None = None) -> bool:
         """Use ``path`` as this image's ground truth: label IDs (KITTI/Cityscapes), or
         CamVid values when it sits in a ``*annot`` folder."""

@@ -7,7 +7,21 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
-from segviewer.gui.worker import ModelInfo
+from segviewer.gui.worker import InferenceResult, ModelInfo
+
+
+def network_time_text(result: InferenceResult, from_cache: bool) -> str:
+    """How the shown mask came about: the network's time and input size, from the cache,
+    or another video frame's mask while the network is busy."""
+    prediction = result.prediction
+    if prediction is None:
+        return "segmenting…" if result.pending else "no model: image only"
+    h, w = prediction.working_size
+    source = "cached" if from_cache else f"{prediction.seconds * 1000:.0f} ms"
+    if result.mask_frame is not None:
+        source = f"mask of frame {result.mask_frame} (network busy)"
+    drawn = f", drawn at 1/{result.display.factor}" if result.display else ""
+    return f"{source} (network at {w}x{h}{drawn})"
 
 
 class ViewerStatusBar(QStatusBar):

@@ -8,9 +8,11 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QMainWindow,
     QSlider,
     QStyle,
     QStyleOptionSlider,
+    QToolBar,
     QToolButton,
     QWidget,
 )
@@ -118,3 +120,16 @@ class TransportBar(QWidget):
     def _on_slider(self, value: int) -> None:
         if not self._updating:
             self.sig_seek.emit(value)
+
+
+def add_transport_toolbar(window: QMainWindow) -> tuple[TransportBar, QToolBar]:
+    """The playback bar in its own toolbar along the window's bottom, hidden until a video
+    or sequence opens."""
+    bar = TransportBar(window)
+    toolbar = QToolBar("Playback", window)
+    toolbar.setObjectName("transport_toolbar")
+    toolbar.setMovable(False)
+    toolbar.addWidget(bar)
+    window.addToolBar(Qt.ToolBarArea.BottomToolBarArea, toolbar)
+    toolbar.setVisible(False)
+    return bar, toolbar
