@@ -1,10 +1,12 @@
 """``segviewer evaluate``: score saved masks against ground truth (no Qt, no TensorFlow).
 
     segviewer evaluate --pred masks/ --gt kitti/training/semantic [--json scores.json] [--csv confusion.csv]
-    segviewer evaluate --model A.keras [--model B.keras] --images DIR [--gt DIR] [--json scores.json]
+    segviewer evaluate --model A.keras [--model B.keras] --images DIR [--gt DIR] [--json scores.json] [--csv c.csv]
 
 The second form segments and scores in one run without writing masks; with two models it
-gives B - A per class and each image's scores and disagreement (JSON rows per image).
+gives B - A per class and each image's scores and disagreement (JSON rows per image);
+its CSV is model A's confusion matrix in the main class space, and B's beside it
+(``c_B.csv``).
 
 Ground truth: KITTI ``semantic/<name>.png`` or Cityscapes ``<name>_gtFine_labelIds.png``
 (label IDs). Predictions are matched by name: ``<name>_labelIds.png`` (label IDs) or
@@ -15,12 +17,9 @@ The IoU code is the one ``training.evaluate`` uses.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
@@ -33,6 +32,7 @@ from segviewer.core.metrics import (
     format_table,
     scores_document,
     scores_from_confusion,
+    write_confusion_csv,
 )
 from segviewer.help_text import plain
 
@@ -105,16 +105,6 @@ def unmatched_predictions(pred: Path, pairs: list[tuple[Path, Path, str]]) -> li
             if p.name.endswith(("_labelIds.png", "_trainIds.png")) and p not in used]
 
 
-def write_confusion_csv(file: BinaryIO, matrix: np.ndarray, names: list[str]) -> None:
-    text = io.TextIOWrapper(file, encoding="utf-8", newline="")
-    writer = csv.writer(text)
-    writer.writerow(["truth \\ prediction", *names, "void/other"])
-    for name, row in zip(names, matrix):
-        writer.writerow([name, *row.tolist()])
-    text.flush()
-    text.detach()  # leave the binary file open for the atomic writer
-
-
 def output_problem(path: Path | None) -> str | None:
     """Why ``path`` cannot take an output file (checked before any scoring), or None."""
     if path is None:
@@ -135,10 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.images is None or args.pred is not None:
             print("error: --model needs --images DIR (and no --pred)", file=sys.stderr)
             return 2
-        for problem in filter(None, (output_problem(args.json),)):
+        for problem in filter(None, (output_problem(args.json), output_problem(args.csv))):
             print(f"error: {problem}", file=sys.stderr)
             return 2
-        return run(args.model, args.images, args.gt, args.json, args.pixel_budget or DEFAULT_PIXEL_BUDGET,
+        return run(args.model, args.images, args.gt, args.json, args.csv, args.pixel_budget or DEFAULT_PIXEL_BUDGET,
                    args.backend)
     if args.pred is None or args.gt is None:
         print("error: give --pred DIR --gt DIR, or --model M --images DIR", file=sys.stderr)

@@ -4,15 +4,13 @@ The scoring is :mod:`segviewer.core.dataset_eval`, which the viewer shares."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from segviewer.core.atomic import write_atomic
 from segviewer.core.classes import load_class_table
-from segviewer.core.dataset_eval import DatasetScores, evaluate_images
+from segviewer.core.dataset_eval import DatasetScores, evaluate_images, save_result
 from segviewer.core.datasets import find_truth_for, guess_layout, read_truth
 from segviewer.core.errors import SegviewerError
 from segviewer.core.file_search import find_images
@@ -40,8 +38,8 @@ def truth_in_folder(gt: Path):
     return truth_for
 
 
-def run(models: list[Path], images: Path, gt: Path | None, json_path: Path | None, pixel_budget: int,
-        backend: str) -> int:
+def run(models: list[Path], images: Path, gt: Path | None, json_path: Path | None, csv_path: Path | None,
+        pixel_budget: int, backend: str) -> int:
     from segviewer.core.inference import Segmenter
 
     if len(models) > 2:
@@ -67,13 +65,15 @@ def run(models: list[Path], images: Path, gt: Path | None, json_path: Path | Non
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
     _print(result, models)
-    if json_path is not None:
-        payload = json.dumps(result.document(), indent=1, allow_nan=False).encode()
-        try:
-            write_atomic(json_path, lambda f: f.write(payload), overwrite=True)
-        except SegviewerError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
+    try:
+        written = save_result(result, json_path, csv_path)
+    except SegviewerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if written:
+        print("wrote " + ", ".join(str(path) for path in written))
+    if csv_path is not None and result.main_space() is None:
+        print(f"warning: no image had ground truth: {csv_path} not written", file=sys.stderr)
     return 1 if failures else 0
 
 

@@ -77,7 +77,12 @@ def test_a_saved_result_opens_again_without_the_network(qtbot, make_window, kitt
     qtbot.waitUntil(lambda: window.worker.has_model, timeout=WAIT_MS)
     panel = _evaluate(qtbot, window, kitti_folder / "image_2")
     before = panel.result.scores("kitti")
-    panel.save(tmp_path / "eval.json")
+    assert [p.name for p in panel.save(tmp_path / "eval.json")] == ["eval.json", "eval.csv"]
+    # The CSV is the one `segviewer evaluate` writes, byte for byte.
+    assert cli_main(["evaluate", "--model", str(window.model_path), "--images", str(kitti_folder / "image_2"),
+                     "--csv", str(tmp_path / "cli.csv"), "--backend", "tf"]) == 0
+    assert (tmp_path / "eval.csv").read_bytes() == (tmp_path / "cli.csv").read_bytes()
+    assert (tmp_path / "eval.csv").read_text().startswith("truth \\ prediction,road,sidewalk")
     calls = window.worker.calls
     panel.result = None
     assert panel.open(tmp_path / "eval.json")
@@ -96,7 +101,12 @@ def test_model_b_is_compared_in_the_panel_with_the_cli_deltas(qtbot, make_window
     assert panel.comparing and "B = <b>terrain.keras</b>" in panel.summary.text()
     target = tmp_path / "ab.json"
     assert cli_main(["evaluate", "--model", str(tiny_model_path), "--model", str(model_b),
-                     "--images", str(kitti_folder / "image_2"), "--json", str(target), "--backend", "tf"]) == 0
+                     "--images", str(kitti_folder / "image_2"), "--json", str(target), "--csv",
+                     str(tmp_path / "ab.csv"), "--backend", "tf"]) == 0
+    panel.save(tmp_path / "panel.json")  # A's and B's confusion matrices, as the CLI writes them
+    for name in ("{}.csv", "{}_B.csv"):
+        assert (tmp_path / name.format("panel")).read_bytes() == (tmp_path / name.format("ab")).read_bytes()
+    assert (tmp_path / "ab.csv").read_bytes() != (tmp_path / "ab_B.csv").read_bytes()
     delta = json.loads(target.read_text())["spaces"]["kitti"]["delta_B_minus_A"]["miou"]
     a, b = panel.result.scores("kitti", 0), panel.result.scores("kitti", 1)
     assert b.mean_iou - a.mean_iou == pytest.approx(delta)
@@ -144,3 +154,26 @@ def test_evaluation_reuses_the_masks_the_viewer_already_has(qtbot, make_window, 
     segmenter.predict = lambda image: runs.append(1) or predict(image)
     _evaluate(qtbot, window, kitti_folder / "image_2")
     assert len(runs) == 2 and window.worker.calls == calls  # 3 images, one from the cache
+
+
+def test_the_bars_are_filled_as_the_overlay_paints_their_classes(qtbot, make_window, kitti_folder):  # noqa: F811
+    from PySide6.QtCore import Qt
+
+    from segviewer.core.overlay import OverlayMode
+
+    window = make_window()
+    qtbot.waitUntil(lambda: window.worker.has_model, timeout=WAIT_MS)
+    panel = _evaluate(qtbot, window, kitti_folder / "image_2")
+
+    def fill_alpha(train_id: int) -> int:
+        return panel.bar_items[0].opts["brushes"][train_id].color().alpha()
+
+    window.controls.opacity_slider.setValue(80)
+    assert fill_alpha(CAR) == fill_alpha(ROAD) == 204
+    window.legend.item_for(CAR).setCheckState(Qt.CheckState.Unchecked)  # the legend's check box
+    assert fill_alpha(CAR) == 0 and fill_alpha(ROAD) == 204  # hidden: its outline stays
+    assert panel.bar_items[0].opts["pens"][CAR].color().getRgb()[:3] == window.table.by_train_id(CAR).color
+    window.renderer.set_mode(OverlayMode.IMAGE_ONLY)
+    assert fill_alpha(ROAD) == 0
+    window.renderer.set_mode(OverlayMode.MASK_ONLY)
+    assert fill_alpha(ROAD) == 255 and fill_alpha(CAR) == 0

@@ -2,23 +2,31 @@
 matrix per image (never the masks), so memory stays flat on any number of frames.
 
 Qt-free: ``segviewer evaluate --model`` uses it, and the viewer's dataset panel is meant
-to render what it returns. Scores follow the benchmark rule of :mod:`segviewer.core.metrics`
+renders what it returns. Scores follow the benchmark rule of :mod:`segviewer.core.metrics`
 in the truth's own class space (:mod:`segviewer.core.truth_space`): CamVid truth is scored
 in CamVid's 11 classes, KITTI and Cityscapes truth in the 19 train classes.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from segviewer.core.atomic import write_atomic
 from segviewer.core.classes import load_class_table
 from segviewer.core.datasets import find_truth_for
 from segviewer.core.errors import SegviewerError
-from segviewer.core.metrics import Scores, confusion_matrix, scores_document, scores_from_confusion
+from segviewer.core.metrics import (
+    Scores,
+    confusion_matrix,
+    scores_document,
+    scores_from_confusion,
+    write_confusion_csv,
+)
 from segviewer.core.truth_space import TruthSpace, space_for
 
 
@@ -101,6 +109,29 @@ class DatasetScores:
         names_by_space = {layout: space_for(layout).class_names(table) for layout in self.spaces()}
         result["images"] = [image.row(names_by_space.get(image.layout, []), models) for image in self.images]
         return result
+
+
+def csv_paths(csv_path: Path, models: int) -> list[Path]:
+    """Where each model's confusion CSV goes: ``csv_path`` for A, ``<stem>_B.csv`` for B."""
+    return [csv_path] + [csv_path.with_name(f"{csv_path.stem}_B{csv_path.suffix}")] * (models == 2)
+
+
+def save_result(result: DatasetScores, json_path: Path | None, csv_path: Path | None) -> list[Path]:
+    """Write the JSON document and, for the main class space, each model's confusion matrix
+    as CSV (see :func:`csv_paths`); every file atomically. The files written."""
+    written: list[Path] = []
+    if json_path is not None:
+        payload = json.dumps(result.document(), indent=1, allow_nan=False).encode()
+        write_atomic(json_path, lambda file: file.write(payload), overwrite=True)
+        written.append(json_path)
+    layout = result.main_space()
+    if csv_path is not None and layout is not None:
+        names = space_for(layout).class_names(load_class_table())
+        for model, path in enumerate(csv_paths(csv_path, len(result.model_names))):
+            matrix = result.total_confusion(layout, model)
+            write_atomic(path, lambda file, m=matrix: write_confusion_csv(file, m, names), overwrite=True)
+            written.append(path)
+    return written
 
 
 def from_document(document: dict) -> DatasetScores:

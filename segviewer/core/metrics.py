@@ -3,7 +3,10 @@ viewer's per-image panel all use."""
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 
@@ -86,3 +89,15 @@ def format_table(scores: Scores, names: list[str]) -> str:
                 "with tp + fp + fn > 0)")
     rows.append(f"{'pixel accuracy':<16} {scores.pixel_accuracy * 100:6.1f}%")
     return "\n".join(rows)
+
+
+def write_confusion_csv(file: BinaryIO, matrix: np.ndarray, names: list[str]) -> None:
+    """Rows = truth, columns = prediction, then void/other: the CSV ``segviewer evaluate``
+    and the viewer's Dataset panel write."""
+    text = io.TextIOWrapper(file, encoding="utf-8", newline="")
+    writer = csv.writer(text)
+    writer.writerow(["truth \\ prediction", *names, "void/other"])
+    for name, row in zip(names, matrix):
+        writer.writerow([name, *row.tolist()])
+    text.flush()
+    text.detach()  # leave the binary file open for the atomic writer

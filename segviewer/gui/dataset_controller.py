@@ -92,7 +92,7 @@ class DatasetController(QObject):
         if self.panel is None:
             from segviewer.gui.dataset_panel import DatasetPanel
 
-            self.panel = DatasetPanel(self.window.table, self.window)
+            self.panel = DatasetPanel(self.window.table, self.window.renderer, self.window)
             self.panel.sig_open_image.connect(self.window.opener.open_with_error_map)
             self.dock.setWidget(self.panel)
         return self.panel

@@ -25,11 +25,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from segviewer.core.atomic import write_atomic
 from segviewer.core.classes import ClassTable
-from segviewer.core.dataset_eval import DatasetScores, from_document
+from segviewer.core.dataset_eval import DatasetScores, from_document, save_result
 from segviewer.core.datasets import CAMVID_TO_TRAIN
 from segviewer.core.errors import SegviewerError
+from segviewer.core.overlay import OverlayRenderer
 from segviewer.core.truth_space import space_for
 
 ABSENT_GREY = (110, 110, 110)
@@ -60,9 +60,15 @@ class _NumberItem(QTableWidgetItem):
 class DatasetPanel(QWidget):
     sig_open_image = Signal(object)  # the Path of a row's image
 
-    def __init__(self, table: ClassTable, parent=None) -> None:
+    def __init__(self, table: ClassTable, renderer: OverlayRenderer, parent=None) -> None:
         super().__init__(parent)
         self._class_table = table
+        # The bars are filled as the overlay paints their classes: a hidden class, or
+        # Image only, leaves an outline; the opacity slider fades them.
+        self._renderer = renderer
+        self._bar_data: tuple | None = None
+        self.bar_items: list[pg.BarGraphItem] = []
+        renderer.subscribe(self._restyle_bars)
         self.result: DatasetScores | None = None
         self.layout_name: str | None = None
         self.names: list[str] = []
@@ -104,7 +110,8 @@ class DatasetPanel(QWidget):
         row.addWidget(QLabel("IoU column:", self))
         row.addWidget(self.class_combo, 1)
         self.save_button = QPushButton("Save Results…", self)
-        self.save_button.setToolTip("The JSON `segviewer evaluate --model` writes; it opens again without the network")
+        self.save_button.setToolTip("The JSON and confusion CSV `segviewer evaluate --model` writes; "
+                                    "the JSON opens again without the network")
         self.save_button.clicked.connect(self.save_dialog)
         self.open_button = QPushButton("Open Results…", self)
         self.open_button.clicked.connect(self.open_dialog)
@@ -128,7 +135,8 @@ class DatasetPanel(QWidget):
         scored = [i for i in result.images if i.confusion and i.layout == self.layout_name]
         if self.layout_name is None:
             self.summary.setText(f"{len(result.images)} image(s), none with ground truth: nothing to score.")
-            self.names = []
+            self.names, self._bar_data = [], None
+            self.bars.clear()
             self._fill_table()
             return
         space = space_for(self.layout_name)
@@ -156,26 +164,40 @@ class DatasetPanel(QWidget):
         self.class_combo.blockSignals(False)
         self._fill_table()
 
+    def _train_id(self, index: int) -> int:
+        """Class ``index`` of the shown space as a train ID (a merged CamVid class: its main one)."""
+        return int(CAMVID_TO_TRAIN[index]) if space_for(self.layout_name).merged else index
+
     def _colour(self, index: int) -> tuple[int, int, int]:
-        train_id = int(CAMVID_TO_TRAIN[index]) if space_for(self.layout_name).merged else index
-        return self._class_table.by_train_id(train_id).color
+        return self._class_table.by_train_id(self._train_id(index)).color
 
     @property
     def comparing(self) -> bool:
         return self.result is not None and len(self.result.model_names) == 2
 
+    def _fill_alpha(self, index: int) -> int:
+        return int(self._renderer.lut[self._train_id(index), 3])
+
+    def _restyle_bars(self) -> None:
+        if self._bar_data is not None:
+            self._draw_bars(*self._bar_data)
+
     def _draw_bars(self, iou: np.ndarray, present: np.ndarray, iou_b: np.ndarray | None = None) -> None:
+        self._bar_data = (iou, present, iou_b)
         self.bars.clear()
-        heights = np.nan_to_num(iou * 100.0)
         colours = [self._colour(i) if present[i] else ABSENT_GREY for i in range(len(iou))]
+        alphas = [self._fill_alpha(i) for i in range(len(iou))]
         x = np.arange(len(iou), dtype=float)
         width = 0.8 if iou_b is None else 0.4
-        self.bars.addItem(pg.BarGraphItem(x=x - (0 if iou_b is None else 0.2), height=heights, width=width,
-                                          brushes=[pg.mkBrush(*c) for c in colours]))
+        series = [(x - (0 if iou_b is None else 0.2), iou, 1.0)]
         if iou_b is not None:
-            self.bars.addItem(pg.BarGraphItem(x=x + 0.2, height=np.nan_to_num(iou_b * 100.0), width=width,
-                                              brushes=[pg.mkBrush(*c, 110) for c in colours],
-                                              pens=[pg.mkPen(*c) for c in colours]))
+            series.append((x + 0.2, iou_b, 0.45))  # B: the same colours, paler
+        self.bar_items = [pg.BarGraphItem(x=positions, height=np.nan_to_num(values * 100.0), width=width,
+                                          brushes=[pg.mkBrush(*c, round(a * pale)) for c, a in zip(colours, alphas)],
+                                          pens=[pg.mkPen(*c) for c in colours])
+                          for positions, values, pale in series]
+        for item in self.bar_items:
+            self.bars.addItem(item)
         # Absent classes (no pixel in the truth) are named in brackets.
         ticks = [(i, short_name(name) if present[i] else f"({short_name(name)})") for i, name in enumerate(self.names)]
         self.bars.getAxis("bottom").setTicks([ticks])
@@ -264,16 +286,21 @@ class DatasetPanel(QWidget):
     def save_dialog(self) -> None:
         if self.result is None:
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Save evaluation", "evaluation.json", "JSON (*.json)")
+        path, _ = QFileDialog.getSaveFileName(self, "Save evaluation (the confusion CSV goes beside it)",
+                                              "evaluation.json", "JSON (*.json)")
         if path:
             self.save(Path(path))
 
-    def save(self, path: Path) -> None:
-        payload = json.dumps(self.result.document(), indent=1, allow_nan=False).encode()
+    def save(self, path: Path) -> list[Path]:
+        """The JSON at ``path`` and the confusion CSV(s) beside it, as ``segviewer evaluate``
+        writes them; the files written (none, said in the panel, when it fails)."""
         try:
-            write_atomic(path, lambda file: file.write(payload), overwrite=True)
+            written = save_result(self.result, path, path.with_suffix(".csv"))
         except SegviewerError as error:
             self.summary.setText(f"Not saved: {error}")
+            return []
+        self.heat_label.setText("Saved " + ", ".join(p.name for p in written) + f" in {path.parent}")
+        return written
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open evaluation", "", "JSON (*.json)")
