@@ -31,23 +31,20 @@ import os
 import signal
 import sys
 import threading
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
-
 from segviewer.core.atomic import remove_stale_temporaries, unwritable_reason
 from segviewer.core.backends import BACKEND_HELP
-from segviewer.core.errors import SegviewerError, special_file_kind
+from segviewer.core.errors import SegviewerError
 from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
 from segviewer.core.file_search import expand_pattern, find_images
 from segviewer.core.image_io import load_image
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, Segmenter
 from segviewer.core.mask_io import MaskFormat
 from segviewer.core.overlay import compose_overlay
+from segviewer.core.prefetch import prefetched
 from segviewer.core.resources import default_model_path
 from segviewer.core.sharding import Shard
 from segviewer.core.video import VideoError, VideoReader, is_video_file
@@ -55,9 +52,7 @@ from segviewer.help_text import plain
 from segviewer.predict_video import VideoSummary, existing_video_outputs, segment_video
 from segviewer.progress import ProgressBar
 
-PREFETCH = 4
 OVERLAY_VIDEO = "overlay-video"
-PREFETCH_PIXELS = 48_000_000  # about 150 MB of decoded RGB ahead of the network
 
 
 @dataclass(frozen=True)
@@ -189,37 +184,6 @@ def _deduplicate_videos(videos: list[Job]) -> tuple[list[Job], list[str]]:
         owners[key] = video.source.resolve()
         kept.append(video)
     return kept, problems
-
-
-def _decoded(jobs: list[Job], pool: ThreadPoolExecutor) -> Iterator[tuple[Job, Future]]:
-    """Yield jobs with their decode futures, keeping up to PREFETCH decodes in flight, but
-    never more than PREFETCH_PIXELS of decoded images beyond the one being segmented (a
-    folder of 100 MP photos must not hold four of them at once)."""
-    queue: deque[tuple[Job, Future, int]] = deque()
-    in_flight = 0
-    for job in jobs:
-        pixels = _header_pixels(job.source)
-        while queue and (len(queue) > PREFETCH or in_flight + pixels > PREFETCH_PIXELS):
-            done_job, future, done_pixels = queue.popleft()
-            in_flight -= done_pixels
-            yield done_job, future
-        queue.append((job, pool.submit(load_image, job.source), pixels))
-        in_flight += pixels
-    while queue:
-        done_job, future, _ = queue.popleft()
-        yield done_job, future
-
-
-def _header_pixels(path: Path) -> int:
-    """Width x height from the file header (no decoding); 0 when unreadable (the decode
-    itself will report why)."""
-    if special_file_kind(path) is not None:
-        return 0  # never opened here: a FIFO would block; load_image refuses it
-    try:
-        with Image.open(path) as image:
-            return image.width * image.height
-    except Exception:  # noqa: BLE001 - any failure here is reported by load_image
-        return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -414,7 +378,7 @@ def segment_all(segmenter: Segmenter, jobs: list[Job], formats: list[MaskFormat]
     bar = ProgressBar(len(jobs))
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="segviewer-decode")
     try:
-        for job, future in _decoded(jobs, pool):
+        for job, future in prefetched(jobs, lambda job: job.source, lambda job: load_image(job.source), pool):
             try:
                 image = future.result()
                 prediction = segmenter.predict(image)

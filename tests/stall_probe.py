@@ -7,59 +7,16 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
+from PySide6.QtCore import QEventLoop
 
-
-class StallClock:
-    """Ticks every 10 ms on the GUI thread; the longest gap between ticks, less the
-    interval, is the longest time the event loop was blocked."""
-
-    def __init__(self) -> None:
-        self._clock = QElapsedTimer()
-        self._clock.start()
-        self._gaps: list[int] = []
-        self._last = self._clock.elapsed()
-        self._timer = QTimer()
-        self._timer.setInterval(10)
-        self._timer.timeout.connect(self._tick)
-        self._timer.start()
-
-    def _tick(self) -> None:
-        now = self._clock.elapsed()
-        self._gaps.append(now - self._last)
-        self._last = now
-
-    def reset(self) -> None:
-        self._gaps.clear()
-        self._last = self._clock.elapsed()
-
-    def longest_ms(self) -> int:
-        return max(self._gaps, default=10) - 10
-
-    def worst(self) -> list[int]:
-        return sorted(self._gaps)[-5:]
-
-    def ticks(self) -> int:
-        return len(self._gaps)
-
-    def stop(self) -> None:
-        self._timer.stop()
+from segviewer.bench_child import StallClock
+from segviewer.bench_child import loaded_window as shipped_loaded_window
 
 
 def loaded_window(model: Path, pixel_budget: int):
-    """The real viewer set-up (TensorFlow first used in the model worker, as in the app),
-    shown, with its model loaded; returns (application, window, an event loop)."""
-    from segviewer.gui.app import make_application
-    from segviewer.gui.main_window import MainWindow
-
-    app = make_application()
-    window = MainWindow(Path(model), pixel_budget=pixel_budget, interactive=False)
-    window.show()
-    loop = QEventLoop()
-    window.worker.signals.sig_model_loaded.connect(loop.quit)
-    window.start()
-    loop.exec()
-    return app, window, loop
+    """The viewer with its model loaded, and an event loop to wait in."""
+    app, window = shipped_loaded_window(model, pixel_budget=pixel_budget)
+    return app, window, QEventLoop()
 
 
 def main(model: str, image: str) -> None:

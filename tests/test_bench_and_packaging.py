@@ -19,8 +19,12 @@ FIGURES = ("inference_ms", "seed_inference_ms", "speedup_vs_seed", "overlay_ms",
 
 @pytest.mark.slow
 def test_bench_quick_reports_every_figure(tmp_path, twinned_model, capsys):
+    from segviewer.bench import kitti_layout_folder
+
     out = tmp_path / "bench.json"
-    assert bench_main(["--quick", "--model", str(twinned_model), "--json", str(out)]) == 0
+    folder = kitti_layout_folder(tmp_path / "with_truth", 3)
+    assert bench_main(["--quick", "--model", str(twinned_model), "--json", str(out),
+                       "--evaluate-folder", str(folder)]) == 0
     results = json.loads(out.read_text())
     for key in FIGURES:
         assert key in results, key
@@ -33,6 +37,10 @@ def test_bench_quick_reports_every_figure(tmp_path, twinned_model, capsys):
             assert results[f"{figure}_{backend}"] > 0, (figure, backend)
     assert results["litert_speedup"] > 0 and results["backend_auto"] in ("tf", "litert")
     assert results["seed_parameters"] == 7_698_580
+    # Evaluate Folder against predict on the same three images, and its memory.
+    assert "3 with truth" in results["evaluate_folder"] and results["evaluate_predict_ratio"] > 0
+    assert results["evaluate_max_stall_ms"] >= 0 and results["evaluate_peak_rss_mb"] > 0
+    assert results["evaluate_rss_frames"] == 50
     table = capsys.readouterr().out
     assert "inference_ms" in table and "target" in table
 

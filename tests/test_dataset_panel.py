@@ -11,6 +11,8 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pyqtgraph")
 
+from PySide6.QtCore import Qt  # noqa: E402
+
 from segviewer.cli import main as cli_main  # noqa: E402
 from tests.gui_helpers import WAIT_MS  # noqa: E402
 from tests.test_dataset_eval import kitti_folder, model_b  # noqa: E402, F401  (fixtures: B reads green as terrain)
@@ -40,16 +42,23 @@ def test_evaluate_folder_fills_the_panel_and_matches_segviewer_evaluate(qtbot, m
     assert f"{scores.mean_iou * 100:.1f} %" in panel.summary.text()
     # Truth car predicted as road: the image with the biggest car (index 0) comes first.
     assert "truth car → predicted road" in panel.describe_cell(CAR, ROAD)
-    panel.choose_cell(CAR, ROAD)
-    first = panel.images.item(0, 0).text()
-    assert first == "000000_10.png" and int(panel.images.item(0, 4).text().replace(",", "")) == 300
+    # A click on the heat map's cell (truth car, predicted road) sorts the images by it.
+    from PySide6.QtCore import QPointF
+
+    cell_centre = panel.heat.getPlotItem().vb.mapViewToScene(QPointF(ROAD + 0.5, CAR + 0.5))
+    qtbot.mouseClick(panel.heat.viewport(), Qt.MouseButton.LeftButton, pos=panel.heat.mapFromScene(cell_centre))
+    assert panel.chosen_cell == (CAR, ROAD) and "images sorted by it" in panel.heat_label.text()
+    first = panel.images.text(0, 0)
+    assert first == "000000_10.png" and int(panel.images.text(0, 4).replace(",", "")) == 300
     # Sort by mean IoU, then open the worst image: it comes with the error map.
-    panel.images.sortItems(1)
+    panel.images.sortByColumn(1, Qt.SortOrder.AscendingOrder)
+    assert float(panel.images.text(0, 1)) <= float(panel.images.text(2, 1))
     with qtbot.waitSignal(window.sig_frame_shown, timeout=WAIT_MS):
-        panel.images.cellClicked.emit(0, 0)
+        qtbot.mouseClick(panel.images.viewport(), Qt.MouseButton.LeftButton,
+                         pos=panel.images.visualRect(panel.images.model().index(0, 0)).center())
     from segviewer.core.comparison import DisplayMode
 
-    assert window.current.path.name == panel.images.item(0, 0).text()
+    assert window.current.path.name == panel.images.text(0, 0)
     assert window.shown_display is DisplayMode.ERRORS
 
 
@@ -87,7 +96,7 @@ def test_a_saved_result_opens_again_without_the_network(qtbot, make_window, kitt
     panel.result = None
     assert panel.open(tmp_path / "eval.json")
     assert panel.result.scores("kitti").mean_iou == pytest.approx(before.mean_iou)
-    assert panel.images.rowCount() == 3 and window.worker.calls == calls
+    assert panel.images.row_count() == 3 and window.worker.calls == calls
     (tmp_path / "bad.json").write_text("{}")
     assert not panel.open(tmp_path / "bad.json") and "not a saved evaluation" in panel.summary.text()
 
@@ -110,9 +119,9 @@ def test_model_b_is_compared_in_the_panel_with_the_cli_deltas(qtbot, make_window
     delta = json.loads(target.read_text())["spaces"]["kitti"]["delta_B_minus_A"]["miou"]
     a, b = panel.result.scores("kitti", 0), panel.result.scores("kitti", 1)
     assert b.mean_iou - a.mean_iou == pytest.approx(delta)
-    assert panel.images.columnCount() == 7
-    panel.images.sortItems(5)  # the image where B loses most first
-    assert float(panel.images.item(0, 5).text()) < 0 and float(panel.images.item(0, 6).text()) > 30
+    assert panel.images.column_count() == 7
+    panel.images.sortByColumn(5, Qt.SortOrder.AscendingOrder)  # the image where B loses most first
+    assert float(panel.images.text(0, 5)) < 0 and float(panel.images.text(0, 6)) > 30
     window.evaluation.set_model_b(tmp_path / "missing.keras")
     with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS):
         window.evaluation.evaluate(kitti_folder / "image_2")
@@ -157,8 +166,6 @@ def test_evaluation_reuses_the_masks_the_viewer_already_has(qtbot, make_window, 
 
 
 def test_the_bars_are_filled_as_the_overlay_paints_their_classes(qtbot, make_window, kitti_folder):  # noqa: F811
-    from PySide6.QtCore import Qt
-
     from segviewer.core.overlay import OverlayMode
 
     window = make_window()

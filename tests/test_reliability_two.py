@@ -183,16 +183,16 @@ def test_big_images_are_copied_out_in_strips_with_identical_pixels(tmp_path, mon
 
 def test_prefetch_is_bounded_by_pixels(tmp_path, monkeypatch):
     """A folder of big images never has more than PREFETCH_PIXELS decoded ahead."""
+    import segviewer.core.prefetch as prefetch
     import segviewer.predict as predict
 
     for index in range(6):
         Image.fromarray(tricolour_image(100, 100, seed=index)).save(tmp_path / f"{index}.png")
-    monkeypatch.setattr(predict, "PREFETCH_PIXELS", 25_000)  # room for two 10,000-pixel images
-    submitted = []
+        submitted = []
 
     class Pool:
-        def submit(self, _function, path):
-            submitted.append(path)
+        def submit(self, _function, job):
+            submitted.append(job)
             from concurrent.futures import Future
 
             future = Future()
@@ -201,6 +201,7 @@ def test_prefetch_is_bounded_by_pixels(tmp_path, monkeypatch):
 
     jobs = [predict.Job(p, tmp_path) for p in sorted(tmp_path.glob("*.png"))]
     ahead = []
-    for job, _future in predict._decoded(jobs, Pool()):
+    # Room for two 10,000-pixel images.
+    for job, _future in prefetch.prefetched(jobs, lambda j: j.source, None, Pool(), max_pixels=25_000):
         ahead.append(len(submitted) - (jobs.index(job) + 1))
     assert max(ahead) <= 2 and len(ahead) == 6

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from segviewer.core.metrics import (
     scores_from_confusion,
     write_confusion_csv,
 )
+from segviewer.core.prefetch import prefetched
 from segviewer.core.truth_space import TruthSpace, space_for
 
 
@@ -42,9 +44,15 @@ class ImageScore:
     disagreement: float | None = None
     note: str = ""
     failed: bool = False  # the image could not be read (``note`` says why)
+    _scores: dict[int, Scores] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def scores(self, model: int = 0) -> Scores | None:
-        return scores_from_confusion(self.confusion[model]) if self.confusion else None
+        """Computed once (on the thread that scores the image, so the GUI only reads them)."""
+        if not self.confusion:
+            return None
+        if model not in self._scores:
+            self._scores[model] = scores_from_confusion(self.confusion[model])
+        return self._scores[model]
 
     def row(self, names: list[str], models: int) -> dict:
         """A JSON row: per model mean IoU, pixel accuracy and IoU per class."""
@@ -173,22 +181,33 @@ def evaluate_images(paths: Iterable[Path], segment: list[Callable[[np.ndarray], 
     """Segment every image with each of ``segment`` (one or two models) and score it
     against the truth ``truth_for`` finds (default: beside the image, as the viewer does)."""
     result = DatasetScores(model_names)
-    for done, path in enumerate(paths, start=1):
-        if should_stop is not None and should_stop():
-            result.stopped = True
-            break
-        if progress is not None:  # image ``done`` of them starts now
-            progress(done, path)
-        try:
-            image = load(path)
-        except SegviewerError as error:  # reported in the row, the rest goes on
-            result.images.append(ImageScore(path, None, "", note=str(error), failed=True))
-            continue
-        predictions = [run(image) for run in segment]
-        truth, truth_path, note, layout = truth_for(path, image.shape[:2])
-        confusion, disagreement = score_image(predictions, truth, space_for(layout))
-        result.images.append(ImageScore(path, truth_path, layout if truth is not None else "", confusion,
-                                        disagreement, note))
+
+    def read(path: Path) -> tuple[np.ndarray, tuple]:
+        image = load(path)
+        return image, truth_for(path, image.shape[:2])
+
+    # Images and their truth are read ahead while the network runs, as `predict` does.
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="segviewer-evaluate-read")
+    try:
+        for done, (path, loaded) in enumerate(prefetched(paths, lambda p: p, read, pool), start=1):
+            if should_stop is not None and should_stop():
+                result.stopped = True
+                break
+            if progress is not None:  # image ``done`` of them starts now
+                progress(done, path)
+            try:
+                image, (truth, truth_path, note, layout) = loaded.result()
+            except SegviewerError as error:  # reported in the row, the rest goes on
+                result.images.append(ImageScore(path, None, "", note=str(error), failed=True))
+                continue
+            predictions = [run(image) for run in segment]
+            confusion, disagreement = score_image(predictions, truth, space_for(layout))
+            scored = ImageScore(path, truth_path, layout if truth is not None else "", confusion, disagreement, note)
+            for model in range(len(confusion)):
+                scored.scores(model)
+            result.images.append(scored)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return result
 
 

@@ -3,16 +3,20 @@ its ground truth (progress, ETA and Cancel in the status bar) and fills the Data
 
 from __future__ import annotations
 
+import importlib
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QPushButton
 
 from segviewer.core.dataset_eval import DatasetScores, evaluate_job
 from segviewer.core.file_search import find_images
 from segviewer.gui.worker import ModelWorker
+
+PANEL_MODULE = "segviewer.gui.dataset_panel"  # imports pyqtgraph: only when a panel is needed
 
 
 class DatasetController(QObject):
@@ -25,6 +29,7 @@ class DatasetController(QObject):
         self.report_error = report_error
         self.active = False
         self._started = 0.0
+        self._panel_import: threading.Thread | None = None
         self.cancel_button = QPushButton("Cancel Evaluation", window)
         self.cancel_button.setToolTip("Stop after the current image; the images before it stay scored")
         self.cancel_button.clicked.connect(self.cancel)
@@ -54,6 +59,7 @@ class DatasetController(QObject):
             self.report_error("No images", f"{folder}: no image files in this folder or below it")
             return False
         self.active, self._started = True, time.perf_counter()
+        self._prepare_panel()
         self.cancel_button.show()
         self.window.statusBar().showMessage(f"Evaluating {len(paths)} image(s) of {folder.name}…")
         # Masks the viewer already holds for these images are not computed again.
@@ -88,9 +94,23 @@ class DatasetController(QObject):
         if current is not None and not self.window.video.active:
             self.window.open_path(current)  # show the image again, now with B
 
+    def _prepare_panel(self) -> None:
+        """Import the plotting code on a thread of its own (pyqtgraph takes ~1 s, which
+        would freeze the window), then make the panel while the network is still busy."""
+        if self.panel is not None:
+            return
+        if self._panel_import is None:
+            self._panel_import = threading.Thread(target=importlib.import_module, args=(PANEL_MODULE,),
+                                                  name="segviewer-import-plots", daemon=True)
+            self._panel_import.start()
+        if self._panel_import.is_alive():
+            QTimer.singleShot(50, self._prepare_panel)
+        else:
+            self.ensure_panel()
+
     def ensure_panel(self):
         if self.panel is None:
-            from segviewer.gui.dataset_panel import DatasetPanel
+            DatasetPanel = importlib.import_module(PANEL_MODULE).DatasetPanel  # noqa: N806
 
             self.panel = DatasetPanel(self.window.table, self.window.renderer, self.window)
             self.panel.sig_open_image.connect(self.window.opener.open_with_error_map)
@@ -112,6 +132,9 @@ class DatasetController(QObject):
 
     def _on_done(self, outcome) -> None:
         if not self.active:
+            return
+        if self.panel is None and self._panel_import is not None and self._panel_import.is_alive():
+            QTimer.singleShot(20, lambda: self._on_done(outcome))  # the plots are still being imported
             return
         self.active = False
         self.cancel_button.hide()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -19,8 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QPushButton,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -31,6 +29,7 @@ from segviewer.core.datasets import CAMVID_TO_TRAIN
 from segviewer.core.errors import SegviewerError
 from segviewer.core.overlay import OverlayRenderer
 from segviewer.core.truth_space import space_for
+from segviewer.gui.image_table import ImageRow, ImageTable
 
 ABSENT_GREY = (110, 110, 110)
 # Axis labels must fit under a bar: four letters at most.
@@ -42,19 +41,6 @@ SHORT_NAMES = {"sidewalk": "walk", "building": "bldg", "fence": "fnce", "traffic
 
 def short_name(name: str) -> str:
     return SHORT_NAMES.get(name, name[:4])
-COLUMNS = ("Image", "Mean IoU %", "Pixel accuracy %", "IoU of class %", "Confusion px")
-
-
-class _NumberItem(QTableWidgetItem):
-    """A cell that sorts by its number (missing values last)."""
-
-    def __init__(self, value: float | None, digits: int = 1) -> None:
-        super().__init__("—" if value is None or math.isnan(value) else f"{value:,.{digits}f}")
-        self.value = -math.inf if value is None or math.isnan(value) else value
-        self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-
-    def __lt__(self, other) -> bool:  # noqa: D105 (Qt's sort hook)
-        return self.value < getattr(other, "value", -math.inf)
 
 
 class DatasetPanel(QWidget):
@@ -75,34 +61,13 @@ class DatasetPanel(QWidget):
         self.chosen_cell: tuple[int, int] | None = None
         self.summary = QLabel("Evaluate a folder of images with ground truth (Evaluate ▸ Evaluate Folder…).", self)
         self.summary.setWordWrap(True)
-        self.bars = pg.PlotWidget(background="w")
-        self.bars.setMinimumHeight(150)
-        self.bars.setLabel("left", "IoU %")
-        self.bars.setYRange(0, 100)
-        self.bars.setMouseEnabled(False, False)
-        self.heat = pg.PlotWidget(background="w")
-        self.heat.setMinimumHeight(220)
-        self.heat.invertY(True)
-        self.heat.setAspectLocked(True)
-        self.heat.setLabel("left", "truth")
-        self.heat.setLabel("bottom", "predicted (classes numbered as the rows, from 0; v = void)")
-        self.heat.setMouseEnabled(False, False)
-        self._image = pg.ImageItem()
-        self.heat.addItem(self._image)
         self.heat_label = QLabel("Hover a cell for its pixel count; click it to sort the images by it.", self)
         self.heat_label.setWordWrap(True)
-        self.heat.scene().sigMouseMoved.connect(self._on_heat_hover)
-        self.heat.scene().sigMouseClicked.connect(self._on_heat_click)
         self.class_combo = QComboBox(self)
         self.class_combo.setToolTip("The class whose IoU the table's fourth column shows")
         self.class_combo.currentIndexChanged.connect(lambda _i: self._fill_table())
-        self.images = QTableWidget(0, len(COLUMNS), self)
-        self.images.setHorizontalHeaderLabels(list(COLUMNS))
-        self.images.verticalHeader().hide()
-        self.images.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.images.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.images.setSortingEnabled(True)
-        self.images.cellClicked.connect(self._on_row_clicked)
+        self.images = ImageTable(self)
+        self.images.clicked.connect(lambda index: self.open_row(index.row()))
         table_box = QWidget(self)
         table_layout = QVBoxLayout(table_box)
         table_layout.setContentsMargins(0, 0, 0, 0)
@@ -119,17 +84,51 @@ class DatasetPanel(QWidget):
         row.addWidget(self.open_button)
         table_layout.addLayout(row)
         table_layout.addWidget(self.images)
-        splitter = QSplitter(Qt.Orientation.Vertical, self)
-        for widget in (self.bars, self.heat, table_box):
-            splitter.addWidget(widget)
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.addWidget(table_box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.summary)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.splitter, 1)
         layout.addWidget(self.heat_label)
+        # Each plot takes tens of ms to make: one per event-loop turn keeps the window
+        # responsive while an evaluation runs.
+        self.bars: pg.PlotWidget | None = None
+        self.heat: pg.PlotWidget | None = None
+        QTimer.singleShot(0, self._make_bar_plot)
+
+    def _make_bar_plot(self) -> None:
+        if self.bars is not None:
+            return
+        self.bars = pg.PlotWidget(background="w", enableMenu=False)  # no pan/zoom menus: fixed plots
+        self.bars.setMinimumHeight(150)
+        self.bars.setLabel("left", "IoU %")
+        self.bars.setYRange(0, 100)
+        self.bars.setMouseEnabled(False, False)
+        self.splitter.insertWidget(0, self.bars)
+        QTimer.singleShot(0, self._make_heat_plot)  # the next turn: the window repaints between the two
+
+    def _make_heat_plot(self) -> None:
+        if self.heat is not None:
+            return
+        self.heat = pg.PlotWidget(background="w", enableMenu=False)  # no pan/zoom menus: fixed plots
+        self.heat.setMinimumHeight(220)
+        self.heat.invertY(True)
+        self.heat.setAspectLocked(True)
+        self.heat.setLabel("left", "truth")
+        self.heat.setLabel("bottom", "predicted (classes numbered as the rows, from 0; v = void)")
+        self.heat.setMouseEnabled(False, False)
+        self._image = pg.ImageItem()
+        self._image.setColorMap(pg.colormap.get("viridis"))
+        self.heat.addItem(self._image)
+        self.heat.scene().sigMouseMoved.connect(self._on_heat_hover)
+        self.heat.scene().sigMouseClicked.connect(self._on_heat_click)
+        self.splitter.insertWidget(1 if self.bars is not None else 0, self.heat)
 
     # -- filling ----------------------------------------------------------------------------
     def show_result(self, result: DatasetScores) -> None:
+        self._make_bar_plot()
+        self._make_heat_plot()
         self.result, self.chosen_cell = result, None
         self.layout_name = result.main_space()
         scored = [i for i in result.images if i.confusion and i.layout == self.layout_name]
@@ -179,7 +178,7 @@ class DatasetPanel(QWidget):
         return int(self._renderer.lut[self._train_id(index), 3])
 
     def _restyle_bars(self) -> None:
-        if self._bar_data is not None:
+        if self._bar_data is not None and self.bars is not None:
             self._draw_bars(*self._bar_data)
 
     def _draw_bars(self, iou: np.ndarray, present: np.ndarray, iou_b: np.ndarray | None = None) -> None:
@@ -209,7 +208,6 @@ class DatasetPanel(QWidget):
         self._confusion = confusion
         # ImageItem indexes [x, y]: columns (predicted) along x, rows (truth) along y.
         self._image.setImage(normalised.T, levels=(0.0, 1.0))
-        self._image.setColorMap(pg.colormap.get("viridis"))
         labels = [(i + 0.5, short_name(name)) for i, name in enumerate(self.names)]
         self.heat.getAxis("left").setTicks([labels])
         # Too narrow for names along the bottom: numbers in the order of the rows, then void.
@@ -248,26 +246,21 @@ class DatasetPanel(QWidget):
         self.chosen_cell = (row, col)
         self.heat_label.setText(self.describe_cell(row, col) + " — images sorted by it")
         self._fill_table()
-        self.images.sortItems(4, Qt.SortOrder.DescendingOrder)
+        self.images.sortByColumn(4, Qt.SortOrder.DescendingOrder)
 
     def _fill_table(self) -> None:
-        self.images.setSortingEnabled(False)
-        rows = [] if self.result is None else self.result.images
-        self.images.setRowCount(len(rows))
+        images = [] if self.result is None else self.result.images
         chosen_class = self.class_combo.currentIndex()
         header = self.names[chosen_class] if 0 <= chosen_class < len(self.names) else "class"
         cell_name = (self.describe_cell(*self.chosen_cell).split(":")[0] if self.chosen_cell else "Confusion")
         headers = ["Image", "Mean IoU %", "Pixel accuracy %", f"IoU of {header} %", f"{cell_name} px"]
+        digits = (1, 1, 1, 0) + (1, 1) * self.comparing
         if self.comparing:
             headers += ["B − A mean IoU", "A/B disagree %"]
-        self.images.setColumnCount(len(headers))
-        self.images.setHorizontalHeaderLabels(headers)
-        for index, image in enumerate(rows):
-            name = QTableWidgetItem(image.path.name)
-            name.setData(Qt.ItemDataRole.UserRole, str(image.path))
-            name.setToolTip(image.note or str(image.path))
+        rows = []
+        for image in images:
             scores = image.scores() if image.confusion and image.layout == self.layout_name else None
-            values = [None, None, None, None]
+            values: list[float | None] = [None, None, None, None]
             if scores is not None:
                 iou = scores.per_class_iou[chosen_class] if 0 <= chosen_class < len(self.names) else None
                 cell = int(image.confusion[0][self.chosen_cell]) if self.chosen_cell else None
@@ -277,10 +270,13 @@ class DatasetPanel(QWidget):
                 other = image.scores(1) if scores is not None and len(image.confusion) > 1 else None
                 values += [None if other is None else (other.mean_iou - scores.mean_iou) * 100,
                            None if image.disagreement is None else image.disagreement * 100]
-            self.images.setItem(index, 0, name)
-            for column, value in enumerate(values, start=1):
-                self.images.setItem(index, column, _NumberItem(value, 0 if column == 4 else 1))
-        self.images.setSortingEnabled(True)
+            rows.append(ImageRow(image.path, image.note or str(image.path), tuple(values), digits))
+        self.images.source.set_rows(headers, rows)
+
+    def open_row(self, row: int) -> None:
+        """Open the image of table row ``row`` (as sorted now) with its error map."""
+        if 0 <= row < self.images.row_count():
+            self.sig_open_image.emit(self.images.path(row))
 
     # -- saved results ---------------------------------------------------------------------------
     def save_dialog(self) -> None:
@@ -316,8 +312,3 @@ class DatasetPanel(QWidget):
             return False
         self.show_result(result)
         return True
-
-    def _on_row_clicked(self, row: int, _column: int) -> None:
-        item = self.images.item(row, 0)
-        if item is not None:
-            self.sig_open_image.emit(Path(item.data(Qt.ItemDataRole.UserRole)))
