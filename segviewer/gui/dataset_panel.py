@@ -116,7 +116,7 @@ class DatasetPanel(QWidget):
         self.heat.invertY(True)
         self.heat.setAspectLocked(True)
         self.heat.setLabel("left", "truth")
-        self.heat.setLabel("bottom", "predicted (classes numbered as the rows, from 0; v = void)")
+        self.heat.setLabel("bottom", "predicted (numbered as the rows from 0; v = void)")
         self.heat.setMouseEnabled(False, False)
         self._image = pg.ImageItem()
         self._image.setColorMap(pg.colormap.get("viridis"))
@@ -124,6 +124,8 @@ class DatasetPanel(QWidget):
         self.heat.scene().sigMouseMoved.connect(self._on_heat_hover)
         self.heat.scene().sigMouseClicked.connect(self._on_heat_click)
         self.splitter.insertWidget(1 if self.bars is not None else 0, self.heat)
+        for index, stretch in enumerate((2, 3, 4)[-self.splitter.count():]):  # the table gets the most room
+            self.splitter.setStretchFactor(index, stretch)
 
     # -- filling ----------------------------------------------------------------------------
     def show_result(self, result: DatasetScores) -> None:
