@@ -119,6 +119,14 @@ def test_model_b_is_compared_in_the_panel_with_the_cli_deltas(qtbot, make_window
     delta = json.loads(target.read_text())["spaces"]["kitti"]["delta_B_minus_A"]["miou"]
     a, b = panel.result.scores("kitti", 0), panel.result.scores("kitti", 1)
     assert b.mean_iou - a.mean_iou == pytest.approx(delta)
+    # Each class's B - A is written above its bars, as the CLI's JSON has it.
+    import pyqtgraph as pg
+
+    from segviewer.gui.dataset_panel import signed
+
+    per_class = json.loads(target.read_text())["spaces"]["kitti"]["delta_B_minus_A"]["per_class"]
+    labels = {item.toPlainText() for item in panel.bars.getPlotItem().items if isinstance(item, pg.TextItem)}
+    assert signed(per_class["vegetation"] * 100) in labels and len(labels) >= 2
     assert panel.images.column_count() == 7
     panel.images.sortByColumn(5, Qt.SortOrder.AscendingOrder)  # the image where B loses most first
     assert float(panel.images.text(0, 5)) < 0 and float(panel.images.text(0, 6)) > 30

@@ -39,6 +39,11 @@ SHORT_NAMES = {"sidewalk": "walk", "building": "bldg", "fence": "fnce", "traffic
                "SignSymbol": "Sign", "Pedestrian": "Ped", "Bicyclist": "Bcyc", "Building": "Bldg"}
 
 
+def signed(points: float) -> str:
+    """A change in points, "±0.0" when it rounds to nothing (never "-0.0")."""
+    return "±0.0" if round(points, 1) == 0 else f"{points:+.1f}"
+
+
 def short_name(name: str) -> str:
     return SHORT_NAMES.get(name, name[:4])
 
@@ -151,11 +156,11 @@ class DatasetPanel(QWidget):
         if other is not None:
             delta = (other.per_class_iou - scores.per_class_iou) * 100
             ranked = [i for i in np.argsort(np.nan_to_num(delta)) if not math.isnan(delta[i])]
-            moves = ", ".join(f"{self.names[i]} {delta[i]:+.1f}" for i in [*ranked[:2], *ranked[-2:]])
+            moves = ", ".join(f"{self.names[i]} {signed(delta[i])}" for i in [*ranked[:2], *ranked[-2:]])
             text = (f"A = <b>{result.model_names[0]}</b>, B = <b>{result.model_names[1]}</b> on {len(scored)} "
                     f"{self.layout_name} image(s){stopped}: mean IoU A {scores.mean_iou * 100:.1f} %, "
                     f"B {other.mean_iou * 100:.1f} % (B − A {(other.mean_iou - scores.mean_iou) * 100:+.1f}); "
-                    f"biggest per-class moves: {moves}. Solid bars A, pale bars B.")
+                    f"biggest per-class moves: {moves}. Solid bars A, pale bars B, B − A above them.")
         self.summary.setText(text)
         self._draw_bars(scores.per_class_iou, scores.present, None if other is None else other.per_class_iou)
         self._draw_heat(result.total_confusion(self.layout_name))
@@ -199,6 +204,13 @@ class DatasetPanel(QWidget):
                           for positions, values, pale in series]
         for item in self.bar_items:
             self.bars.addItem(item)
+        if iou_b is not None:  # B - A above each class's pair of bars
+            for index, delta in enumerate((iou_b - iou) * 100.0):
+                if not math.isnan(delta):
+                    label = pg.TextItem(signed(delta), color=(0, 110, 0) if delta >= 0 else (190, 0, 0),
+                                        anchor=(0.5, 1.0))
+                    label.setPos(index, max(np.nan_to_num(iou[index]), np.nan_to_num(iou_b[index])) * 100.0)
+                    self.bars.addItem(label)
         # Absent classes (no pixel in the truth) are named in brackets.
         ticks = [(i, short_name(name) if present[i] else f"({short_name(name)})") for i, name in enumerate(self.names)]
         self.bars.getAxis("bottom").setTicks([ticks])
