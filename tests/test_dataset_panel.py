@@ -192,3 +192,25 @@ def test_the_bars_are_filled_as_the_overlay_paints_their_classes(qtbot, make_win
     assert fill_alpha(ROAD) == 0
     window.renderer.set_mode(OverlayMode.MASK_ONLY)
     assert fill_alpha(ROAD) == 255 and fill_alpha(CAR) == 0
+
+
+def test_comparing_without_ground_truth_sorts_by_disagreement(qtbot, make_window, kitti_folder,  # noqa: F811
+                                                              model_b, tmp_path):  # noqa: F811
+    import shutil
+
+    from PIL import Image
+
+    folder = tmp_path / "no_truth"
+    shutil.copytree(kitti_folder / "image_2", folder)
+    # A frame with no green: A and B agree on all of it.
+    Image.new("RGB", (90, 60), (128, 64, 128)).save(folder / "grey.png")
+    window = make_window()
+    qtbot.waitUntil(lambda: window.worker.has_model, timeout=WAIT_MS)
+    window.evaluation.set_model_b(model_b)
+    panel = _evaluate(qtbot, window, folder)
+    assert "none with ground truth" in panel.summary.text() and panel.images.row_count() == 4
+    assert panel.images.text(0, 1) == "—"  # no score without truth
+    panel.images.sortByColumn(6, Qt.SortOrder.DescendingOrder)
+    shares = [float(panel.images.text(row, 6)) for row in range(4)]
+    assert shares == sorted(shares, reverse=True) and shares[0] > 30
+    assert panel.images.text(3, 0) == "grey.png" and shares[3] == 0.0
