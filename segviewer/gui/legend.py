@@ -106,13 +106,14 @@ class LegendPanel(QWidget):
         quality = self._quality[train_id]
         if quality.iou is None:
             return "\nValidation IoU: the model card gives no figure"
-        note = f"\nValidation IoU (model card, KITTI val 000040-47): {quality.iou * 100:.1f} %"
+        pixels = f", {quality.truth_pixels:,} px of it" if quality.truth_pixels else ""
+        note = f"\nValidation IoU (model card, {quality.split_name}{pixels}): {quality.iou * 100:.1f} %"
         if not quality.in_validation:
             note += ("\nThose images hold no pixels of this class: the figure only counts predictions "
                      "where there was none, not whether the model can see it")
         elif quality.unlearned:
-            note += (f"\nNot learned on KITTI val (below {UNLEARNED_IOU * 100:.0f} %): if this class is not "
-                     "shown, the model may simply be unable to see it. Other data may differ: "
+            note += (f"\nNot learned (below {UNLEARNED_IOU * 100:.0f} % on the validation set that holds most "
+                     "of it): if this class is not shown, the model may simply be unable to see it. "
                      "Help ▸ About lists every figure of the card")
         return note
 
