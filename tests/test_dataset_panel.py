@@ -214,3 +214,18 @@ def test_comparing_without_ground_truth_sorts_by_disagreement(qtbot, make_window
     shares = [float(panel.images.text(row, 6)) for row in range(4)]
     assert shares == sorted(shares, reverse=True) and shares[0] > 30
     assert panel.images.text(3, 0) == "grey.png" and shares[3] == 0.0
+
+
+def test_without_the_plotting_library_the_evaluation_still_reports(qtbot, make_window, kitti_folder,  # noqa: F811
+                                                                   monkeypatch):
+    import segviewer.gui.dataset_controller as controller
+
+    monkeypatch.setattr(controller, "PANEL_MODULE", "segviewer.gui.no_such_plots")
+    window = make_window()
+    qtbot.waitUntil(lambda: window.worker.has_model, timeout=WAIT_MS)
+    with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS):
+        assert window.evaluation.evaluate(kitti_folder / "image_2")
+    qtbot.waitUntil(lambda: not window.evaluation.active, timeout=WAIT_MS)
+    assert window.evaluation.panel is None and "Dataset panel's plots could not be loaded" in window.last_error
+    assert "no_such_plots" in window.last_error
+    assert "Evaluation done: 3 image(s), 3 with ground truth, mean IoU" in window.statusBar().currentMessage()

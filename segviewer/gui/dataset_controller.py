@@ -30,6 +30,7 @@ class DatasetController(QObject):
         self.active = False
         self._started = 0.0
         self._panel_import: threading.Thread | None = None
+        self._import_problem = ""
         self.cancel_button = QPushButton("Cancel Evaluation", window)
         self.cancel_button.setToolTip("Stop after the current image; the images before it stay scored")
         self.cancel_button.clicked.connect(self.cancel)
@@ -100,18 +101,32 @@ class DatasetController(QObject):
         if self.panel is not None:
             return
         if self._panel_import is None:
-            self._panel_import = threading.Thread(target=importlib.import_module, args=(PANEL_MODULE,),
-                                                  name="segviewer-import-plots", daemon=True)
+            self._panel_import = threading.Thread(target=self._import_panel_module, name="segviewer-import-plots",
+                                                  daemon=True)
             self._panel_import.start()
         if self._panel_import.is_alive():
             QTimer.singleShot(50, self._prepare_panel)
-        else:
+        elif not self._import_problem:
             self.ensure_panel()
 
-    def ensure_panel(self):
-        if self.panel is None:
-            DatasetPanel = importlib.import_module(PANEL_MODULE).DatasetPanel  # noqa: N806
+    def _import_panel_module(self) -> None:
+        try:
+            importlib.import_module(PANEL_MODULE)
+        except Exception as error:  # noqa: BLE001 - said when the results arrive (ensure_panel)
+            self._import_problem = f"{type(error).__name__}: {error}"
 
+    def ensure_panel(self):
+        """The Dataset panel, made on first use; None (said in a message) when the plotting
+        library cannot be imported: the window and the evaluation go on without it."""
+        if self.panel is None:
+            try:
+                DatasetPanel = importlib.import_module(PANEL_MODULE).DatasetPanel  # noqa: N806
+            except Exception as error:  # noqa: BLE001 - a broken install must not take the window down
+                self.report_error("Dataset panel unavailable",
+                                  f"The Dataset panel's plots could not be loaded ({type(error).__name__}: {error})."
+                                  "\n\nReinstall segviewer's dependencies (pip install -e .); meanwhile "
+                                  "`segviewer evaluate --model M --images DIR` gives the same scores.")
+                return None
             self.panel = DatasetPanel(self.window.table, self.window.renderer, self.window)
             self.panel.sig_open_image.connect(self.window.opener.open_with_error_map)
             self.dock.setWidget(self.panel)
@@ -144,10 +159,14 @@ class DatasetController(QObject):
         if not isinstance(outcome, DatasetScores):  # cancelled before it started
             self.window.statusBar().showMessage("Evaluation cancelled before the first image", 8000)
             return
-        self.ensure_panel().show_result(outcome)
-        self.dock.show()
-        self.dock.raise_()
+        panel = self.ensure_panel()
+        if panel is not None:
+            panel.show_result(outcome)
+            self.dock.show()
+            self.dock.raise_()
         done = sum(1 for image in outcome.images if image.confusion)
+        space = outcome.main_space()
+        score = f", mean IoU {outcome.scores(space).mean_iou * 100:.1f} % ({space})" if space else ""
         self.window.statusBar().showMessage(
             f"Evaluation {'stopped' if outcome.stopped else 'done'}: {len(outcome.images)} image(s), "
-            f"{done} with ground truth, in {time.perf_counter() - self._started:.0f} s", 15000)
+            f"{done} with ground truth{score}, in {time.perf_counter() - self._started:.0f} s", 15000)
