@@ -73,6 +73,7 @@ class DatasetPanel(QWidget):
         self.class_combo.currentIndexChanged.connect(lambda _i: self._fill_table())
         self.images = ImageTable(self)
         self.images.clicked.connect(lambda index: self.open_row(index.row()))
+        self.images.activated.connect(lambda index: self.open_row(index.row()))  # Enter on a row, too
         table_box = QWidget(self)
         table_layout = QVBoxLayout(table_box)
         table_layout.setContentsMargins(0, 0, 0, 0)
