@@ -42,6 +42,7 @@ class DatasetController(QObject):
 
     @Slot()
     def evaluate_folder_dialog(self) -> None:
+        self._start_panel_import()  # while the user picks the folder
         folder = QFileDialog.getExistingDirectory(self.window, "Evaluate folder (images with ground truth)",
                                                   self.window.settings.last_folder())
         if folder:
@@ -100,14 +101,17 @@ class DatasetController(QObject):
         would freeze the window), then make the panel while the network is still busy."""
         if self.panel is not None:
             return
-        if self._panel_import is None:
-            self._panel_import = threading.Thread(target=self._import_panel_module, name="segviewer-import-plots",
-                                                  daemon=True)
-            self._panel_import.start()
+        self._start_panel_import()
         if self._panel_import.is_alive():
             QTimer.singleShot(50, self._prepare_panel)
         elif not self._import_problem:
             self.ensure_panel()
+
+    def _start_panel_import(self) -> None:
+        if self._panel_import is None and self.panel is None:
+            self._panel_import = threading.Thread(target=self._import_panel_module, name="segviewer-import-plots",
+                                                  daemon=True)
+            self._panel_import.start()
 
     def _import_panel_module(self) -> None:
         try:
