@@ -60,7 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m training.model_card", description=plain(__doc__),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--run", type=Path, required=True, help="the training run folder (log.csv)")
+    parser.add_argument("--run", type=Path, default=None, help="the training run folder (log.csv)")
     parser.add_argument("--data", type=Path, default=Path("../shared/datasets"))
     parser.add_argument("--name", default="segviewer-lite0-unet")
     parser.add_argument("--train-minutes", type=float, default=None,
@@ -70,7 +70,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--note", default="", help="how the run went, in words (kept in the card)")
     parser.add_argument("--markdown", action="store_true",
                         help="only print the existing card as the README's per-class table")
-    return parser.parse_args(argv)
+    parser.add_argument("--validation-only", action="store_true",
+                        help="re-measure only the existing card's validation figures (every split found "
+                             "under --data, e.g. one added since); the rest of the card is kept")
+    args = parser.parse_args(argv)
+    if args.run is None and not (args.markdown or args.validation_only):
+        parser.error("--run is required (except with --markdown or --validation-only)")
+    return args
 
 
 def card_markdown(card: dict) -> str:
@@ -114,6 +120,30 @@ def teacher_summary(info: dict) -> dict | None:
                       "mirror": run["settings"]["mirror"]} for run in runs]}
 
 
+def validation_figures(segmenter: Segmenter, data: Path) -> dict:
+    """Each validation split found under ``data``, scored as :mod:`training.evaluate` does,
+    with each class's truth pixels (a class with few has a noisy IoU)."""
+    validation = {}
+    for layout, folder in VALIDATION_FOLDERS:
+        samples = select_samples(data / folder, layout, "val")
+        if not samples:
+            continue
+        set_counts = np.zeros((256, NUM_TRAIN_CLASSES), np.int64)
+        scores, matrix, median_s = evaluate(segmenter, samples, layout, set_counts=set_counts)
+        names = class_names(layout)
+        document = scores_document(scores, names, len(samples))
+        # How much of each class the validation truth holds: a class with few pixels has a
+        # noisy IoU, and one with none has no figure at all (the legend says so).
+        document["truth_pixels"] = {name: int(count) for name, count in zip(names, matrix.sum(axis=1))}
+        document["median_ms_per_image"] = round(median_s * 1000, 1)
+        document["class_space"] = CLASS_SPACES[layout]
+        if layout == "camvid32":
+            document["set_labels"] = {row.pop("set"): row for row in set_recall(set_counts)}
+        validation[layout] = document
+        print(f"{layout}: mean IoU {scores.mean_iou:.3f}, pixel accuracy {scores.pixel_accuracy:.3f}")
+    return validation
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.markdown:
@@ -123,6 +153,13 @@ def main(argv: list[str] | None = None) -> int:
     from segviewer.model_stats import count_macs
 
     segmenter = Segmenter.load(args.model, backend="tf")  # the Keras model: parameters, MACs
+    if args.validation_only:
+        out = args.model.with_suffix(".json")
+        card = json.loads(out.read_text())
+        card["validation"] = validation_figures(segmenter, args.data)
+        out.write_text(json.dumps(card, indent=2) + "\n")
+        print(f"wrote {out} (validation figures only)")
+        return 0
     kitti_work = working_size(375, 1242, DEFAULT_PIXEL_BUDGET)
     with open(args.run / "log.csv", newline="") as file:
         epochs = list(csv.DictReader(file))
@@ -164,23 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "validation": {},
     }
-    for layout, folder in VALIDATION_FOLDERS:
-        samples = select_samples(args.data / folder, layout, "val")
-        if not samples:
-            continue
-        set_counts = np.zeros((256, NUM_TRAIN_CLASSES), np.int64)
-        scores, matrix, median_s = evaluate(segmenter, samples, layout, set_counts=set_counts)
-        names = class_names(layout)
-        document = scores_document(scores, names, len(samples))
-        # How much of each class the validation truth holds: a class with few pixels has a
-        # noisy IoU, and one with none has no figure at all (the legend says so).
-        document["truth_pixels"] = {name: int(count) for name, count in zip(names, matrix.sum(axis=1))}
-        document["median_ms_per_image"] = round(median_s * 1000, 1)
-        document["class_space"] = CLASS_SPACES[layout]
-        if layout == "camvid32":
-            document["set_labels"] = {row.pop("set"): row for row in set_recall(set_counts)}
-        card["validation"][layout] = document
-        print(f"{layout}: mean IoU {scores.mean_iou:.3f}, pixel accuracy {scores.pixel_accuracy:.3f}")
+    card["validation"] = validation_figures(segmenter, args.data)
     card["runtime"] = {
         "litert_twin": f"{args.model.with_suffix('.tflite').name} (float32, same graph; the viewer's "
                        "default on CPUs, `segviewer convert` makes it)",
