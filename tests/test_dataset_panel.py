@@ -229,3 +229,16 @@ def test_without_the_plotting_library_the_evaluation_still_reports(qtbot, make_w
     assert window.evaluation.panel is None and "Dataset panel's plots could not be loaded" in window.last_error
     assert "no_such_plots" in window.last_error
     assert "Evaluation done: 3 image(s), 3 with ground truth, mean IoU" in window.statusBar().currentMessage()
+
+
+def test_a_double_click_opens_the_row_once(qtbot, make_window, kitti_folder):  # noqa: F811
+    window = make_window()
+    qtbot.waitUntil(lambda: window.worker.has_model, timeout=WAIT_MS)
+    panel = _evaluate(qtbot, window, kitti_folder / "image_2")
+    opened = []
+    panel.sig_open_image.connect(opened.append)
+    first = panel.images.model().index(0, 0)
+    panel.images.clicked.emit(first)    # a double-click brings both
+    panel.images.activated.emit(first)
+    panel.images.activated.emit(panel.images.model().index(1, 0))  # Enter on another row
+    assert opened == [panel.images.path(0), panel.images.path(1)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,7 @@ class DatasetPanel(QWidget):
         self.layout_name: str | None = None
         self.names: list[str] = []
         self.chosen_cell: tuple[int, int] | None = None
+        self._last_opened: tuple[Path, float] | None = None
         self.summary = QLabel("Evaluate a folder of images with ground truth (Evaluate ▸ Evaluate Folder…).", self)
         self.summary.setWordWrap(True)
         self.heat_label = QLabel("Hover a cell for its pixel count; click it to sort the images by it.", self)
@@ -290,8 +292,14 @@ class DatasetPanel(QWidget):
 
     def open_row(self, row: int) -> None:
         """Open the image of table row ``row`` (as sorted now) with its error map."""
-        if 0 <= row < self.images.row_count():
-            self.sig_open_image.emit(self.images.path(row))
+        if not 0 <= row < self.images.row_count():
+            return
+        path, now = self.images.path(row), time.monotonic()
+        # A double-click is a click and an activation: one image, opened once.
+        if self._last_opened is not None and self._last_opened[0] == path and now - self._last_opened[1] < 1.0:
+            return
+        self._last_opened = (path, now)
+        self.sig_open_image.emit(path)
 
     # -- saved results ---------------------------------------------------------------------------
     def save_dialog(self) -> None:
