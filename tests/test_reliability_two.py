@@ -94,13 +94,20 @@ def test_stale_temporaries_of_dead_processes_are_removed(tmp_path):
     assert not stale.exists() and live.exists() and other.exists()
 
 
+def _sigint_as_in_a_terminal() -> None:
+    # A shell that starts the test run in the background sets SIGINT to "ignore", which
+    # children inherit (and Python then keeps); a terminal's Ctrl-C reaches a foreground
+    # `predict` with the default disposition.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupt_stops_cleanly_with_one_line(tmp_path, slow_images, tiny_model_path, sig, code):
     out = tmp_path / "out"
     process = subprocess.Popen([sys.executable, "-m", "segviewer", "predict", str(slow_images), "--out", str(out),
                                 "--model", str(tiny_model_path)], cwd=PROJECT_ROOT, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=_sigint_as_in_a_terminal)
     deadline = time.time() + 60
     while time.time() < deadline and not (out.is_dir() and any(out.glob("*_labelIds.png"))):
         time.sleep(0.05)
