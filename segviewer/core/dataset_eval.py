@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -211,18 +212,18 @@ def evaluate_images(paths: Iterable[Path], segment: list[Callable[[np.ndarray], 
     return result
 
 
-def evaluate_job(paths: list[Path], model_name: str, model_b: Path | None = None,
+def evaluate_job(paths: list[Path], model_name: str, model_b: Callable[[], tuple[Any, Path] | None] | None = None,
                  cached: dict[Path, np.ndarray] | None = None):
     """A model-worker batch job (``job(segmenter, progress, should_stop)``) that evaluates
-    ``paths`` with the loaded model, and with ``model_b`` too when given (loaded in the
-    job, with the same working scale); returns a :class:`DatasetScores`. ``cached``
-    holds masks model A already made (the viewer's cache): those images are not run again."""
+    ``paths`` with the loaded model, and with model B too when ``model_b()`` (asked when
+    the job starts, on the worker) gives its segmenter and file; returns a
+    :class:`DatasetScores`. ``cached`` holds masks model A already made (the viewer's
+    cache): those images are not run again."""
     from segviewer.core.image_io import load_image
-    from segviewer.core.inference import Segmenter
 
     known = dict(cached or {})
 
-    def job(segmenter, progress, should_stop) -> DatasetScores | SegviewerError:
+    def job(segmenter, progress, should_stop) -> DatasetScores:
         current: list[Path] = []  # the image being scored, for the cache lookup
 
         def model_a(image: np.ndarray) -> np.ndarray:
@@ -232,13 +233,11 @@ def evaluate_job(paths: list[Path], model_name: str, model_b: Path | None = None
             return segmenter.predict(image).train_ids
 
         runs, names = [model_a], [model_name]
-        if model_b is not None:
-            try:
-                other = Segmenter.load(model_b, segmenter.pixel_budget)
-            except SegviewerError as error:
-                return error  # the GUI reports it, naming the file
-            runs.append(lambda image: other.predict(image).train_ids)
-            names.append(Path(model_b).name)
+        other = model_b() if model_b is not None else None
+        if other is not None:
+            segmenter_b, path_b = other
+            runs.append(lambda image: segmenter_b.predict(image).train_ids)
+            names.append(path_b.name)
 
         def started(done: int, path: Path) -> None:
             current.append(path)

@@ -68,7 +68,7 @@ class DatasetController(QObject):
         cached = {path: result.prediction.train_ids for path in paths
                   if (result := self.window.cache.get(self.window._cache_key(path))) is not None
                   and result.prediction is not None and result.mask_frame is None}
-        self.worker.run_batch(evaluate_job(paths, self.window.model_path.name, self.model_b, cached))
+        self.worker.run_batch(evaluate_job(paths, self.window.model_path.name, self.worker.model_b, cached))
         return True
 
     @Slot()

@@ -160,6 +160,11 @@ class ModelWorker:
             self._pending_model_b = [path]
             self._condition.notify()
 
+    def model_b(self) -> tuple[Segmenter, Path] | None:
+        """Model B's segmenter and file once loaded (for jobs running on this worker)."""
+        segmenter, path = self._segmenter_b, self._model_b_path
+        return None if segmenter is None or path is None else (segmenter, path)
+
     def request(self, request_id: int, path: Path) -> None:
         """Segment ``path``; replaces any request not yet started."""
         with self._condition:
