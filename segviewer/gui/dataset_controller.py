@@ -10,10 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Slot
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QPushButton
+from PySide6.QtWidgets import QDockWidget, QFileDialog
 
 from segviewer.core.dataset_eval import DatasetScores, evaluate_job
 from segviewer.core.file_search import find_images
+from segviewer.gui.status_bar import add_cancel_button
 from segviewer.gui.worker import ModelWorker
 
 PANEL_MODULE = "segviewer.gui.dataset_panel"  # imports pyqtgraph: only when a panel is needed
@@ -31,11 +32,9 @@ class DatasetController(QObject):
         self._started = 0.0
         self._panel_import: threading.Thread | None = None
         self._import_problem = ""
-        self.cancel_button = QPushButton("Cancel Evaluation", window)
-        self.cancel_button.setToolTip("Stop after the current image; the images before it stay scored")
-        self.cancel_button.clicked.connect(self.cancel)
-        self.cancel_button.hide()
-        window.statusBar().addPermanentWidget(self.cancel_button)
+        self.cancel_button = add_cancel_button(window, "Cancel Evaluation",
+                                               "Stop after the current image; the images before it stay scored",
+                                               self.cancel)
         worker.signals.sig_batch_progress.connect(self._on_progress)
         worker.signals.sig_batch_done.connect(self._on_done)
         worker.signals.sig_model_b.connect(self._on_model_b)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
-from PySide6.QtWidgets import QMessageBox, QPushButton
+from PySide6.QtWidgets import QMessageBox
 
 from segviewer.core.batch import BatchOutcome, save_all_job, save_result_job, without_existing
 from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
@@ -16,6 +16,7 @@ from segviewer.core.mask_io import MaskFormat
 from segviewer.core.overlay import OverlayRenderer
 from segviewer.gui.save_dialog import SaveDialog
 from segviewer.gui.settings import ViewerSettings
+from segviewer.gui.status_bar import add_cancel_button
 from segviewer.gui.worker import ModelWorker
 
 MAX_LISTED_ERRORS = 20
@@ -47,11 +48,8 @@ class SaveController(QObject):
         super().__init__(window)
         self.window, self.worker, self.renderer, self.settings = window, worker, renderer, settings
         self.report_error = report_error
-        self.cancel_button = QPushButton("Cancel", window)
-        self.cancel_button.setToolTip("Stop Save All after the current image")
-        self.cancel_button.clicked.connect(self.cancel_all)
-        self.cancel_button.hide()
-        window.statusBar().addPermanentWidget(self.cancel_button)
+        self.cancel_button = add_cancel_button(window, "Cancel", "Stop Save All after the current image",
+                                               self.cancel_all)
         worker.signals.sig_batch_progress.connect(self._on_batch_progress)
         worker.signals.sig_batch_done.connect(self.on_batch_done)
         self.running_total = self.images_done = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QProgressBar, QPushButton, QStatusBar, QWidget
 
 from segviewer.gui.worker import InferenceResult, ModelInfo
 
@@ -50,3 +50,13 @@ class ViewerStatusBar(QStatusBar):
             return
         self.model_label.setText(f"{info.name} · {info.device}")
         self.model_label.setToolTip(f"{info.path}\nloaded in {info.load_seconds:.1f} s")
+
+
+def add_cancel_button(window: QMainWindow, text: str, tooltip: str, on_click) -> QPushButton:
+    """A Cancel button at the status bar's right, hidden until a background job shows it."""
+    button = QPushButton(text, window)
+    button.setToolTip(tooltip)
+    button.clicked.connect(on_click)
+    button.hide()
+    window.statusBar().addPermanentWidget(button)
+    return button
