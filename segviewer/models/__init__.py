@@ -1,0 +1,1 @@
+"""Network architectures built in Keras (each module imports TensorFlow)."""
