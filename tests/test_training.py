@@ -223,9 +223,9 @@ def test_cityscapes_layout_trains_and_evaluates(tmp_path):
     from training.evaluate import select_samples
 
     data = _synthetic_datasets(tmp_path / "data")
-    assert set(dataset_folders(data)) == {Layout.KITTI, Layout.CITYSCAPES, Layout.CAMVID}
+    assert {layout for layout, _ in dataset_folders(data)} == {Layout.KITTI, Layout.CITYSCAPES, Layout.CAMVID}
     cityscapes = data / "cityscapes"
-    assert dataset_folders(cityscapes) == {Layout.CITYSCAPES: cityscapes}  # a dataset root itself
+    assert dataset_folders(cityscapes) == [(Layout.CITYSCAPES, cityscapes)]  # a dataset root itself
     train, validation = split_samples(cityscapes, data / "camvid")
     assert {s.layout for s in train} == {"cityscapes", "camvid"} and len(validation) == 2
     val = select_samples(cityscapes, "cityscapes", "val")

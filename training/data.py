@@ -24,6 +24,7 @@ from segviewer.core.classes import NUM_TRAIN_CLASSES, VOID_TRAIN_ID
 from segviewer.core.datasets import (
     Layout,
     Sample,
+    bdd100k_samples,
     camvid_samples,
     cityscapes_coarse_samples,
     cityscapes_split,
@@ -42,19 +43,20 @@ IGNORE = VOID_TRAIN_ID
 NO_FOCUS = (-1, -1)
 
 
-def dataset_folders(root: Path) -> dict[Layout, Path]:
-    """The datasets in ``root``: ``root`` itself when it is one (KITTI, Cityscapes or CamVid
-    layout), else its sub-folders that are (e.g. ``kitti_semantics/``, ``camvid/``,
-    ``cityscapes/``)."""
+def dataset_folders(root: Path) -> list[tuple[Layout, Path]]:
+    """The datasets in ``root``, as (layout, folder): ``root`` itself when it is one (KITTI,
+    Cityscapes, CamVid or BDD100K layout), else its sub-folders that are (e.g.
+    ``kitti_semantics/``, ``camvid/``, ``cityscapes_samples/`` and ``idd_samples/``, both
+    in the Cityscapes layout)."""
     root = Path(root)
     own = detect_layout(root)
     if own is not None:
-        return {own: root}
-    found: dict[Layout, Path] = {}
+        return [(own, root)]
+    found: list[tuple[Layout, Path]] = []
     for child in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
         layout = detect_layout(child)
-        if layout is not None and layout not in found:
-            found[layout] = child
+        if layout is not None:
+            found.append((layout, child))
     return found
 
 
@@ -66,7 +68,7 @@ def split_samples(*roots: Path, coarse: bool = False) -> tuple[list[Sample], lis
     train: list[Sample] = []
     validation: list[Sample] = []
     for root in roots:
-        for layout, folder in dataset_folders(root).items():
+        for layout, folder in dataset_folders(root):
             if layout is Layout.KITTI:
                 for sample in kitti_samples(folder, "training"):
                     if sample.label is not None:
@@ -76,10 +78,27 @@ def split_samples(*roots: Path, coarse: bool = False) -> tuple[list[Sample], lis
                 validation += cityscapes_split(folder, "val")
                 if coarse:
                     train += cityscapes_coarse_samples(folder)
+            elif layout is Layout.BDD100K:
+                train += bdd100k_samples(folder, "train")
+                validation += bdd100k_samples(folder, "val")
             else:
                 train += camvid_samples(folder, "train")
                 validation += camvid_samples(folder, "val")
     return train, validation
+
+
+UNLABELLED = "unlabelled"
+
+
+def unlabelled_samples(*folders: Path) -> list[Sample]:
+    """Every image below ``folders`` as a sample without labels (all void): with a
+    teacher (``--distill``) they still teach, through its soft targets."""
+    from segviewer.core.file_search import find_images
+
+    samples = []
+    for folder in folders:
+        samples += [Sample(path, None, UNLABELLED) for path in find_images(Path(folder), recursive=True).files]
+    return samples
 
 
 @dataclass
@@ -101,6 +120,11 @@ def load_samples(samples: list[Sample], teacher: TeacherLabels | None = None,
     (:func:`training.pseudo_labels.apply_teacher`)."""
     loaded = []
     for sample in samples:
+        if sample.label is None:  # an unlabelled frame: the teacher's soft targets only
+            image = load_image(sample.image)
+            loaded.append(LoadedSample(image, np.full(image.shape[:2], IGNORE, np.uint8), sample.layout,
+                                       str(sample.image)))
+            continue
         codes = sample.read_training_codes()
         if sample.coarse:
             codes = soften(codes)
@@ -217,8 +241,9 @@ def _random_rotate(image, label, max_degrees: float):
 
 
 def augment(image, label, crop: tuple[int, int], pixel_budget: int = DEFAULT_PIXEL_BUDGET,
-            focus=None):
-    """Random scale around the working scale, rotation, crop, flip and colour jitter.
+            focus=None, max_upscale: float = 1.0):
+    """Random scale around the working scale (:func:`working_size` with ``pixel_budget``
+    and ``max_upscale``), rotation, crop, flip and colour jitter.
 
     ``focus`` (row, col in the original image; negative = none) centres the crop near
     that pixel (jittered by up to a quarter crop), so rare objects land in the crop.
@@ -226,7 +251,7 @@ def augment(image, label, crop: tuple[int, int], pixel_budget: int = DEFAULT_PIX
     if focus is None:
         focus = tf.constant(NO_FOCUS, tf.int32)
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
-    base_scale = tf.minimum(1.0, tf.sqrt(pixel_budget / (shape[0] * shape[1])))
+    base_scale = tf.minimum(max_upscale, tf.sqrt(pixel_budget / (shape[0] * shape[1])))
     scale = base_scale * tf.exp(tf.random.uniform([], math.log(0.7), math.log(1.5)))
     size = tf.cast(tf.round(shape * scale), tf.int32)
     image = tf.image.resize(tf.cast(image, tf.float32), size, "bilinear", antialias=True)
@@ -277,7 +302,8 @@ def repeat_key(sample: LoadedSample) -> str:
 def training_dataset(samples: list[LoadedSample], repeats: dict[str, int], batch_size: int,
                      crop: tuple[int, int], seed: int = 0, image_factors: np.ndarray | None = None,
                      focus_probability: float = 0.0, bank: InstanceBank | None = None,
-                     paste_probability: float = 0.0) -> tf.data.Dataset:
+                     paste_probability: float = 0.0, pixel_budget: int = DEFAULT_PIXEL_BUDGET,
+                     max_upscale: float = 1.0) -> tf.data.Dataset:
     """Infinite shuffled batches of augmented crops; one "epoch" = :func:`sampling_order`.
 
     With ``focus_probability`` p, a crop from an image that holds a rare class is centred
@@ -305,7 +331,7 @@ def training_dataset(samples: list[LoadedSample], repeats: dict[str, int], batch
         generate, output_signature=(tf.TensorSpec([None, None, 3], tf.uint8),
                                     tf.TensorSpec([None, None], tf.uint8),
                                     tf.TensorSpec([2], tf.int32)))
-    return (dataset.map(lambda image, label, focus: augment(image, label, crop, focus=focus),
+    return (dataset.map(lambda image, label, focus: augment(image, label, crop, pixel_budget, focus, max_upscale),
                         num_parallel_calls=tf.data.AUTOTUNE)
             .batch(batch_size, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE))
@@ -346,16 +372,16 @@ def steps_per_epoch(samples: list[LoadedSample], repeats: dict[str, int], batch_
     return max(1, len(sampling_order(samples, repeats, image_factors)) // batch_size)
 
 
-def _to_working_scale(sample: LoadedSample, pixel_budget: int) -> tuple[np.ndarray, np.ndarray]:
+def _to_working_scale(sample: LoadedSample, pixel_budget: int, max_upscale: float) -> tuple[np.ndarray, np.ndarray]:
     """Validation input at the size the viewer feeds the network."""
-    size = working_size(*sample.label.shape, pixel_budget)
+    size = working_size(*sample.label.shape, pixel_budget, max_upscale)
     image = tf.image.resize(sample.image, size, "bilinear", antialias=True)
     label = tf.image.resize(sample.label[..., None], size, "nearest")[..., 0]
     return np.round(image.numpy()).astype(np.uint8), label.numpy().astype(np.uint8)
 
 
 def validation_dataset(samples: list[LoadedSample], pixel_budget: int = DEFAULT_PIXEL_BUDGET,
-                       replicas: int = 1) -> tf.data.Dataset:
+                       replicas: int = 1, max_upscale: float = 1.0) -> tf.data.Dataset:
     """Pre-scaled, cached validation batches.
 
     One replica: batches of one image (sizes differ, no padding). With several replicas
@@ -363,7 +389,7 @@ def validation_dataset(samples: list[LoadedSample], pixel_budget: int = DEFAULT_
     batched ``replicas`` at a time, and the list is topped up by repeating its first
     images to fill the last batch.
     """
-    pairs = [_to_working_scale(s, pixel_budget) for s in samples]
+    pairs = [_to_working_scale(s, pixel_budget, max_upscale) for s in samples]
     if replicas > 1:
         height = max(image.shape[0] for image, _ in pairs)
         width = max(image.shape[1] for image, _ in pairs)

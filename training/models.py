@@ -94,3 +94,33 @@ def build_pretrained_lite0_unet(pretrained: bool = True) -> keras.Model:
         if isinstance(layer, layers.BatchNormalization) and layer.name.startswith(("stem_", "block")):
             layer.trainable = False
     return model
+
+
+# Where the EfficientViT teacher's weights lie beside the project (never copied into it).
+TEACHER_WEIGHTS = Path("../shared/teachers/efficientvit_seg_b0_cityscapes.npz")
+
+
+def build_efficientvit(arch: str, weights: Path | None) -> keras.Model:
+    """``evit_seg`` (the authors' Cityscapes network) or ``evit_unet`` (our decoder on
+    its backbone), with every tensor the weight file has for it (the backbone, and for
+    ``evit_seg`` the head too); ``weights=None`` leaves them random."""
+    from segviewer.models.efficientvit import (
+        build_efficientvit_seg,
+        build_efficientvit_unet,
+        load_efficientvit_weights,
+    )
+
+    model = build_efficientvit_seg() if arch == "evit_seg" else build_efficientvit_unet()
+    if weights is not None:
+        load_efficientvit_weights(model, weights)
+    return model
+
+
+def build_teacher(weights: Path) -> keras.Model:
+    """The frozen EfficientViT-Seg-B0 teacher."""
+    from segviewer.models.efficientvit import build_efficientvit_seg, load_efficientvit_weights
+
+    teacher = build_efficientvit_seg(name="teacher")
+    load_efficientvit_weights(teacher, weights)
+    teacher.trainable = False
+    return teacher

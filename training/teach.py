@@ -205,7 +205,7 @@ def collect_jobs(roots: list[Path]) -> list[Job]:
     jobs: list[Job] = []
     for root in roots:
         folders = dataset_folders(root)
-        for folder in (folders.values() if folders else [root]):
+        for _layout, folder in (folders or [(None, root)]):
             jobs += training_images(folder)
     return jobs
 

@@ -20,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from segviewer.core.inference import DEFAULT_PIXEL_BUDGET
 from segviewer.core.label_sets import NUM_LABEL_CODES
 from segviewer.help_text import plain
 
 DEFAULT_CROP = (192, 384)
+ARCHES = ("lite0", "seed", "evit_unet", "evit_seg")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,7 +34,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, nargs="+", default=[Path("../shared/datasets")],
                         help="dataset folders (KITTI, Cityscapes or CamVid layout), or folders holding "
                              "them (e.g. kitti_semantics/ camvid/ cityscapes/); several may be given")
-    parser.add_argument("--arch", choices=("lite0", "seed"), default="lite0")
+    parser.add_argument("--arch", choices=ARCHES, default="lite0",
+                        help="lite0: U-Net on EfficientNet-Lite0 (ImageNet); seed: the article's U-Net; "
+                             "evit_unet: our decoder on the EfficientViT-B0 backbone; evit_seg: the "
+                             "EfficientViT-Seg-B0 network (both start from --encoder-weights)")
+    parser.add_argument("--encoder-weights", type=Path, default=None,
+                        help="evit_*: the EfficientViT .npz to start from (default: the shared "
+                             "Cityscapes teacher's, ../shared/teachers/efficientvit_seg_b0_cityscapes.npz)")
+    parser.add_argument("--distill", type=Path, default=None, metavar="NPZ",
+                        help="distil from this frozen EfficientViT-Seg-B0 teacher: KL divergence to its "
+                             "softmax on every pixel of each augmented crop, beside the human labels' loss")
+    parser.add_argument("--distill-weight", type=float, default=1.0, help="weight of the KL term")
+    parser.add_argument("--temperature", type=float, default=1.0, help="distillation temperature")
+    parser.add_argument("--pixel-budget", type=int, default=None,
+                        help="pixels the network sees per image, in training and validation (the working "
+                             f"scale; default {DEFAULT_PIXEL_BUDGET} = 640x192)")
+    parser.add_argument("--max-upscale", type=float, default=1.0,
+                        help="how far a small image may be enlarged to reach the pixel budget (default 1: never)")
+    parser.add_argument("--unlabelled", type=Path, nargs="+", default=[],
+                        help="folders of unlabelled frames (searched recursively): with --distill they "
+                             "learn from the teacher alone")
+    parser.add_argument("--freeze-pretrained-norms", action=argparse.BooleanOptionalAction, default=True,
+                        help="keep the pretrained encoder's batch norms in inference mode (CPU batches are "
+                             "too small to re-estimate them)")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--steps-per-epoch", type=int, default=0, help="0 = one pass over the data")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -89,7 +113,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def parse_repeats(items: list[str], kitti_repeats: int) -> dict[str, int]:
     """``["cityscapes=2", ...]`` -> repeats per layout (KITTI defaults to ``kitti_repeats``)."""
-    repeats = {"kitti": kitti_repeats, "cityscapes": 1, "camvid": 1, "cityscapes_coarse": 2}
+    repeats = {"kitti": kitti_repeats, "cityscapes": 1, "camvid": 1, "bdd100k": 1, "unlabelled": 1,
+               "cityscapes_coarse": 2}
     for item in items:
         layout, _, count = item.partition("=")
         if layout not in repeats or not count.isdigit() or int(count) < 1:
@@ -157,10 +182,25 @@ def make_strategy(name: str):
     return tf.distribute.get_strategy()
 
 
-def build_model(arch: str, pretrained: bool):
-    from training.models import build_pretrained_lite0_unet, build_seed_unet
+def build_model(arch: str, pretrained: bool, encoder_weights: Path | None = None):
+    from training.models import TEACHER_WEIGHTS, build_efficientvit, build_pretrained_lite0_unet, build_seed_unet
 
+    if arch.startswith("evit"):
+        return build_efficientvit(arch, (encoder_weights or TEACHER_WEIGHTS) if pretrained else None)
     return build_seed_unet() if arch == "seed" else build_pretrained_lite0_unet(pretrained=pretrained)
+
+
+def freeze_pretrained_norms(model) -> int:
+    """Put the batch norms of the pretrained part (EfficientViT layers named after the
+    authors' modules) in inference mode; returns how many."""
+    import keras
+
+    frozen = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization) and layer.name.startswith(("backbone.", "head.")):
+            layer.trainable = False
+            frozen += 1
+    return frozen
 
 
 class _LearningRate:
@@ -223,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = run_dir / f"worker-{task_index}"
     run_dir.mkdir(parents=True, exist_ok=True)
     train_samples, val_samples = data.split_samples(*args.data, coarse=args.coarse)
+    if args.unlabelled:
+        train_samples += data.unlabelled_samples(*args.unlabelled)
     if args.max_train_images:
         train_samples = train_samples[: args.max_train_images]
     if args.max_val_images:
@@ -257,11 +299,14 @@ def main(argv: list[str] | None = None) -> int:
     bank = data.instance_bank(train_loaded) if args.paste_probability > 0 else None
     if bank is not None:
         print(f"copy-paste: {len(bank)} rare instances, by code {bank.counts()}", flush=True)
+    pixel_budget = args.pixel_budget or DEFAULT_PIXEL_BUDGET
     train_ds = data.training_dataset(train_loaded, repeats, global_batch, crop, seed=args.seed,
                                      image_factors=image_factors,
                                      focus_probability=args.focus_probability if image_factors is not None else 0.0,
-                                     bank=bank, paste_probability=args.paste_probability)
-    val_ds = data.validation_dataset(val_loaded, replicas=strategy.num_replicas_in_sync)
+                                     bank=bank, paste_probability=args.paste_probability,
+                                     pixel_budget=pixel_budget, max_upscale=args.max_upscale)
+    val_ds = data.validation_dataset(val_loaded, pixel_budget, replicas=strategy.num_replicas_in_sync,
+                                     max_upscale=args.max_upscale)
     steps = args.steps_per_epoch or data.steps_per_epoch(train_loaded, repeats, global_batch, image_factors)
     # The input pipeline alone: on a GPU it must outrun the network or the GPU starves.
     pipeline_rate = data.pipeline_images_per_second(train_ds, batches=args.pipeline_probe_batches)
@@ -273,28 +318,49 @@ def main(argv: list[str] | None = None) -> int:
     csv_path = run_dir / "log.csv"
     initial_epoch = 0
     with strategy.scope():
-        if args.resume and last_path.exists():
+        if args.resume and last_path.exists() and args.distill is None:
             model = keras.saving.load_model(last_path)
             initial_epoch = _completed_epochs(csv_path)
             print(f"resuming from {last_path} after epoch {initial_epoch}", flush=True)
         else:
-            if args.init_from:
+            if args.resume and last_path.exists():
+                # A distilled run saves the student alone; its optimizer state starts anew.
+                model = keras.saving.load_model(last_path, compile=False)
+                initial_epoch = _completed_epochs(csv_path)
+                print(f"resuming the student from {last_path} after epoch {initial_epoch}", flush=True)
+            elif args.init_from:
                 # A shipped (folded) model trains as it is: its convolutions carry the
                 # batch norms, which the CPU-sized batches could not re-estimate anyway.
                 model = keras.saving.load_model(args.init_from, compile=False)
                 print(f"starting from {args.init_from}", flush=True)
             else:
-                model = build_model(args.arch, pretrained=not args.no_pretrained)
+                model = build_model(args.arch, pretrained=not args.no_pretrained, encoder_weights=args.encoder_weights)
+            if args.freeze_pretrained_norms:
+                print(f"{freeze_pretrained_norms(model)} pretrained batch norms frozen", flush=True)
+            if args.distill is not None:
+                from training.distill import Distiller
+                from training.models import build_teacher
+
+                model = Distiller(model, build_teacher(args.distill), args.distill_weight, args.temperature)
+                print(f"distilling from {args.distill} (weight {args.distill_weight}, T {args.temperature})",
+                      flush=True)
             model.compile(optimizer=keras.optimizers.Adam(args.lr),
                           loss=SetCrossEntropy(weights.tolist()),
                           metrics=[MaskedMeanIoU()])
-    print(f"{model.name}: {model.count_params():,} parameters, {steps} steps/epoch, "
+    print(f"{model.name}: {getattr(model, 'student', model).count_params():,} parameters, {steps} steps/epoch, "
           f"batch {global_batch}, crop {crop[0]}x{crop[1]}", flush=True)
 
+    if args.distill is not None:
+        from training.distill import StudentCheckpoint
+
+        checkpoints = [StudentCheckpoint(best_path, monitor="val_mean_iou"), StudentCheckpoint(last_path)]
+    else:
+        checkpoints = [keras.callbacks.ModelCheckpoint(best_path, monitor="val_mean_iou", mode="max",
+                                                       save_best_only=True),
+                       keras.callbacks.ModelCheckpoint(last_path)]
     callbacks = [
         PerClassIoU(),  # before the CSV logger and TensorBoard: it adds their columns
-        keras.callbacks.ModelCheckpoint(best_path, monitor="val_mean_iou", mode="max", save_best_only=True),
-        keras.callbacks.ModelCheckpoint(last_path),
+        *checkpoints,
         keras.callbacks.LearningRateScheduler(_LearningRate(args.lr, args.epochs)),
         keras.callbacks.EarlyStopping(monitor="val_mean_iou", mode="max", patience=args.patience),
         keras.callbacks.CSVLogger(str(csv_path), append=args.resume),
@@ -321,9 +387,13 @@ def main(argv: list[str] | None = None) -> int:
             "repeat_threshold": args.repeat_threshold, "focus_probability": args.focus_probability,
             "paste_probability": args.paste_probability,
             "coarse": args.coarse, "soft_weight": args.soft_weight,
+            "pixel_budget": pixel_budget, "max_upscale": args.max_upscale,
+            "encoder_weights": str(args.encoder_weights) if args.encoder_weights else None,
+            "distill": str(args.distill) if args.distill else None, "distill_weight": args.distill_weight,
+            "temperature": args.temperature, "unlabelled": [str(p) for p in args.unlabelled],
             "teacher_uses": sorted(teacher_uses), "teacher_labels": teacher.manifests if teacher else [],
             "loss": "set-valued cross-entropy, code weights 1/ln(1.05+freq)",
-            "chief": is_chief, "weights_sha256": weights_digest(model)}
+            "chief": is_chief, "weights_sha256": weights_digest(getattr(model, "student", model))}
     (run_dir / "train_info.json").write_text(json.dumps(info, indent=2))
     print(f"trained {info['epochs_run']} epochs in {seconds / 60:.1f} min; best model: {best_path}")
     if args.export and is_chief:

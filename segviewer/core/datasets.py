@@ -1,4 +1,5 @@
-"""Dataset layouts the project reads: KITTI semantics and CamVid (SegNet layout).
+"""Dataset layouts the project reads: KITTI semantics, Cityscapes (and IDD, in its layout),
+CamVid (SegNet layout) and BDD100K.
 
 KITTI (same as the official ``data_semantics.zip``)::
 
@@ -70,12 +71,18 @@ TRAIN_TO_CAMVID[:19] = [
     10, 10,  # motorcycle, bicycle -> Bicyclist
 ]
 
+# BDD100K masks hold train IDs already; anything else is void.
+BDD_TO_TRAIN = np.full(256, VOID_TRAIN_ID, np.uint8)
+BDD_TO_TRAIN[:19] = np.arange(19)
+
+
 class Layout(str, enum.Enum):
     """How a dataset stores its ground truth (a ``str`` enum: compares equal to its value)."""
 
     KITTI = "kitti"            # KITTI semantics: training/image_2 + training/semantic (label IDs)
     CITYSCAPES = "cityscapes"  # leftImg8bit/<split>/<city>/ + gtFine/<split>/<city>/ (label IDs)
     CAMVID = "camvid"          # CamVid's 11 class values (SegNet layout)
+    BDD100K = "bdd100k"        # images/10k/<split>/*.jpg + labels/sem_seg/masks/<split>/*.png (train IDs)
 
 
 LAYOUTS = tuple(layout.value for layout in Layout)
@@ -144,14 +151,25 @@ def kitti_samples(root: Path, split: str = "training") -> list[Sample]:
     return samples
 
 
+CITYSCAPES_IMAGE_SUFFIXES = ("_leftImg8bit.png", "_leftImg8bit.jpg")  # IDD ships JPEGs in this layout
+
+
+def _cityscapes_stem(image: Path) -> str | None:
+    for suffix in CITYSCAPES_IMAGE_SUFFIXES:
+        if image.name.endswith(suffix):
+            return image.name.removesuffix(suffix)
+    return None
+
+
 def cityscapes_samples(root: Path, split: str) -> list[Sample]:
-    """``leftImg8bit/<split>/<city>/<stem>_leftImg8bit.png`` with
+    """``leftImg8bit/<split>/<city>/<stem>_leftImg8bit.png`` (or ``.jpg``, as IDD) with
     ``gtFine/<split>/<city>/<stem>_gtFine_labelIds.png`` (label None where it is missing,
-    as for the test split)."""
-    images = sorted((Path(root) / "leftImg8bit" / split).glob("*/*_leftImg8bit.png"))
+    as for the test split). IDD's label 0 ("not labelled") is void, as in Cityscapes."""
+    images = sorted(p for p in (Path(root) / "leftImg8bit" / split).glob("*/*_leftImg8bit.*")
+                    if _cityscapes_stem(p) is not None)
     samples = []
     for image in images:
-        stem = image.name.removesuffix("_leftImg8bit.png")
+        stem = _cityscapes_stem(image)
         label = Path(root) / "gtFine" / split / image.parent.name / f"{stem}_gtFine_labelIds.png"
         samples.append(Sample(image, label if label.is_file() else None, Layout.CITYSCAPES.value))
     return samples
@@ -190,6 +208,8 @@ def cityscapes_coarse_samples(root: Path) -> list[Sample]:
 def detect_layout(folder: Path) -> Layout | None:
     """The layout of a dataset folder (its own root), or None."""
     folder = Path(folder)
+    if (folder / "images" / "10k").is_dir() and (folder / "labels" / "sem_seg" / "masks").is_dir():
+        return Layout.BDD100K
     if (folder / "leftImg8bit").is_dir() and (folder / "gtFine").is_dir():
         return Layout.CITYSCAPES
     if (folder / "training" / "image_2").is_dir():
@@ -209,6 +229,28 @@ def camvid_samples(root: Path, split: str) -> list[Sample]:
     return [Sample(i, Path(root) / f"{split}annot" / i.name, "camvid") for i in images]
 
 
+# BDD100K's 10K set has its own val split; the 16 shared frames are all "train", so every
+# fourth of them (sorted by name) validates.
+BDD_VALIDATION_EVERY = 4
+
+
+def bdd100k_samples(root: Path, split: str) -> list[Sample]:
+    """``images/10k/<split>/<id>.jpg`` with ``labels/sem_seg/masks/<split>/<id>.png``
+    (train IDs). Without a ``val`` folder, every :data:`BDD_VALIDATION_EVERY`-th ``train``
+    frame is the ``val`` split and the others ``train``."""
+    def pairs(folder: str) -> list[Sample]:
+        images = sorted((Path(root) / "images" / "10k" / folder).glob("*.jpg"))
+        masks = Path(root) / "labels" / "sem_seg" / "masks" / folder
+        return [Sample(i, masks / f"{i.stem}.png", Layout.BDD100K.value) for i in images
+                if (masks / f"{i.stem}.png").is_file()]
+
+    if (Path(root) / "images" / "10k" / "val").is_dir():
+        return pairs(split)
+    everything = pairs("train")
+    held_out = everything[BDD_VALIDATION_EVERY - 1::BDD_VALIDATION_EVERY]
+    return held_out if split == "val" else [s for s in everything if s not in held_out]
+
+
 def find_ground_truth(image: Path) -> tuple[Path, str] | None:
     """Ground truth stored beside an image in a known layout, with its layout name.
 
@@ -219,8 +261,8 @@ def find_ground_truth(image: Path) -> tuple[Path, str] | None:
     kitti = image.parent.parent / "semantic" / image.name
     if image.parent.name == "image_2" and kitti.is_file():
         return kitti, "kitti"
-    if image.name.endswith("_leftImg8bit.png"):
-        stem = image.name.removesuffix("_leftImg8bit.png")
+    stem = _cityscapes_stem(image)
+    if stem is not None:
         parts = list(image.parts)
         if "leftImg8bit" in parts:
             index = len(parts) - 1 - parts[::-1].index("leftImg8bit")
@@ -231,6 +273,10 @@ def find_ground_truth(image: Path) -> tuple[Path, str] | None:
     camvid = image.parent.parent / f"{image.parent.name}annot" / image.name
     if camvid.is_file():
         return camvid, "camvid"
+    if image.parent.parent.name == "10k" and image.parent.parent.parent.name == "images":
+        bdd = image.parents[3] / "labels" / "sem_seg" / "masks" / image.parent.name / f"{image.stem}.png"
+        if bdd.is_file():
+            return bdd, Layout.BDD100K.value
     return None
 
 
@@ -239,13 +285,21 @@ def read_ground_truth(path: Path, layout: str) -> np.ndarray:
     both store Cityscapes label IDs)."""
     if layout == "camvid":
         return CAMVID_TO_TRAIN[read_single_channel(Path(path))]
+    if layout == Layout.BDD100K.value:
+        return BDD_TO_TRAIN[read_single_channel(Path(path))]
     return read_label_ids(path)
 
 
 def guess_layout(truth_path: Path) -> Layout:
     """The layout of a ground-truth file picked by hand: CamVid when it sits in a
-    ``<split>annot`` folder, else Cityscapes/KITTI label IDs."""
-    return Layout.CAMVID if Path(truth_path).parent.name.endswith("annot") else Layout.KITTI
+    ``<split>annot`` folder, BDD100K (train IDs) under ``sem_seg/masks``, else
+    Cityscapes/KITTI label IDs."""
+    path = Path(truth_path)
+    if path.parent.name.endswith("annot"):
+        return Layout.CAMVID
+    if path.parent.parent.name == "masks" and path.parent.parent.parent.name == "sem_seg":
+        return Layout.BDD100K
+    return Layout.KITTI
 
 
 def find_truth_for(image_path: Path, shape: tuple[int, int]) -> tuple[np.ndarray | None, Path | None, str, str]:

@@ -46,16 +46,19 @@ STRIDE = 32
 MAX_SCORE_UPSAMPLE = 2
 
 
-def working_size(height: int, width: int, pixel_budget: int = DEFAULT_PIXEL_BUDGET) -> tuple[int, int]:
-    """Size the network sees: about ``pixel_budget`` pixels (an image never grows by more
-    than the rounding), each side rounded to a multiple of :data:`STRIDE`.
+def working_size(height: int, width: int, pixel_budget: int = DEFAULT_PIXEL_BUDGET,
+                 max_upscale: float = 1.0) -> tuple[int, int]:
+    """Size the network sees: about ``pixel_budget`` pixels, each side rounded to a
+    multiple of :data:`STRIDE`. An image grows by at most ``max_upscale`` (1: never, but
+    for the rounding); a model trained to see small frames enlarged (CamVid's 480x360 as
+    Cityscapes-sized objects) says so in its card.
 
     Rounding instead of padding wastes no computation on padding (193 rows would pad to
     224, 16 % more work); the aspect ratio moves by under half a stride per side, e.g.
     KITTI 375 x 1242 -> 192 x 640, CamVid 360 x 480 -> 288 x 416, Cityscapes 1024 x 2048 (and half
     that) -> 256 x 480.
     """
-    scale = min(1.0, math.sqrt(pixel_budget / max(height * width, 1)))
+    scale = min(max_upscale, math.sqrt(pixel_budget / max(height * width, 1)))
     return (max(STRIDE, round(height * scale / STRIDE) * STRIDE),
             max(STRIDE, round(width * scale / STRIDE) * STRIDE))
 
