@@ -56,12 +56,11 @@ class StallClock:
 def loaded_window(model: Path | str, backend: str = "auto", pixel_budget: int | None = None):
     """The real viewer set-up (TensorFlow first used in the model worker, as in the app),
     shown, with its model loaded: (application, window)."""
-    from segviewer.core.inference import DEFAULT_PIXEL_BUDGET
     from segviewer.gui.app import make_application
     from segviewer.gui.main_window import MainWindow
 
     app = make_application()
-    window = MainWindow(Path(model), pixel_budget or DEFAULT_PIXEL_BUDGET, interactive=False, backend=backend)
+    window = MainWindow(Path(model), pixel_budget, interactive=False, backend=backend)
     window.show()
     window.start()
     _wait(window.worker.signals.sig_model_loaded)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from segviewer import __version__
 from segviewer.core.backends import BACKEND_HELP
-from segviewer.core.inference import DEFAULT_PIXEL_BUDGET
 from segviewer.core.tf_logging import set_verbose
 
 SUBCOMMANDS = ("predict", "evaluate", "bench", "convert")
@@ -31,8 +30,9 @@ def viewer_parser() -> argparse.ArgumentParser:
     parser.add_argument("path", nargs="?", type=Path,
                         help="an image, a video or a folder of images to open (none: the samples on first run)")
     parser.add_argument("--model", type=Path, default=None, help="a .keras model (default: the shipped one)")
-    parser.add_argument("--pixel-budget", type=int, default=DEFAULT_PIXEL_BUDGET,
-                        help="pixels the network sees per image (working scale; default %(default)s)")
+    parser.add_argument("--pixel-budget", type=int, default=None,
+                        help="pixels the network sees per image (working scale; default: the one its model card names, "
+                             "else 640x192)")
     parser.add_argument("--backend", choices=("auto", "litert", "tf"), default="auto", help=BACKEND_HELP)
     parser.add_argument("--screenshot", type=Path, default=None, metavar="PNG",
                         help="open PATH, wait for the overlay, save a PNG of the window and exit")

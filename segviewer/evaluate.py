@@ -119,7 +119,6 @@ def output_problem(path: Path | None) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.model:
-        from segviewer.core.inference import DEFAULT_PIXEL_BUDGET
         from segviewer.evaluate_models import run
 
         if args.images is None or args.pred is not None:
@@ -128,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in filter(None, (output_problem(args.json), output_problem(args.csv))):
             print(f"error: {problem}", file=sys.stderr)
             return 2
-        return run(args.model, args.images, args.gt, args.json, args.csv, args.pixel_budget or DEFAULT_PIXEL_BUDGET,
+        return run(args.model, args.images, args.gt, args.json, args.csv, args.pixel_budget,
                    args.backend)
     if args.pred is None or args.gt is None:
         print("error: give --pred DIR --gt DIR, or --model M --images DIR", file=sys.stderr)

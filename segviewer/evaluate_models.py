@@ -39,7 +39,7 @@ def truth_in_folder(gt: Path):
 
 
 def run(models: list[Path], images: Path, gt: Path | None, json_path: Path | None, csv_path: Path | None,
-        pixel_budget: int, backend: str) -> int:
+        pixel_budget: int | None, backend: str) -> int:
     from segviewer.core.inference import Segmenter
 
     if len(models) > 2:

@@ -41,7 +41,7 @@ from segviewer.core.errors import SegviewerError
 from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
 from segviewer.core.file_search import expand_pattern, find_images
 from segviewer.core.image_io import load_image
-from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, Segmenter
+from segviewer.core.inference import Segmenter
 from segviewer.core.mask_io import MaskFormat
 from segviewer.core.overlay import compose_overlay
 from segviewer.core.prefetch import prefetched
@@ -77,8 +77,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     existing = parser.add_mutually_exclusive_group()
     existing.add_argument("--skip-existing", action="store_true", help="skip images whose outputs all exist")
     existing.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    parser.add_argument("--pixel-budget", type=int, default=DEFAULT_PIXEL_BUDGET,
-                        help="pixels the network sees per image (default %(default)s)")
+    parser.add_argument("--pixel-budget", type=int, default=None,
+                        help="pixels the network sees per image (default: the one its model card names, else 640x192)")
     parser.add_argument("--backend", choices=("auto", "litert", "tf"), default="auto", help=BACKEND_HELP)
     parser.add_argument("--tta", action="store_true",
                         help="test-time augmentation: average the scores of the image and its mirror "

@@ -3,7 +3,8 @@
     python -m training.evaluate --data ../shared/datasets/kitti_semantics --layout kitti
     python -m training.evaluate --data ../shared/datasets/camvid --layout camvid --json camvid.json
 
-KITTI is scored over the 19 Cityscapes train classes; CamVid in its own 11-class space
+KITTI, Cityscapes and BDD100K (``--layout bdd100k``, its val split: every fourth of the
+shared frames) are scored over the 19 Cityscapes train classes; CamVid in its own 11-class space
 (predictions mapped down with ``TRAIN_TO_CAMVID``). Mean IoU averages the classes with
 tp + fp + fn > 0 (the Cityscapes rule). ``--split`` picks the images (default: validation).
 
@@ -31,6 +32,7 @@ from segviewer.core.datasets import (
     CAMVID_CLASSES,
     TRAIN_TO_CAMVID,
     Sample,
+    bdd100k_samples,
     camvid_samples,
     cityscapes_split,
     is_kitti_validation,
@@ -38,7 +40,7 @@ from segviewer.core.datasets import (
     read_single_channel,
 )
 from segviewer.core.image_io import load_image
-from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, Segmenter
+from segviewer.core.inference import Segmenter
 from segviewer.core.label_sets import LABEL_SETS
 from segviewer.core.metrics import (
     Scores,
@@ -56,12 +58,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True,
                         help="the kitti_semantics/ or camvid/ folder")
-    parser.add_argument("--layout", choices=("kitti", "cityscapes", "camvid", "camvid32"), required=True)
+    parser.add_argument("--layout", choices=("kitti", "cityscapes", "camvid", "camvid32", "bdd100k"), required=True)
     parser.add_argument("--split", choices=("val", "train", "all"), default="val",
                         help="KITTI val = 000040-000047; CamVid val = val/ (default %(default)s)")
     parser.add_argument("--model", type=Path, default=None, help="default: the shipped model")
-    parser.add_argument("--pixel-budget", type=int, default=DEFAULT_PIXEL_BUDGET,
-                        help="pixels the network sees per image (working scale; default %(default)s)")
+    parser.add_argument("--pixel-budget", type=int, default=None,
+                        help="pixels the network sees per image (working scale; default: the one its model card names, "
+                             "else 640x192)")
     parser.add_argument("--backend", choices=("auto", "litert", "tf"), default="tf",
                         help="tf (default) or litert (the model's .tflite twin)")
     parser.add_argument("--tta", action="store_true",
@@ -75,6 +78,9 @@ def select_samples(data: Path, layout: str, split: str) -> list[Sample]:
     if layout == "cityscapes":
         splits = {"val": ["val"], "train": ["train"], "all": ["train", "val"]}[split]
         return [s for name in splits for s in cityscapes_split(data, name)]
+    if layout == "bdd100k":
+        splits = {"val": ["val"], "train": ["train"], "all": ["train", "val"]}[split]
+        return [s for name in splits for s in bdd100k_samples(data, name)]
     if layout in ("camvid", "camvid32"):
         splits = {"val": ["val"], "train": ["train"], "all": ["train", "val"]}[split]
         samples = [s for name in splits for s in camvid_samples(data, name)]

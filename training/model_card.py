@@ -51,9 +51,10 @@ CLASS_SPACES = {
     "camvid32": "19 Cityscapes train classes, exactly labelled pixels of the CamVid val frames with "
                 "32-class labels; merged labels under Set labels (share predicted in the set)",
     "cityscapes": "19 Cityscapes train classes, human gtFine labels of aachen key frames 6 and 7 (half size)",
+    "bdd100k": "19 Cityscapes train classes, human labels of 4 of the 16 shared BDD100K frames (every fourth by name)",
 }
 VALIDATION_FOLDERS = (("kitti", "kitti_semantics"), ("camvid", "camvid"), ("camvid32", "camvid"),
-                      ("cityscapes", "cityscapes_samples"))
+                      ("cityscapes", "cityscapes_samples"), ("bdd100k", "bdd100k_samples"))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -126,13 +126,15 @@ class Segmenter:
     """A loaded model plus the pre- and post-processing the whole project shares; the
     network runs on either backend (:mod:`segviewer.core.backends`)."""
 
-    def __init__(self, network: Network, name: str = "model", pixel_budget: int = DEFAULT_PIXEL_BUDGET,
+    def __init__(self, network: Network, name: str = "model", pixel_budget: int | None = None,
                  card: dict[str, Any] | None = None, tta: bool = False) -> None:
         self.network = network
         self.model = getattr(network, "model", None)  # the Keras model (TensorFlow backend only)
         self.name = name
-        self.pixel_budget = int(pixel_budget)
         self.card = card or {}
+        card_budget, self.max_upscale = card_working_scale(self.card)
+        # An explicit budget (--pixel-budget) wins; else the scale the model was trained at.
+        self.pixel_budget = int(pixel_budget or card_budget)
         self.tta = bool(tta)
         # A model built for one input size (Keras refuses any other; Reshape layers
         # depend on it) sees every image resized to that size, whatever the pixel budget.
@@ -151,7 +153,7 @@ class Segmenter:
         return upsampled_argmax(logits, out_size), confidence_bytes(confidence, out_size)
 
     @classmethod
-    def load(cls, path: str | Path, pixel_budget: int = DEFAULT_PIXEL_BUDGET, tta: bool = False,
+    def load(cls, path: str | Path, pixel_budget: int | None = None, tta: bool = False,
              backend: Backend | str = Backend.AUTO) -> Segmenter:
         """Load a ``.keras`` model (or its LiteRT twin, see :func:`choose_backend`); every
         failure is a :class:`ModelLoadError` naming the file. ``tta`` (flip averaging)
@@ -186,7 +188,7 @@ class Segmenter:
     def predict(self, image: np.ndarray) -> Prediction:
         start = time.perf_counter()
         height, width = image.shape[:2]
-        work_h, work_w = self.fixed_size or working_size(height, width, self.pixel_budget)
+        work_h, work_w = self.fixed_size or working_size(height, width, self.pixel_budget, self.max_upscale)
         pixels = image
         if (work_h, work_w) != (height, width):
             # Pillow's resize is antialiased; reducing_gap does most of a big shrink by
@@ -199,6 +201,19 @@ class Segmenter:
             ids = _resize_nearest(ids, width, height)
             confidence = _resize_nearest(confidence, width, height)
         return Prediction(ids, confidence, time.perf_counter() - start, (work_h, work_w))
+
+
+def card_working_scale(card: dict[str, Any]) -> tuple[int, float]:
+    """(pixel budget, largest enlargement) a model card asks for (``"working_scale"``);
+    the defaults of the first models (640x192, never enlarge) where it says nothing
+    usable."""
+    scale = card.get("working_scale")
+    if isinstance(scale, dict):
+        budget, upscale = scale.get("pixel_budget"), scale.get("max_upscale", 1.0)
+        if (isinstance(budget, int) and not isinstance(budget, bool) and STRIDE * STRIDE <= budget <= 10 ** 8
+                and isinstance(upscale, (int, float)) and not isinstance(upscale, bool) and 1.0 <= upscale <= 4.0):
+            return budget, float(upscale)
+    return DEFAULT_PIXEL_BUDGET, 1.0
 
 
 def _load_twin(path: Path, twin: Path | None, content: bytes | None) -> Network:

@@ -63,7 +63,7 @@ class MainWindow(QMainWindow):
     sig_frame_shown = Signal(object)  # Path of the image whose overlay is now on screen
     sig_error = Signal(str)
 
-    def __init__(self, model_path: Path, pixel_budget: int, interactive: bool = True,
+    def __init__(self, model_path: Path, pixel_budget: int | None, interactive: bool = True,
                  backend: str = "auto") -> None:
         super().__init__()
         self.setWindowTitle("segviewer")

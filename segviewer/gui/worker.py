@@ -129,7 +129,7 @@ def lower_this_threads_priority(niceness: int = 5) -> None:
 
 
 class ModelWorker:
-    def __init__(self, pixel_budget: int, backend: str = "auto") -> None:
+    def __init__(self, pixel_budget: int | None, backend: str = "auto") -> None:
         self.signals = WorkerSignals()
         self._pixel_budget = pixel_budget
         self._backend = backend
