@@ -87,9 +87,10 @@ class BicubicUpsample(keras.layers.Layer):
                 total += weight * tf.gather(padded, tf.range(start, start + size), axis=axis)
             outputs.append(total)
         stacked = tf.stack(outputs, axis=axis + 1)
-        shape = tf.shape(values)
-        new_shape = tf.tensor_scatter_nd_update(shape, [[axis]], [size * self.factor])
-        return tf.reshape(stacked, new_shape)
+        shape = tf.unstack(tf.shape(values))
+        shape[axis] = size * self.factor
+        shape[-1] = values.shape[-1] or shape[-1]  # a static channel count, for LiteRT's converter
+        return tf.reshape(stacked, tf.stack(shape))
 
     def call(self, inputs):
         return self._along(self._along(inputs, 1), 2)
@@ -124,7 +125,8 @@ class GroupedPointwise(keras.layers.Layer):
         shape = tf.shape(inputs)
         grouped = tf.reshape(inputs, tf.concat([shape[:3], [self.groups, -1]], 0))
         mixed = tf.einsum("bhwgi,gio->bhwgo", grouped, self.kernel)
-        return tf.reshape(mixed, shape)
+        # The static channel count keeps the next layers' shapes known (LiteRT needs them).
+        return tf.reshape(mixed, tf.concat([shape[:3], [inputs.shape[-1]]], 0))
 
     def get_config(self):
         return {**super().get_config(), "groups": self.groups}
@@ -154,7 +156,7 @@ class ReluLinearAttention(keras.layers.Layer):
         kv = tf.einsum("bnhd,bnhe->bhde", k, v)
         out = tf.einsum("bnhd,bhde->bnhe", q, kv)
         out = out[..., : self.dim] / (out[..., self.dim:] + self.eps)
-        return tf.reshape(out, [batch, height, width, -1])
+        return tf.reshape(out, [batch, height, width, inputs.shape[-1] // 3])
 
     def compute_output_shape(self, input_shape):
         channels = None if input_shape[-1] is None else input_shape[-1] // 3

@@ -135,3 +135,35 @@ def test_the_real_teacher_reproduces_its_reference_pair():
     reference = np.asarray(Image.open(SHARED_TEACHERS / "reference_argmax_513.bmp"))
     # The reference mask was made by the EdgeTPU build; LiteRT agrees on 92 % (shared README).
     assert (teacher.label_tile(pixels) == reference).mean() > 0.9
+
+
+def test_the_shared_probability_labels_fill_void_where_the_teacher_is_sure(tmp_path):
+    """The shared EfficientViT labels: image paths relative to the datasets folder, a
+    probability PNG beside each label; a pixel is trusted from the threshold on, and a
+    specific human label is never changed."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from segviewer.core.label_sets import SOFT_BASE
+    from training.pseudo_labels import TeacherLabels, apply_teacher
+
+    datasets = tmp_path / "datasets"
+    (datasets / "kitti_semantics" / "training" / "image_2").mkdir(parents=True)
+    image = datasets / "kitti_semantics" / "training" / "image_2" / "000001_10.png"
+    Image.fromarray(np.zeros((2, 3, 3), np.uint8)).save(image)
+    labels = tmp_path / "labels"
+    (labels / "kitti_semantics" / "training" / "image_2").mkdir(parents=True)
+    stem = labels / "kitti_semantics" / "training" / "image_2" / "000001_10"
+    Image.fromarray(np.full((2, 3), 8, np.uint8)).save(f"{stem}.png")  # vegetation everywhere
+    Image.fromarray(np.array([[255, 170, 255], [0, 255, 255]], np.uint8)).save(f"{stem}_prob.png")
+    (labels / "manifest.json").write_text(json.dumps({"images": {"kitti_semantics/training/image_2/000001_10": {
+        "image": "kitti_semantics/training/image_2/000001_10.png"}}, "scales": {}, "teacher": "t.pt"}))
+    teacher = TeacherLabels([labels], data_roots=[datasets], threshold=0.7)
+    assert len(teacher) == 1
+    view = teacher.view(image)
+    assert view.unanimous.tolist() == [[True, False, True], [False, True, True]]
+    human = np.array([[255, 255, 255], [255, 255, 0]], np.uint8)  # void, and one road pixel
+    codes = apply_teacher(human, view, {"fill"}, "kitti")
+    assert codes.tolist() == [[SOFT_BASE + 8, 255, SOFT_BASE + 8], [255, SOFT_BASE + 8, 0]]

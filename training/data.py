@@ -13,6 +13,7 @@ size it will see them at inference.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from segviewer.core.datasets import (
     bdd100k_samples,
     camvid_samples,
     cityscapes_coarse_samples,
+    cityscapes_samples,
     cityscapes_split,
     detect_layout,
     is_kitti_validation,
@@ -73,6 +75,11 @@ def split_samples(*roots: Path, coarse: bool = False) -> tuple[list[Sample], lis
                 for sample in kitti_samples(folder, "training"):
                     if sample.label is not None:
                         (validation if is_kitti_validation(sample) else train).append(sample)
+            elif layout is Layout.CITYSCAPES and folder.name.lower().startswith("idd"):
+                # IDD in the Cityscapes layout labels only people and vehicles: its void
+                # means "not labelled", which a teacher may fill.
+                train += [dataclasses.replace(s, layout=IDD) for s in cityscapes_samples(folder, "train")
+                          if s.label is not None]
             elif layout is Layout.CITYSCAPES:
                 train += cityscapes_split(folder, "train")
                 validation += cityscapes_split(folder, "val")
@@ -88,6 +95,7 @@ def split_samples(*roots: Path, coarse: bool = False) -> tuple[list[Sample], lis
 
 
 UNLABELLED = "unlabelled"
+IDD = "idd"
 
 
 def unlabelled_samples(*folders: Path) -> list[Sample]:
@@ -120,19 +128,19 @@ def load_samples(samples: list[Sample], teacher: TeacherLabels | None = None,
     (:func:`training.pseudo_labels.apply_teacher`)."""
     loaded = []
     for sample in samples:
-        if sample.label is None:  # an unlabelled frame: the teacher's soft targets only
-            image = load_image(sample.image)
-            loaded.append(LoadedSample(image, np.full(image.shape[:2], IGNORE, np.uint8), sample.layout,
-                                       str(sample.image)))
-            continue
-        codes = sample.read_training_codes()
+        image = load_image(sample.image)
+        if sample.label is None:  # an unlabelled frame: only a teacher can teach with it
+            codes = np.full(image.shape[:2], IGNORE, np.uint8)
+        else:
+            codes = sample.read_training_codes()
         if sample.coarse:
             codes = soften(codes)
         elif teacher is not None and teacher_uses:
             view = teacher.view(sample.image)
             if view is not None:
                 codes = apply_teacher(codes, view, set(teacher_uses), sample.layout)
-        loaded.append(LoadedSample(load_image(sample.image), codes, sample.layout, sample.scene, sample.coarse))
+        loaded.append(LoadedSample(image, codes, sample.layout, sample.scene if sample.label is not None
+                                   else str(sample.image), sample.coarse))
     return loaded
 
 

@@ -10,6 +10,12 @@ Each use is a switch, so each can be measured on its own (docs/model_quality.md)
   interest) is marked on purpose and is never filled.
 
 A specific human label (a train ID) is never changed: only set codes and void are.
+
+Two kinds of label folders are read: those ``training.teach`` writes (a view count and an
+agreement PNG per image) and the shared EfficientViT labels
+(``../shared/teachers/efficientvit_b0_labels``: a probability PNG per image, image paths
+relative to the datasets folder), where "trusted" means a probability of at least
+``threshold``.
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ from segviewer.core.mask_io import read_single_channel
 USES = ("narrow", "fill")
 MANIFEST = "manifest.json"
 AGREEMENT_SUFFIX = "_agree"
-# Layouts whose void is "not labelled" rather than a region marked as not to be learned.
-FILLABLE_LAYOUTS = ("kitti", "camvid")
+# Layouts whose void is "not labelled" rather than a region marked as not to be learned
+# (Cityscapes marks the ego car and the frame's border void on purpose).
+FILLABLE_LAYOUTS = ("kitti", "camvid", "bdd100k", "idd", "unlabelled")
+PROBABILITY_SUFFIX = "_prob"
 
 
 def pseudo_label_paths(out: Path, relative: Path) -> tuple[Path, Path]:
@@ -44,19 +52,42 @@ class TeacherView:
 
 
 class TeacherLabels:
-    """The pseudo-labels of one or more ``training.teach`` output folders, by image."""
+    """The pseudo-labels of one or more label folders, by image: ``training.teach``
+    outputs, or the shared EfficientViT labels (their relative image paths are looked up
+    under ``data_roots``; a pixel is trusted from probability ``threshold`` on)."""
 
-    def __init__(self, folders: list[Path]) -> None:
-        self._by_image: dict[Path, tuple[tuple[Path, Path], int]] = {}
+    def __init__(self, folders: list[Path], data_roots: list[Path] = (), threshold: float = 0.7) -> None:
+        # image -> (labels PNG, trust PNG, the trust value from which a pixel counts)
+        self._by_image: dict[Path, tuple[Path, Path, int]] = {}
         self.manifests: list[dict] = []
         for folder in folders:
             manifest = json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
+            if "settings" not in manifest:  # the shared EfficientViT labels
+                self._add_probability_labels(Path(folder), manifest, data_roots, threshold)
+                continue
             self.manifests.append({"folder": str(folder), "settings": manifest["settings"],
                                    "seconds_total": manifest.get("seconds_total"),
                                    "images": len(manifest["images"])})
             for relative, entry in manifest["images"].items():
-                self._by_image[Path(entry["image"]).resolve()] = (pseudo_label_paths(folder, Path(relative)),
-                                                                  int(entry["views"]))
+                labels, agreement = pseudo_label_paths(folder, Path(relative))
+                self._by_image[Path(entry["image"]).resolve()] = (labels, agreement, int(entry["views"]))
+
+    def _add_probability_labels(self, folder: Path, manifest: dict, data_roots: list[Path], threshold: float) -> None:
+        found = 0
+        for relative, entry in manifest["images"].items():
+            for root in data_roots:
+                image = Path(root) / entry["image"]
+                if image.is_file():
+                    labels = folder / f"{relative}.png"
+                    self._by_image[image.resolve()] = (labels, labels.with_name(labels.stem + PROBABILITY_SUFFIX
+                                                                                + ".png"),
+                                                       max(1, round(threshold * 255)))
+                    found += 1
+                    break
+        self.manifests.append({"folder": str(folder), "images": found, "threshold": threshold,
+                               "settings": {"teacher": manifest.get("teacher"),
+                                            "teacher_sha256": manifest.get("teacher_sha256"),
+                                            "scales": manifest.get("scales"), "mirror": True}})
 
     def __len__(self) -> int:
         return len(self._by_image)
@@ -65,10 +96,8 @@ class TeacherLabels:
         found = self._by_image.get(Path(image).resolve())
         if found is None:
             return None
-        (labels, agreement_path), views = found
-        train_ids = read_single_channel(labels)
-        agreement = read_single_channel(agreement_path)
-        return TeacherView(train_ids, agreement >= views)
+        labels, trust_path, trusted_from = found
+        return TeacherView(read_single_channel(labels), read_single_channel(trust_path) >= trusted_from)
 
 
 def apply_teacher(codes: np.ndarray, teacher: TeacherView, uses: set[str], layout: str) -> np.ndarray:

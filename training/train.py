@@ -97,6 +97,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "measured in docs/model_quality.md, not used for the shipped model)")
     parser.add_argument("--teacher-labels", type=Path, nargs="+", default=[],
                         help="pseudo-label folders written by `python -m training.teach`")
+    parser.add_argument("--teacher-threshold", type=float, default=0.7,
+                        help="probability labels (the shared EfficientViT ones): trust a pixel from this "
+                             "probability on (default %(default)s)")
     parser.add_argument("--teacher-uses", default="narrow",
                         help="how teacher labels join the human ones, comma-separated: narrow (merged "
                              "labels -> the teacher's member class), fill (void -> soft teacher label); "
@@ -113,7 +116,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def parse_repeats(items: list[str], kitti_repeats: int) -> dict[str, int]:
     """``["cityscapes=2", ...]`` -> repeats per layout (KITTI defaults to ``kitti_repeats``)."""
-    repeats = {"kitti": kitti_repeats, "cityscapes": 1, "camvid": 1, "bdd100k": 1, "unlabelled": 1,
+    repeats = {"kitti": kitti_repeats, "cityscapes": 1, "camvid": 1, "bdd100k": 1, "idd": 1, "unlabelled": 1,
                "cityscapes_coarse": 2}
     for item in items:
         layout, _, count = item.partition("=")
@@ -277,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     teacher = None
     teacher_uses = parse_uses(args.teacher_uses) if args.teacher_labels else set()
     if args.teacher_labels:
-        teacher = TeacherLabels(args.teacher_labels)
+        teacher = TeacherLabels(args.teacher_labels, data_roots=args.data, threshold=args.teacher_threshold)
         print(f"teacher labels for {len(teacher)} images; uses: {', '.join(sorted(teacher_uses)) or 'none'}",
               flush=True)
     train_loaded = data.load_samples(train_samples, teacher, teacher_uses)
