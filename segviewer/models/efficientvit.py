@@ -130,11 +130,14 @@ def backbone_features(pixels) -> dict[str, object]:
     return features
 
 
-def build_efficientvit_seg(num_classes: int = NUM_TRAIN_CLASSES, name: str = "efficientvit_seg_b0") -> keras.Model:
+def build_efficientvit_seg(num_classes: int = NUM_TRAIN_CLASSES, name: str = "efficientvit_seg_b0",
+                           input_size: tuple[int, int] | None = None) -> keras.Model:
     """EfficientViT-Seg-B0 as the authors built it for Cityscapes: the head adds stages
     4, 3 and 2 at stride 8 (bicubic up-sampling), one residual MBConv, a 128-wide 1x1
-    layer and the classifier. Logits are resized bilinearly to the input's size."""
-    inputs = keras.Input((None, None, 3), dtype="uint8", name="pixels")
+    layer and the classifier. Logits are resized bilinearly to the input's size.
+    ``input_size`` (H, W) fixes the input (for a tiled ``.tflite`` teacher)."""
+    height, width = input_size or (None, None)
+    inputs = keras.Input((height, width, 3), batch_size=1 if input_size else None, dtype="uint8", name="pixels")
     features = backbone_features(_normalise(inputs))
     merged = []
     for index, (stage, factor) in enumerate((("stage4", 4), ("stage3", 2))):
