@@ -62,6 +62,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--crop", type=int, nargs=2, default=DEFAULT_CROP, metavar=("H", "W"))
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--clipnorm", type=float, default=None,
+                        help="clip each gradient to this norm (fine-tuning a pretrained attention network "
+                             "at 5e-4 diverged without it)")
     parser.add_argument("--kitti-repeats", type=int, default=8,
                         help="KITTI has few images: show each this many times per epoch")
     parser.add_argument("--repeat", action="append", default=[], metavar="LAYOUT=N",
@@ -347,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
                 model = Distiller(model, build_teacher(args.distill), args.distill_weight, args.temperature)
                 print(f"distilling from {args.distill} (weight {args.distill_weight}, T {args.temperature})",
                       flush=True)
-            model.compile(optimizer=keras.optimizers.Adam(args.lr),
+            model.compile(optimizer=keras.optimizers.Adam(args.lr, clipnorm=args.clipnorm),
                           loss=SetCrossEntropy(weights.tolist()),
                           metrics=[MaskedMeanIoU()])
     print(f"{model.name}: {getattr(model, 'student', model).count_params():,} parameters, {steps} steps/epoch, "
@@ -393,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
             "pixel_budget": pixel_budget, "max_upscale": args.max_upscale,
             "encoder_weights": str(args.encoder_weights) if args.encoder_weights else None,
             "distill": str(args.distill) if args.distill else None, "distill_weight": args.distill_weight,
-            "temperature": args.temperature, "unlabelled": [str(p) for p in args.unlabelled],
+            "temperature": args.temperature, "clipnorm": args.clipnorm, "unlabelled": [str(p) for p in args.unlabelled],
             "teacher_uses": sorted(teacher_uses), "teacher_labels": teacher.manifests if teacher else [],
             "loss": "set-valued cross-entropy, code weights 1/ln(1.05+freq)",
             "chief": is_chief, "weights_sha256": weights_digest(getattr(model, "student", model))}
