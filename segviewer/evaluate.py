@@ -76,13 +76,34 @@ def is_ground_truth(path: Path) -> bool:
     return not path.stem.endswith(NOT_LABEL_IDS)
 
 
+class AmbiguousMatchError(SegviewerError):
+    """Several predictions fit one ground-truth file equally well."""
+
+
+def _closest(truth: Path, candidates: list[Path], pred: Path) -> Path:
+    """The prediction whose folder below ``pred`` shares the most folder names with the
+    truth's path (``predict --recursive`` mirrors the image folders: ``training/image_2``
+    for ``training/semantic``). Raises AmbiguousMatchError on a tie."""
+    if len(candidates) == 1:
+        return candidates[0]
+    truth_folders = set(truth.resolve().parent.parts)
+    shared = [len(set(c.relative_to(pred).parent.parts) & truth_folders) for c in candidates]
+    best = [c for c, count in zip(candidates, shared) if count == max(shared)]
+    if len(best) > 1:
+        raise AmbiguousMatchError(truth, f"more than one prediction fits it ({', '.join(map(str, best))}); "
+                                    "give --pred the folder that mirrors this ground truth")
+    return best[0]
+
+
 def find_pairs(pred: Path, gt: Path) -> tuple[list[tuple[Path, Path, str]], list[str]]:
     """``(prediction, truth, "label"|"train")`` per ground-truth file, and the misses.
-    Both folders are searched at any depth (``predict --recursive`` mirrors Cityscapes'
-    city folders); a prediction is matched by file name."""
-    predictions: dict[str, Path] = {}
+    Both folders are searched at any depth (``predict --recursive`` mirrors the image
+    folders); a prediction is matched by file name, and where folders hold the same name
+    (the KITTI zip's training/ and testing/) by the mirrored folder. Raises
+    AmbiguousMatchError when that cannot decide."""
+    predictions: dict[str, list[Path]] = {}
     for path in sorted(pred.rglob("*.png")):
-        predictions.setdefault(path.name, path)
+        predictions.setdefault(path.name, []).append(path)
     pairs, missing = [], []
     for truth in sorted(gt.rglob("*.png")):
         if not is_ground_truth(truth):
@@ -90,8 +111,8 @@ def find_pairs(pred: Path, gt: Path) -> tuple[list[tuple[Path, Path, str]], list
         stem = _stem(truth)
         for pattern, kind in PREDICTION_NAMES:
             found = predictions.get(pattern.format(stem=stem))
-            if found is not None:
-                pairs.append((found, truth, kind))
+            if found:
+                pairs.append((_closest(truth, found, pred), truth, kind))
                 break
         else:
             missing.append(stem)
@@ -118,6 +139,13 @@ def output_problem(path: Path | None) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.json is not None and args.csv is not None and args.json.resolve() == args.csv.resolve():
+        print(f"error: --json and --csv name the same file ({args.json}); one would replace the other",
+              file=sys.stderr)
+        return 2
+    if args.gt is not None and not args.gt.is_dir():
+        print(f"error: --gt {args.gt}: not a folder (no such folder)", file=sys.stderr)
+        return 2
     if args.model:
         from segviewer.evaluate_models import run
 
@@ -139,7 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     for problem in filter(None, (output_problem(args.json), output_problem(args.csv))):
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    pairs, missing = find_pairs(args.pred, args.gt)
+    try:
+        pairs, missing = find_pairs(args.pred, args.gt)
+    except AmbiguousMatchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if not pairs:
         print(f"error: no predictions in {args.pred} match ground truth in {args.gt}", file=sys.stderr)
         return 2

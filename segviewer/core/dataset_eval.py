@@ -10,6 +10,7 @@ in CamVid's 11 classes, KITTI and Cityscapes truth in the 19 train classes.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -125,9 +126,25 @@ def csv_paths(csv_path: Path, models: int) -> list[Path]:
     return [csv_path] + [csv_path.with_name(f"{csv_path.stem}_B{csv_path.suffix}")] * (models == 2)
 
 
+def result_paths(result: DatasetScores, json_path: Path | None, csv_path: Path | None) -> list[Path]:
+    """Every file :func:`save_result` would write. Raises SegviewerError when two of them
+    are one file (the JSON named like its CSV): one would silently replace the other."""
+    paths = [json_path] if json_path is not None else []
+    if csv_path is not None and result.main_space() is not None:
+        paths += csv_paths(csv_path, len(result.model_names))
+    resolved = [Path(os.path.abspath(p)) for p in paths]
+    for index, path in enumerate(resolved):
+        if path in resolved[:index]:
+            raise SegviewerError(paths[index], "the scores (JSON) and the confusion matrix (CSV) would be the "
+                                               "same file; give the JSON a name ending in .json")
+    return paths
+
+
 def save_result(result: DatasetScores, json_path: Path | None, csv_path: Path | None) -> list[Path]:
     """Write the JSON document and, for the main class space, each model's confusion matrix
-    as CSV (see :func:`csv_paths`); every file atomically. The files written."""
+    as CSV (see :func:`csv_paths`); every file atomically. The files written. Refuses
+    (SegviewerError) outputs that coincide, before writing anything."""
+    result_paths(result, json_path, csv_path)
     written: list[Path] = []
     if json_path is not None:
         payload = json.dumps(result.document(), indent=1, allow_nan=False).encode()

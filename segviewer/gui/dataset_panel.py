@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -25,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from segviewer.core.classes import ClassTable
-from segviewer.core.dataset_eval import DatasetScores, from_document, save_result
+from segviewer.core.dataset_eval import DatasetScores, from_document, result_paths, save_result
 from segviewer.core.datasets import CAMVID_TO_TRAIN
 from segviewer.core.errors import SegviewerError
 from segviewer.core.overlay import OverlayRenderer
@@ -66,6 +67,7 @@ class DatasetPanel(QWidget):
         self.names: list[str] = []
         self.chosen_cell: tuple[int, int] | None = None
         self._last_opened: tuple[Path, float] | None = None
+        self._results_folder: Path | None = None  # where results were last saved or opened
         self.summary = QLabel("Evaluate a folder of images with ground truth (Evaluate ▸ Evaluate Folder…).", self)
         self.summary.setWordWrap(True)
         self.heat_label = QLabel("Hover a cell for its pixel count; click it to sort the images by it.", self)
@@ -306,23 +308,46 @@ class DatasetPanel(QWidget):
         if self.result is None:
             return
         path, _ = QFileDialog.getSaveFileName(self, "Save evaluation (the confusion CSV goes beside it)",
-                                              "evaluation.json", "JSON (*.json)")
+                                              str(self._start_folder() / "evaluation.json"), "JSON (*.json)")
         if path:
-            self.save(Path(path))
+            # The dialog itself asked about the JSON; the CSVs beside it are asked about here.
+            self.save(Path(path), confirmed=[Path(path)])
 
-    def save(self, path: Path) -> list[Path]:
+    def _start_folder(self) -> Path:
+        """The folder results were last saved in or opened from, else the evaluated images'."""
+        if self._results_folder is not None and self._results_folder.is_dir():
+            return self._results_folder
+        images = [image.path for image in self.result.images] if self.result is not None else []
+        return images[0].parent if images else Path.home()
+
+    def confirm_replace(self, existing: list[Path]) -> bool:
+        """Ask before replacing files the save would write over (as Save All asks)."""
+        answer = QMessageBox.question(
+            self, "Replace files?",
+            "These files exist and would be replaced:\n" + "\n".join(str(p) for p in existing),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def save(self, path: Path, confirmed: list[Path] = ()) -> list[Path]:
         """The JSON at ``path`` and the confusion CSV(s) beside it, as ``segviewer evaluate``
-        writes them; the files written (none, said in the panel, when it fails)."""
+        writes them; the files written (none, said in the panel, when it fails or the user
+        would rather keep the files it would replace)."""
         try:
+            planned = result_paths(self.result, path, path.with_suffix(".csv"))
+            existing = [p for p in planned if p.exists() and p not in confirmed]
+            if existing and not self.confirm_replace(existing):
+                self.heat_label.setText("Not saved: kept " + ", ".join(p.name for p in existing))
+                return []
             written = save_result(self.result, path, path.with_suffix(".csv"))
         except SegviewerError as error:
             self.summary.setText(f"Not saved: {error}")
             return []
+        self._results_folder = path.parent
         self.heat_label.setText("Saved " + ", ".join(p.name for p in written) + f" in {path.parent}")
         return written
 
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open evaluation", "", "JSON (*.json)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open evaluation", str(self._start_folder()), "JSON (*.json)")
         if path:
             self.open(Path(path))
 

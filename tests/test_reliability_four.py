@@ -1,0 +1,94 @@
+"""Round four (issue 30): evaluation never matches the wrong files, never overwrites a
+file it was not told to, refuses outputs that coincide. Each test failed before its fix;
+docs/reliability.md lists them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from segviewer.cli import main as cli_main
+from tests.test_dataset_eval import kitti_folder  # noqa: F401  (fixture)
+
+
+def _kitti_zip_layout(root: Path) -> Path:
+    """The official KITTI zip's layout: training/ and testing/ share file names."""
+    for split in ("training", "testing"):
+        (root / split / "image_2").mkdir(parents=True)
+    (root / "training" / "semantic").mkdir()
+    road = np.full((8, 12), 7, np.uint8)  # label ID 7 = road
+    Image.fromarray(road, "L").save(root / "training" / "semantic" / "000000_10.png")
+    masks = root.parent / "masks"
+    for split, label in (("training", 7), ("testing", 26)):  # the test split's mask says "car"
+        folder = masks / split / "image_2"
+        folder.mkdir(parents=True)
+        Image.fromarray(np.full((8, 12), label, np.uint8), "L").save(folder / "000000_10_labelIds.png")
+    return masks
+
+
+def test_evaluate_pred_matches_the_mirrored_folder_not_the_first_file_of_that_name(tmp_path, capsys):
+    masks = _kitti_zip_layout(tmp_path / "kitti")
+    target = tmp_path / "s.json"
+    assert cli_main(["evaluate", "--pred", str(masks), "--gt", str(tmp_path / "kitti" / "training" / "semantic"),
+                     "--json", str(target)]) == 0
+    import json
+
+    assert json.loads(target.read_text())["miou"] == 1.0  # the training mask, all road
+
+
+def test_evaluate_pred_refuses_a_name_it_cannot_place(tmp_path, capsys):
+    masks = tmp_path / "masks"
+    for folder in ("a", "b"):
+        (masks / folder).mkdir(parents=True)
+        Image.fromarray(np.full((4, 4), 7, np.uint8), "L").save(masks / folder / "x_labelIds.png")
+    (tmp_path / "gt").mkdir()
+    Image.fromarray(np.full((4, 4), 7, np.uint8), "L").save(tmp_path / "gt" / "x.png")
+    assert cli_main(["evaluate", "--pred", str(masks), "--gt", str(tmp_path / "gt")]) == 2
+    err = capsys.readouterr().err
+    assert "x.png" in err and "more than one prediction" in err and "x_labelIds.png" in err
+
+
+def test_evaluate_refuses_one_file_for_the_json_and_the_csv(tmp_path, capsys):
+    (tmp_path / "p").mkdir()
+    (tmp_path / "g").mkdir()
+    same = tmp_path / "same.json"
+    assert cli_main(["evaluate", "--pred", str(tmp_path / "p"), "--gt", str(tmp_path / "g"),
+                     "--json", str(same), "--csv", str(same)]) == 2
+    assert "same file" in capsys.readouterr().err and not same.exists()
+
+
+def test_evaluate_model_with_a_missing_gt_folder_is_an_argument_error(tmp_path, capsys, tiny_model_path):
+    (tmp_path / "images").mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "images" / "a.png")
+    assert cli_main(["evaluate", "--model", str(tiny_model_path), "--images", str(tmp_path / "images"),
+                     "--gt", str(tmp_path / "nonexistent")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("private_settings")
+def test_save_results_asks_before_replacing_a_csv_and_refuses_a_json_named_like_it(
+        qtbot, make_window, kitti_folder, tmp_path):  # noqa: F811
+    from tests.gui_helpers import WAIT_MS
+
+    window = make_window()
+    qtbot.waitUntil(lambda: window.worker.has_model, timeout=WAIT_MS)
+    with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS):
+        assert window.evaluation.evaluate(kitti_folder / "image_2")
+    qtbot.waitUntil(lambda: window.evaluation.panel is not None and window.evaluation.panel.result is not None,
+                    timeout=WAIT_MS)
+    panel = window.evaluation.panel
+    mine = tmp_path / "myresults.csv"
+    mine.write_text("my own numbers\n")
+    asked = []
+    panel.confirm_replace = lambda paths: asked.append(paths) or False
+    assert panel.save(tmp_path / "myresults.json") == []
+    assert asked == [[mine]] and mine.read_text() == "my own numbers\n"
+    assert not (tmp_path / "myresults.json").exists() and "Not saved" in panel.heat_label.text()
+    panel.confirm_replace = lambda paths: True
+    assert [p.name for p in panel.save(tmp_path / "myresults.json")] == ["myresults.json", "myresults.csv"]
+    clash = tmp_path / "clash.csv"
+    assert panel.save(clash) == [] and not clash.exists()
+    assert "same file" in panel.summary.text()
