@@ -259,3 +259,16 @@ def test_mixed_precision_flag_builds_and_trains(tmp_path):
     assert "input pipeline alone:" in result.stdout
     info = json.loads((tmp_path / "run" / "train_info.json").read_text())
     assert info["mixed_precision"] and info["pipeline_images_per_s"] > 0
+
+
+def test_the_shipping_rule_vetoes_only_classes_with_enough_truth():
+    from training.ship_rule import decide
+
+    baseline = {"miou": 0.50, "per_class": {"road": 0.90, "fence": 0.40, "wall": 0.30}}
+    candidate = {"miou": 0.55, "per_class": {"road": 0.91, "fence": 0.20, "wall": 0.10}}
+    support = {"road": (10**6, 8), "fence": (6_739, 2), "wall": (50_000, 4)}
+    ok, reasons = decide(baseline, candidate, support, max_drop=5, min_pixels=20_000, min_frames=3)
+    assert not ok and reasons == ["wall 30.0 -> 10.0 (50,000 px in 4 frames)"]  # the rare fence cannot veto
+    support["wall"] = (50_000, 2)
+    assert decide(baseline, candidate, support, 5, 20_000, 3) == (True, [])
+    assert not decide(baseline, {**candidate, "miou": 0.49}, support, 5, 20_000, 3)[0]
