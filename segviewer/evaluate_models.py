@@ -64,6 +64,9 @@ def run(models: list[Path], images: Path, gt: Path | None, json_path: Path | Non
     failures = [image.note for image in result.images if image.failed]
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
+    for reason, examples in unusable_truth(result).items():
+        print(f"note: {len(examples)} image(s) not scored: their ground truth {reason} (e.g. {examples[0]})",
+              file=sys.stderr)
     _print(result, models)
     try:
         written = save_result(result, json_path, csv_path)
@@ -75,6 +78,18 @@ def run(models: list[Path], images: Path, gt: Path | None, json_path: Path | Non
     if csv_path is not None and result.main_space() is None:
         print(f"warning: no image had ground truth: {csv_path} not written", file=sys.stderr)
     return 1 if failures else 0
+
+
+def unusable_truth(result: DatasetScores) -> dict[str, list[str]]:
+    """Why ground truth that was found could not be used, once per reason, with the truth
+    files it applies to (a wrong encoding, a size mismatch, all void...)."""
+    reasons: dict[str, list[str]] = {}
+    for image in result.images:
+        if image.failed or image.confusion or ": " not in image.note or "no ground truth named" in image.note:
+            continue
+        path, reason = image.note.split(": ", 1)
+        reasons.setdefault(reason, []).append(path)
+    return reasons
 
 
 def _print(result: DatasetScores, models: list[Path]) -> None:

@@ -92,3 +92,38 @@ def test_save_results_asks_before_replacing_a_csv_and_refuses_a_json_named_like_
     clash = tmp_path / "clash.csv"
     assert panel.save(clash) == [] and not clash.exists()
     assert "same file" in panel.summary.text()
+
+
+def _truth_case(root: Path, kind: str) -> Path:
+    """A KITTI folder whose one truth file is in the wrong encoding."""
+    (root / "image_2").mkdir(parents=True)
+    (root / "semantic").mkdir()
+    Image.fromarray(np.zeros((8, 12, 3), np.uint8)).save(root / "image_2" / "000000_10.png")
+    truth = root / "semantic" / "000000_10.png"
+    if kind == "palette":
+        mask = Image.fromarray(np.full((8, 12), 7, np.uint8), "P")
+        mask.putpalette([128, 64, 128] * 256)  # colours, as a colour mask's palette holds
+        mask.save(truth)
+    elif kind == "train_ids":
+        values = np.zeros((8, 12), np.uint8)  # road as a train ID...
+        values[:2] = 255  # ...and void as train IDs mark it
+        Image.fromarray(values, "L").save(truth)
+    else:
+        Image.fromarray(np.full((8, 12), 0, np.uint8), "L").save(truth)  # label ID 0: all void
+    return root
+
+
+@pytest.mark.parametrize("kind, said", [("palette", "is a colour (palette) mask; label IDs expected"),
+                                        ("train_ids", "holds train IDs (0-18, 255 = void); label IDs expected"),
+                                        ("void", "holds no labelled pixel (all void)")])
+def test_truth_in_the_wrong_encoding_is_named_and_never_scored(tmp_path, tiny_model_path, capsys, kind, said):
+    import json
+
+    root = _truth_case(tmp_path / "kitti", kind)
+    target = tmp_path / "s.json"
+    assert cli_main(["evaluate", "--model", str(tiny_model_path), "--images", str(root / "image_2"),
+                     "--json", str(target), "--backend", "tf"]) == 0
+    captured = capsys.readouterr()
+    assert "1 image(s), 0 with ground truth" in captured.out
+    assert said in captured.err and "000000_10.png" in captured.err
+    assert not json.loads(target.read_text())["spaces"]  # no score computed from it

@@ -321,6 +321,8 @@ def read_truth(truth_path: Path, layout: str, shape: tuple[int, int]) -> tuple[n
     if truth.shape != shape:
         return None, None, (f"{truth_path}: ground truth is {truth.shape[1]}x{truth.shape[0]}, "
                             f"the image {shape[1]}x{shape[0]}; not used")
+    if (truth == VOID_TRAIN_ID).all():
+        return None, None, f"{truth_path}: holds no labelled pixel (all void); not used"
     return truth, truth_path, ""
 
 

@@ -125,9 +125,39 @@ def read_single_channel(path: Path) -> np.ndarray:
     return values.astype(np.uint8)
 
 
+# Cityscapes label IDs run 0-33 (labels.py); a PNG cannot hold the licence plate's -1.
+MAX_LABEL_ID = 33
+
+
+def _is_colour_palette(path: Path) -> bool:
+    """A palette PNG whose colours are not grey levels equal to their index: a colour mask."""
+    with Image.open(path) as image:
+        if image.mode != "P":
+            return False
+        palette = np.asarray(image.getpalette() or [], np.int64).reshape(-1, 3)
+        used = np.unique(np.asarray(image))
+    used = used[used < len(palette)]
+    return bool((palette[used] != used[:, None]).any())
+
+
 def read_label_ids(path: Path, table: ClassTable | None = None) -> np.ndarray:
-    """Read a Cityscapes/KITTI label-ID PNG (e.g. ``semantic/*.png``) as train IDs."""
-    return (table or load_class_table()).labels_to_train_ids(read_single_channel(Path(path)))
+    """Read a Cityscapes/KITTI label-ID PNG (e.g. ``semantic/*.png``) as train IDs.
+
+    Refuses (MaskIOError, saying what the file looks like) a colour mask, a train-ID
+    mask and values that are no label IDs: scoring them as label IDs gives a number
+    that looks real and is not."""
+    path = Path(path)
+    values = read_single_channel(path)
+    if _is_colour_palette(path):
+        raise MaskIOError(path, "is a colour (palette) mask; label IDs expected (single-channel Cityscapes "
+                                "label IDs 0-33)")
+    top = int(values.max(initial=0))
+    if top > MAX_LABEL_ID:
+        outside = values[values > MAX_LABEL_ID]
+        if (outside == 255).all() and int(values[values != 255].max(initial=0)) <= 18:
+            raise MaskIOError(path, "holds train IDs (0-18, 255 = void); label IDs expected (0-33)")
+        raise MaskIOError(path, f"holds values up to {top}, which are no label IDs (0-33)")
+    return (table or load_class_table()).labels_to_train_ids(values)
 
 
 def read_train_ids(path: Path) -> np.ndarray:
