@@ -59,6 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="images with ground truth for the Evaluate Folder figures (default: CamVid val "
                              "from ../shared when it is there, else synthetic KITTI-size frames)")
     parser.add_argument("--evaluate-only", action="store_true", help="measure Evaluate Folder alone")
+    parser.add_argument("--scales-only", action="store_true",
+                        help="measure the network alone at each KITTI working size (today's 640x192, then "
+                             "1x, 1.5x and 2x the pixels of 1248x384) on every backend")
     return parser.parse_args(argv)
 
 
@@ -153,6 +156,26 @@ def run_bench_child(function: str, *args: str, settings_dir: Path) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+# KITTI working sizes (H, W): today's default, the frame's own size, 1.5x and 2x its pixels.
+NETWORK_SIZES = ((192, 640), (384, 1248), (480, 1536), (544, 1760))
+
+
+def network_scale_results(segmenters: dict, repeats: int) -> dict[str, float]:
+    """``network_ms_<backend>_<W>x<H>``: the network alone (coarse class scores) at each
+    of :data:`NETWORK_SIZES`, interleaved over backends and sizes in three rounds (so
+    every figure sees the same machine load), medians of the rounds."""
+    frame = road_like_image(*NETWORK_SIZES[-1])
+    timings: dict[str, list[float]] = {}
+    for _ in range(3):
+        for height, width in NETWORK_SIZES:
+            pixels = frame[:height, :width][None].copy()
+            for backend, segmenter in segmenters.items():
+                key = f"network_ms_{backend.value}_{width}x{height}"
+                timings.setdefault(key, []).append(
+                    median_ms(lambda s=segmenter, p=pixels: s.network.scores(p), repeats, warmup=2))
+    return {key: round(statistics.median(values), 1) for key, values in timings.items()}
+
+
 def peak_rss_mb(model: Path, folder: Path, settings_dir: Path, backend: str) -> float:
     return float(run_bench_child("open_all", str(model), str(folder), backend, settings_dir=settings_dir))
 
@@ -181,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     results["backend_auto"] = auto.value
     frame = road_like_image(*KITTI_SIZE)
     segmenters = {b: Segmenter.load(model_path, args.pixel_budget, backend=b) for b in backends}
+    if args.scales_only:
+        results.update(network_scale_results(segmenters, 3 if args.quick else 9))
+        return _report(results, args.json)
     if args.evaluate_only:
         with tempfile.TemporaryDirectory(prefix="segviewer-bench-") as temp:
             results.update(evaluation_results(segmenters[auto], model_path, auto.value, Path(temp),

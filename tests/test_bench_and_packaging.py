@@ -63,3 +63,13 @@ def test_wheel_contains_class_table_and_model(tmp_path):
     for part in ("image_2/000011_10.png", "semantic/000042_10.png", "LICENSE.md"):
         assert f"segviewer/resources/samples/{part}" in names
     assert not any(name.startswith("tests/") for name in names)
+
+
+def test_the_bench_times_the_network_at_every_kitti_working_size(tiny_model_path):
+    from segviewer.bench import NETWORK_SIZES, network_scale_results
+    from segviewer.core.backends import Backend
+    from segviewer.core.inference import Segmenter
+
+    results = network_scale_results({Backend.TENSORFLOW: Segmenter.load(tiny_model_path, backend="tf")}, repeats=1)
+    assert sorted(results) == sorted(f"network_ms_tf_{w}x{h}" for h, w in NETWORK_SIZES)
+    assert all(value > 0 for value in results.values())
