@@ -167,3 +167,49 @@ def test_the_shared_probability_labels_fill_void_where_the_teacher_is_sure(tmp_p
     human = np.array([[255, 255, 255], [255, 255, 0]], np.uint8)  # void, and one road pixel
     codes = apply_teacher(human, view, {"fill"}, "kitti")
     assert codes.tolist() == [[SOFT_BASE + 8, 255, SOFT_BASE + 8], [255, SOFT_BASE + 8, 0]]
+
+
+def _strided_teacher(path: Path, dynamic: bool = False) -> Path:
+    """A teacher whose scores come out at stride 8 (4x4 for its 32x32 input), or one with
+    no fixed input size."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([1, None, None, 3] if dynamic else [1, 32, 32, 3], tf.float32)
+
+    @tf.function(input_signature=[spec])
+    def scores(pixels):
+        pooled = tf.nn.avg_pool2d(pixels, 8, 8, "VALID")
+        return tf.concat([pooled] * 6 + [pooled[..., :1]], axis=-1)  # 19 channels
+
+    path.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([scores.get_concrete_function()]).convert())
+    return path
+
+
+@pytest.mark.parametrize("dynamic, said", [(False, "does not cover its 32x32 input pixel for pixel"),
+                                           (True, "input size is not fixed")])
+def test_teach_refuses_a_teacher_whose_output_does_not_cover_its_tile(tmp_path, capsys, dynamic, said):
+    from training.teach import main
+
+    teacher = _strided_teacher(tmp_path / "t.tflite", dynamic)
+    _road_and_sky(tmp_path / "frames" / "a.png")
+    assert main(["--teacher", str(teacher), "--data", str(tmp_path / "frames"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert said in err and not (tmp_path / "o").exists()
+
+
+def test_teach_never_labels_its_own_outputs_skips_a_bad_image_and_names_a_broken_manifest(tmp_path, capsys):
+    from training.teach import main
+
+    teacher = _colour_teacher(tmp_path / "teacher.tflite", quantised=False)
+    frames = tmp_path / "frames"
+    _road_and_sky(frames / "a.png")
+    (frames / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    arguments = ["--teacher", str(teacher), "--data", str(frames), "--out", str(frames / "labels")]
+    for _ in range(3):
+        assert main(arguments) == 0
+    manifest = json.loads((frames / "labels" / "manifest.json").read_text())
+    assert list(manifest["images"]) == ["frames/a"]  # never labels/..., never ..._agree_agree
+    assert "skipped:" in capsys.readouterr().err
+    (frames / "labels" / "manifest.json").write_text('{"settings": ')
+    assert main(arguments) == 2
+    assert "unreadable manifest" in capsys.readouterr().err

@@ -47,6 +47,7 @@ from segviewer.core.datasets import (
     is_kitti_validation,
     kitti_samples,
 )
+from segviewer.core.errors import SegviewerError
 from segviewer.core.image_io import load_image
 from segviewer.help_text import plain
 from segviewer.progress import ProgressBar
@@ -99,8 +100,19 @@ class Teacher:
         target = self._interpreter.get_output_details()[0]
         shape = [int(v) for v in source["shape"]]
         if len(shape) != 4 or shape[3] != 3:
-            raise ValueError(f"{path}: the teacher's input is {shape}, not [1, H, W, 3]")
+            raise ValueError(f"the teacher's input is {shape}, not [1, H, W, 3]")
+        if any(int(v) < 0 for v in source.get("shape_signature", shape)) or min(shape[1:3]) < 32:
+            raise ValueError(f"the teacher's input size is not fixed ({list(source.get('shape_signature', shape))}); "
+                             "teach runs fixed-size tiles (export one with a fixed input, e.g. "
+                             "`python -m training.teacher --tile 512 1024`)")
         self.tile = (shape[1], shape[2])
+        out_shape = [int(v) for v in target["shape"]]
+        # The labels must cover the tile pixel for pixel: a stride-8 or half-size output
+        # would put every label in the wrong place.
+        if len(out_shape) not in (3, 4) or out_shape[1:3] != shape[1:3]:
+            raise ValueError(f"the teacher's output {out_shape} does not cover its {shape[1]}x{shape[2]} input "
+                             "pixel for pixel; teach needs an argmax [1, H, W] or class scores [1, H, W, C] at "
+                             "the input's size")
         self._input_index, self._input_dtype = source["index"], np.dtype(source["dtype"])
         self._output_index = target["index"]
         self.output_kind = "argmax" if len(target["shape"]) == 3 else "scores"
@@ -199,7 +211,8 @@ def training_images(root: Path) -> list[Job]:
     return [Job(s.image, Path(name) / s.image.relative_to(root).with_suffix(""), layout.value) for s in samples]
 
 
-def collect_jobs(roots: list[Path]) -> list[Job]:
+def collect_jobs(roots: list[Path], out: Path | None = None) -> list[Job]:
+    """Every image to label; nothing inside ``out`` (labels are never labelled again)."""
     from training.data import dataset_folders
 
     jobs: list[Job] = []
@@ -207,6 +220,9 @@ def collect_jobs(roots: list[Path]) -> list[Job]:
         folders = dataset_folders(root)
         for _layout, folder in (folders or [(None, root)]):
             jobs += training_images(folder)
+    if out is not None:
+        inside = Path(out).resolve()
+        jobs = [job for job in jobs if inside not in job.image.resolve().parents]
     return jobs
 
 
@@ -240,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         teacher = Teacher(args.teacher, args.threads, args.first_class, args.float_mean, args.float_std)
     except (ValueError, RuntimeError) as error:
-        print(f"error: {args.teacher}: not a usable teacher ({error})", file=sys.stderr)
+        print(f"error: {args.teacher}: not a usable teacher: {error}", file=sys.stderr)
         return 2
     settings = {"teacher": args.teacher.name, "teacher_sha256": file_sha256(args.teacher),
                 "teacher_input": teacher.input_kind, "teacher_output": teacher.output_kind,
@@ -250,13 +266,20 @@ def main(argv: list[str] | None = None) -> int:
     images: dict[str, dict] = {}
     earlier_seconds = 0.0
     if manifest_path.is_file():
-        old = json.loads(manifest_path.read_text(encoding="utf-8"))
+        try:
+            old = json.loads(manifest_path.read_text(encoding="utf-8"))
+            if not isinstance(old, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as error:
+            print(f"error: {manifest_path}: unreadable manifest ({error}); remove it, or choose another --out, "
+                  "to label again", file=sys.stderr)
+            return 2
         if old.get("settings") != settings:
             print(f"error: {args.out} holds pseudo-labels made with other settings; choose another --out",
                   file=sys.stderr)
             return 2
         images, earlier_seconds = old.get("images", {}), float(old.get("seconds_total", 0.0))
-    jobs = collect_jobs(args.data)
+    jobs = collect_jobs(args.data, args.out)
     if args.limit:
         jobs = jobs[: args.limit]
     if not jobs:
@@ -269,11 +292,17 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     progress = ProgressBar(len(todo))
     started = time.perf_counter()
+    skipped: list[str] = []
     try:
         for job in todo:
             scales = overrides.get(job.layout, args.scales)
-            winner, agreement, views = label_image(teacher, load_image(job.image), scales,
-                                                   not args.no_mirror, args.overlap)
+            try:
+                image = load_image(job.image)
+            except SegviewerError as error:  # one unreadable image never stops the run
+                skipped.append(str(error))
+                progress.advance(job.image.name)
+                continue
+            winner, agreement, views = label_image(teacher, image, scales, not args.no_mirror, args.overlap)
             label_path, agree_path = pseudo_label_paths(args.out, job.relative)
             _save_png(winner, label_path)
             _save_png(agreement, agree_path)
@@ -289,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
         progress.close()
     seconds = time.perf_counter() - started
     _write_manifest(manifest_path, settings, images, earlier_seconds + seconds)
+    for problem in skipped:
+        print(f"skipped: {problem}", file=sys.stderr)
     unanimous = np.mean([v["unanimous"] for v in images.values()]) if images else 0.0
     print(f"labelled {len(todo)} image(s) in {seconds / 60:.1f} min; views agree on {unanimous:.1%} "
           f"of pixels on average; manifest {manifest_path}")
