@@ -127,3 +127,41 @@ def test_truth_in_the_wrong_encoding_is_named_and_never_scored(tmp_path, tiny_mo
     assert "1 image(s), 0 with ground truth" in captured.out
     assert said in captured.err and "000000_10.png" in captured.err
     assert not json.loads(target.read_text())["spaces"]  # no score computed from it
+
+
+@pytest.mark.parametrize("arguments, said", [
+    (["--data", "/nonexistent"], "--data /nonexistent: does not exist"),
+    (["--repeat", "kiti=4"], "--repeat takes LAYOUT=N"),
+    (["--init-from", "README.md"], "not a Keras model"),
+    (["--resume"], "no checkpoint"),
+    (["--distill", "missing.npz"], "--distill missing.npz: no such file"),
+])
+def test_training_arguments_are_checked_before_any_data_loads(tmp_path, capsys, arguments, said):
+    from training.train import main as train_main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    run = tmp_path / "run"
+    arguments = [a if a != "README.md" else str(Path(__file__).parents[1] / "README.md") for a in arguments]
+    if "--data" not in arguments:
+        arguments += ["--data", str(data)]
+    assert train_main([*arguments, "--run-dir", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert said in err and not run.exists()
+
+
+def test_evaluation_tools_name_a_broken_model_in_one_line(tmp_path, capsys):
+    from training.evaluate import main as evaluate_main
+    from training.model_card import main as card_main
+
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"not a zip")
+    kitti = tmp_path / "kitti"
+    (kitti / "training" / "image_2").mkdir(parents=True)
+    (kitti / "training" / "semantic").mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(kitti / "training" / "image_2" / "000040_10.png")
+    Image.fromarray(np.full((8, 8), 7, np.uint8), "L").save(kitti / "training" / "semantic" / "000040_10.png")
+    assert evaluate_main(["--data", str(kitti), "--layout", "kitti", "--model", str(broken)]) == 2
+    assert card_main(["--model", str(broken), "--validation-only"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("not a Keras model") == 2

@@ -39,6 +39,7 @@ from segviewer.core.datasets import (
     kitti_samples,
     read_single_channel,
 )
+from segviewer.core.errors import SegviewerError
 from segviewer.core.image_io import load_image
 from segviewer.core.inference import Segmenter
 from segviewer.core.label_sets import LABEL_SETS
@@ -158,7 +159,11 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     model_path = args.model or default_model_path()
-    segmenter = Segmenter.load(model_path, args.pixel_budget, tta=args.tta, backend=args.backend)
+    try:
+        segmenter = Segmenter.load(model_path, args.pixel_budget, tta=args.tta, backend=args.backend)
+    except SegviewerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     started = time.perf_counter()
     set_counts = np.zeros((256, NUM_TRAIN_CLASSES), np.int64)
     scores, _matrix, median_s = evaluate(segmenter, samples, args.layout, set_counts=set_counts)

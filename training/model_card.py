@@ -14,11 +14,13 @@ import argparse
 import csv
 import json
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from segviewer.core.classes import NUM_TRAIN_CLASSES
+from segviewer.core.errors import SegviewerError
 from segviewer.core.inference import (
     DEFAULT_PIXEL_BUDGET,
     Segmenter,
@@ -194,7 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from segviewer.model_stats import count_macs
 
-    segmenter = Segmenter.load(args.model, backend="tf")  # the Keras model: parameters, MACs
+    try:
+        segmenter = Segmenter.load(args.model, backend="tf")  # the Keras model: parameters, MACs
+    except SegviewerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.validation_only:
         out = args.model.with_suffix(".json")
         card = json.loads(out.read_text())

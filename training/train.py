@@ -117,14 +117,43 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def argument_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the arguments, found before any image or TensorFlow loads (a
+    typo must not cost the minutes of loading data first), or None."""
+    import zipfile
+
+    for folder in args.data:
+        if not Path(folder).exists():
+            return f"--data {folder}: does not exist"
+    for option, path in (("--init-from", args.init_from), ("--distill", args.distill),
+                         ("--encoder-weights", args.encoder_weights)):
+        if path is None:
+            continue
+        if not Path(path).is_file():
+            return f"{option} {path}: no such file"
+        if option == "--init-from" and not zipfile.is_zipfile(path):
+            return f"--init-from {path}: not a Keras model (a .keras file is a zip archive; this is not)"
+    for folder in args.unlabelled:
+        if not Path(folder).is_dir():
+            return f"--unlabelled {folder}: no such folder"
+    if args.resume and not ((args.run_dir or Path("runs") / args.arch) / "last.keras").is_file():
+        return f"--resume: no checkpoint {(args.run_dir or Path('runs') / args.arch) / 'last.keras'} to resume from"
+    try:
+        parse_repeats(args.repeat, args.kitti_repeats)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
 def parse_repeats(items: list[str], kitti_repeats: int) -> dict[str, int]:
-    """``["cityscapes=2", ...]`` -> repeats per layout (KITTI defaults to ``kitti_repeats``)."""
+    """``["cityscapes=2", ...]`` -> repeats per layout (KITTI defaults to ``kitti_repeats``).
+    Raises ValueError naming a malformed item or an unknown layout."""
     repeats = {"kitti": kitti_repeats, "cityscapes": 1, "camvid": 1, "bdd100k": 1, "idd": 1, "unlabelled": 1,
                "cityscapes_coarse": 2}
     for item in items:
         layout, _, count = item.partition("=")
         if layout not in repeats or not count.isdigit() or int(count) < 1:
-            raise SystemExit(f"error: --repeat takes LAYOUT=N with LAYOUT in {', '.join(repeats)}, not {item!r}")
+            raise ValueError(f"--repeat takes LAYOUT=N with LAYOUT in {', '.join(repeats)}, not {item!r}")
         repeats[layout] = int(count)
     return repeats
 
@@ -236,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
         worker_role()  # before anything is loaded
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    problem = None if args.summary else argument_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
