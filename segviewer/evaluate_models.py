@@ -4,7 +4,10 @@ The scoring is :mod:`segviewer.core.dataset_eval`, which the viewer shares."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -55,12 +58,22 @@ def run(models: list[Path], images: Path, gt: Path | None, json_path: Path | Non
         print(f"error: {error}", file=sys.stderr)
         return 2
     bar = ProgressBar(len(paths))
+    stop = threading.Event()
     try:
-        result = evaluate_images(paths, [lambda image, s=s: s.predict(image).train_ids for s in segmenters],
-                                 load_image, [m.name for m in models], truth_in_folder(gt) if gt else find_truth_for,
-                                 lambda _done, path: bar.advance(path.name))
+        with _stop_on_ctrl_c(stop):
+            result = evaluate_images(paths, [lambda image, s=s: s.predict(image).train_ids for s in segmenters],
+                                     load_image, [m.name for m in models],
+                                     truth_in_folder(gt) if gt else find_truth_for,
+                                     lambda _done, path: bar.advance(path.name), should_stop=stop.is_set)
+    except KeyboardInterrupt:  # a second Ctrl-C: stop at once, nothing saved
+        bar.close()
+        print("stopped by Ctrl-C (twice): nothing saved", file=sys.stderr)
+        return 130
     finally:
         bar.close()
+    if result.stopped:
+        print(f"stopped by Ctrl-C: {len(result.images)} of {len(paths)} image(s) scored; the scores and files "
+              "below cover those", file=sys.stderr)
     failures = [image.note for image in result.images if image.failed]
     for failure in failures:
         print(f"error: {failure}", file=sys.stderr)
@@ -77,7 +90,29 @@ def run(models: list[Path], images: Path, gt: Path | None, json_path: Path | Non
         print("wrote " + ", ".join(str(path) for path in written))
     if csv_path is not None and result.main_space() is None:
         print(f"warning: no image had ground truth: {csv_path} not written", file=sys.stderr)
+    if result.stopped:
+        return 130
     return 1 if failures else 0
+
+
+@contextlib.contextmanager
+def _stop_on_ctrl_c(stop: threading.Event):
+    """The first Ctrl-C asks the run to stop after the current image (what was scored is
+    kept and saved); a second one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(_signum, _frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def unusable_truth(result: DatasetScores) -> dict[str, list[str]]:

@@ -165,3 +165,35 @@ def test_evaluation_tools_name_a_broken_model_in_one_line(tmp_path, capsys):
     assert card_main(["--model", str(broken), "--validation-only"]) == 2
     err = capsys.readouterr().err
     assert err.count("not a Keras model") == 2
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_evaluate_model_keeps_what_was_scored(tmp_path, tiny_model_path):
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import PROJECT_ROOT, tricolour_image
+    from tests.test_reliability_two import _sigint_as_in_a_terminal
+
+    folder = tmp_path / "image_2"
+    folder.mkdir()
+    (tmp_path / "semantic").mkdir()
+    big = np.tile(tricolour_image(60, 90), (20, 20, 1))
+    for index in range(40):
+        Image.fromarray(big).save(folder / f"{index:06d}_10.png", compress_level=0)
+        Image.fromarray(np.full(big.shape[:2], 7, np.uint8), "L").save(tmp_path / "semantic" / f"{index:06d}_10.png")
+    target = tmp_path / "s.json"
+    process = subprocess.Popen([sys.executable, "-m", "segviewer", "evaluate", "--model", str(tiny_model_path),
+                                "--images", str(folder), "--json", str(target), "--backend", "tf"],
+                               cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_sigint_as_in_a_terminal)
+    time.sleep(8)  # the model loads, a few images are scored
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "stopped by Ctrl-C" in err
+    scored = json.loads(target.read_text())["images"]
+    assert 0 < len(scored) < 40
