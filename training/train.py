@@ -54,6 +54,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--unlabelled", type=Path, nargs="+", default=[],
                         help="folders of unlabelled frames (searched recursively): with --distill they "
                              "learn from the teacher alone")
+    parser.add_argument("--freeze-encoder", action="store_true",
+                        help="evit_*: train only the layers outside the pretrained backbone (a random decoder "
+                             "first learns at a rate the pretrained layers could not take; then continue with "
+                             "--init-from and a low --lr)")
     parser.add_argument("--freeze-pretrained-norms", action=argparse.BooleanOptionalAction, default=True,
                         help="keep the pretrained encoder's batch norms in inference mode (CPU batches are "
                              "too small to re-estimate them)")
@@ -376,6 +380,11 @@ def main(argv: list[str] | None = None) -> int:
                 model = build_model(args.arch, pretrained=not args.no_pretrained, encoder_weights=args.encoder_weights)
             if args.freeze_pretrained_norms:
                 print(f"{freeze_pretrained_norms(model)} pretrained batch norms frozen", flush=True)
+            if args.freeze_encoder:
+                frozen = [layer for layer in model.layers if layer.name.startswith("backbone.")]
+                for layer in frozen:
+                    layer.trainable = False
+                print(f"{len(frozen)} backbone layers frozen", flush=True)
             if args.distill is not None:
                 from training.distill import Distiller
                 from training.models import build_teacher
@@ -431,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
                               for layout in sorted({s.layout for s in train_samples})},
             "encoder_weights": str(args.encoder_weights) if args.encoder_weights else None,
             "distill": str(args.distill) if args.distill else None, "distill_weight": args.distill_weight,
-            "temperature": args.temperature, "clipnorm": args.clipnorm, "unlabelled": [str(p) for p in args.unlabelled],
+            "temperature": args.temperature, "clipnorm": args.clipnorm, "freeze_encoder": args.freeze_encoder, "unlabelled": [str(p) for p in args.unlabelled],
             "teacher_uses": sorted(teacher_uses), "teacher_labels": teacher.manifests if teacher else [],
             "loss": "set-valued cross-entropy, code weights 1/ln(1.05+freq)",
             "chief": is_chief, "weights_sha256": weights_digest(getattr(model, "student", model))}
