@@ -110,7 +110,8 @@ def card_markdown(card: dict) -> str:
     lines = []
     for layout, label in (("kitti", "KITTI val (8 images, 19 classes)"),
                           ("camvid", "CamVid val (101 images, 11 classes)"),
-                          ("cityscapes", "Cityscapes val (aachen key frames 6 and 7, 19 classes)")):
+                          ("cityscapes", "Cityscapes val (aachen key frames 6 and 7, 19 classes)"),
+                          ("bdd100k", "BDD100K val (4 of the 16 shared frames, 19 classes)")):
         scores = card["validation"].get(layout)
         if not scores:
             continue

@@ -15,7 +15,7 @@ UNLEARNED_IOU = 0.05
 # whose truth holds the most of it: KITTI val has 84 wall pixels, CamVid's exactly
 # labelled frames 41,666. The first is the fallback for cards without pixel counts.
 QUALITY_SPLITS = {"kitti": "KITTI val 000040-47", "camvid32": "CamVid val frames with 32-class labels",
-                  "cityscapes": "Cityscapes val, aachen 6 and 7"}
+                  "cityscapes": "Cityscapes val, aachen 6 and 7", "bdd100k": "BDD100K val, 4 frames"}
 
 
 @dataclass(frozen=True)
