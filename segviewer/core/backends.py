@@ -123,8 +123,9 @@ def choose_backend(requested: Backend | str, twin: Path | None) -> Backend:
 # -- the shared graph -------------------------------------------------------------------------
 
 def coarse_logits_model(model: Any) -> Any:
-    """The model up to its last layer before a final bilinear resize of the logits (the
-    shipped U-Net's ``logits_s2``, at half the input size), else the model itself.
+    """The model up to its coarse logits when it ends in a bilinear resize of them to the
+    input (a ``ResizeToMatch`` named ``logits``: the Lite0 U-Net's at stride 2, the
+    EfficientViT networks' at stride 4 or 8), else the model itself.
 
     Resizing the coarse logits straight to the output size is one bilinear interpolation
     instead of the model's own followed by a second (cheaper, and no blurrier).
@@ -132,10 +133,13 @@ def coarse_logits_model(model: Any) -> Any:
     import keras
 
     try:
-        coarse = model.get_layer("logits_s2")
+        last = model.get_layer("logits")
     except (ValueError, AttributeError):
         return model
-    return keras.Model(model.inputs, coarse.output, name=f"{model.name}_coarse")
+    if type(last).__name__ != "ResizeToMatch":
+        return model
+    coarse = last.input[0]
+    return keras.Model(model.inputs, coarse, name=f"{model.name}_coarse")
 
 
 def build_score_function(model: Any, flip_average: bool = False):
