@@ -19,6 +19,7 @@ from segviewer.core.errors import SegviewerError
 from segviewer.core.file_search import find_images
 from segviewer.core.image_io import load_image
 from segviewer.core.metrics import format_table
+from segviewer.core.pairing import ground_truth_stem, is_ground_truth
 from segviewer.core.truth_space import space_for
 from segviewer.progress import ProgressBar
 
@@ -26,9 +27,7 @@ from segviewer.progress import ProgressBar
 def truth_in_folder(gt: Path):
     """A ``truth_for`` that finds ground truth in ``gt`` by name (KITTI ``<name>.png``,
     Cityscapes ``<stem>_gtFine_labelIds.png``, CamVid ``<split>annot/<name>.png``)."""
-    from segviewer.evaluate import _stem, is_ground_truth
-
-    by_stem = {_stem(p): p for p in sorted(gt.rglob("*.png")) if is_ground_truth(p)}
+    by_stem = {ground_truth_stem(p): p for p in sorted(gt.rglob("*.png")) if is_ground_truth(p)}
 
     def truth_for(image: Path, shape: tuple[int, int]):
         stem = image.stem.removesuffix("_leftImg8bit")

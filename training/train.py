@@ -440,7 +440,8 @@ def main(argv: list[str] | None = None) -> int:
                               for layout in sorted({s.layout for s in train_samples})},
             "encoder_weights": str(args.encoder_weights) if args.encoder_weights else None,
             "distill": str(args.distill) if args.distill else None, "distill_weight": args.distill_weight,
-            "temperature": args.temperature, "clipnorm": args.clipnorm, "freeze_encoder": args.freeze_encoder, "unlabelled": [str(p) for p in args.unlabelled],
+            "temperature": args.temperature, "clipnorm": args.clipnorm, "freeze_encoder": args.freeze_encoder,
+            "unlabelled": [str(p) for p in args.unlabelled],
             "teacher_uses": sorted(teacher_uses), "teacher_labels": teacher.manifests if teacher else [],
             "loss": "set-valued cross-entropy, code weights 1/ln(1.05+freq)",
             "chief": is_chief, "weights_sha256": weights_digest(getattr(model, "student", model))}
