@@ -53,18 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in SUBCOMMANDS:
         command, rest = argv[0], argv[1:]
         if command == "predict":
-            from segviewer.predict import main as predict_main
+            from segviewer.commands.predict import main as predict_main
 
             return predict_main(rest)
         if command == "evaluate":
-            from segviewer.evaluate import main as evaluate_main
+            from segviewer.commands.evaluate import main as evaluate_main
 
             return evaluate_main(rest)
         if command == "convert":
-            from segviewer.convert import main as convert_main
+            from segviewer.commands.convert import main as convert_main
 
             return convert_main(rest)
-        from segviewer.bench import main as bench_main
+        from segviewer.commands.bench import main as bench_main
 
         return bench_main(rest)
     args = viewer_parser().parse_args(argv)

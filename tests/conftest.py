@@ -85,7 +85,7 @@ def twinned_model(tmp_path_factory, tiny_model_path) -> Path:
     import shutil
 
     pytest.importorskip("ai_edge_litert")
-    from segviewer.convert import main as convert_main
+    from segviewer.commands.convert import main as convert_main
 
     model = tmp_path_factory.mktemp("twinned") / "tiny.keras"
     shutil.copy(tiny_model_path, model)

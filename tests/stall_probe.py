@@ -9,8 +9,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QEventLoop
 
-from segviewer.bench_child import StallClock
-from segviewer.bench_child import loaded_window as shipped_loaded_window
+from segviewer.gui.bench_child import StallClock
+from segviewer.gui.bench_child import loaded_window as shipped_loaded_window
 
 
 def loaded_window(model: Path, pixel_budget: int):

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from segviewer.bench import main as bench_main
+from segviewer.commands.bench import main as bench_main
 from tests.conftest import PROJECT_ROOT
 
 FIGURES = ("inference_ms", "seed_inference_ms", "speedup_vs_seed", "overlay_ms", "overlay_12mp_ms",
@@ -19,7 +19,7 @@ FIGURES = ("inference_ms", "seed_inference_ms", "speedup_vs_seed", "overlay_ms",
 
 @pytest.mark.slow
 def test_bench_quick_reports_every_figure(tmp_path, twinned_model, capsys):
-    from segviewer.bench import kitti_layout_folder
+    from segviewer.commands.bench import kitti_layout_folder
 
     out = tmp_path / "bench.json"
     folder = kitti_layout_folder(tmp_path / "with_truth", 3)
@@ -66,7 +66,7 @@ def test_wheel_contains_class_table_and_model(tmp_path):
 
 
 def test_the_bench_times_the_network_at_every_kitti_working_size(tiny_model_path):
-    from segviewer.bench import NETWORK_SIZES, network_scale_results
+    from segviewer.commands.bench import NETWORK_SIZES, network_scale_results
     from segviewer.core.backends import Backend
     from segviewer.core.inference import Segmenter
 

@@ -39,7 +39,7 @@ def _torch_bicubic_1d(values: np.ndarray, factor: int) -> np.ndarray:
 
 @pytest.mark.parametrize("factor", [2, 4])
 def test_bicubic_upsampling_is_pytorchs(factor):
-    from segviewer.layers import BicubicUpsample
+    from segviewer.models.layers import BicubicUpsample
 
     values = np.random.default_rng(factor).normal(size=(1, 5, 7, 3)).astype(np.float32)
     expected = _torch_bicubic_1d(values[0], factor)
@@ -52,7 +52,7 @@ def test_bicubic_upsampling_is_pytorchs(factor):
 def test_a_random_teacher_network_runs_at_any_stride_32_size_and_survives_saving(tmp_path):
     import keras
 
-    import segviewer.layers  # noqa: F401
+    import segviewer.models.layers  # noqa: F401
     from segviewer.models.efficientvit import build_efficientvit_seg, build_efficientvit_unet
 
     image = np.random.default_rng(0).integers(0, 256, (1, 64, 96, 3), dtype=np.uint8)
@@ -103,7 +103,7 @@ def test_distillation_loss_is_zero_for_the_teachers_own_answer_and_positive_othe
 def test_a_distilled_step_trains_the_student_and_saves_it_alone(tmp_path):
     import keras
 
-    import segviewer.layers  # noqa: F401
+    import segviewer.models.layers  # noqa: F401
     from segviewer.models.efficientvit import build_efficientvit_seg, build_efficientvit_unet
     from training.distill import Distiller, StudentCheckpoint
     from training.losses import MaskedMeanIoU, SetCrossEntropy

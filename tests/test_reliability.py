@@ -242,7 +242,7 @@ def test_viewer_save_errors_leave_no_partial_files(qtbot, make_window, image_fol
 @pytest.fixture(scope="module")
 def slow_model_path(tmp_path_factory) -> Path:
     """The real default architecture (random weights): seconds per large image here."""
-    from segviewer.architectures import build_lite0_unet
+    from segviewer.models.architectures import build_lite0_unet
 
     path = tmp_path_factory.mktemp("slow") / "slow.keras"
     build_lite0_unet().save(path)

@@ -78,7 +78,7 @@ def test_fifos_are_refused_before_opening_as_model_image_or_video(tmp_path, caps
 
 
 def test_convert_check_with_a_bad_image_fails_before_writing_a_twin(tiny_model_path, tmp_path, capsys):
-    from segviewer.convert import main as convert_main
+    from segviewer.commands.convert import main as convert_main
 
     model = tmp_path / "m.keras"
     shutil.copy(tiny_model_path, model)
@@ -209,7 +209,7 @@ def _fixed_size_reshape_model(path):
 
 
 def test_a_fixed_size_reshape_model_runs_at_its_own_size_and_is_not_converted(tmp_path, capsys):
-    from segviewer.convert import main as convert_main
+    from segviewer.commands.convert import main as convert_main
     from segviewer.core.inference import Segmenter
 
     model = _fixed_size_reshape_model(tmp_path / "fixed.keras")
@@ -225,7 +225,7 @@ def test_a_fixed_size_reshape_model_runs_at_its_own_size_and_is_not_converted(tm
 def test_a_mixed_precision_model_is_refused_by_convert_in_one_line(tmp_path, capsys):
     import keras
 
-    from segviewer.convert import main as convert_main
+    from segviewer.commands.convert import main as convert_main
 
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
@@ -276,7 +276,7 @@ def test_a_signal_while_a_video_opens_stops_cleanly_with_true_counts(signal_name
                                                                      monkeypatch, capsys):
     from PIL import Image
 
-    import segviewer.predict as predict
+    import segviewer.commands.predict as predict
 
     exception = KeyboardInterrupt if signal_name == "KeyboardInterrupt" else predict._Terminated
 

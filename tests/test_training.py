@@ -157,8 +157,8 @@ def test_two_workers_train_in_step_and_only_the_chief_owns_the_run(tmp_path):
 
 
 def test_folding_batch_norms_keeps_predictions(tmp_path):
-    from segviewer.architectures import build_lite0_unet
     from segviewer.core.inference import Segmenter
+    from segviewer.models.architectures import build_lite0_unet
     from training.export import export_model
 
     model = build_lite0_unet()

@@ -338,9 +338,9 @@ def test_sharded_predict_gives_each_video_to_one_shard(clip, tiny_model_path, tm
 
 
 def test_an_interrupted_video_run_keeps_its_counts_and_leaves_no_partial_overlay(clip, tiny_model_path, tmp_path):
+    from segviewer.commands.predict_video import VideoSummary, segment_video
     from segviewer.core.inference import Segmenter
     from segviewer.core.mask_io import MaskFormat
-    from segviewer.predict_video import VideoSummary, segment_video
 
     segmenter = Segmenter.load(tiny_model_path)
     real_predict, calls = segmenter.predict, []

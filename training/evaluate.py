@@ -40,6 +40,7 @@ from segviewer.core.datasets import (
     read_single_channel,
 )
 from segviewer.core.errors import SegviewerError
+from segviewer.core.help_text import plain
 from segviewer.core.image_io import load_image
 from segviewer.core.inference import Segmenter
 from segviewer.core.label_sets import LABEL_SETS
@@ -51,7 +52,6 @@ from segviewer.core.metrics import (
     scores_from_confusion,
 )
 from segviewer.core.resources import default_model_path
-from segviewer.help_text import plain
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -13,7 +13,7 @@ import argparse
 import os
 from pathlib import Path
 
-from segviewer.help_text import plain
+from segviewer.core.help_text import plain
 
 
 def export_model(source: Path, destination: Path, litert_twin: bool = True) -> Path:
@@ -23,8 +23,8 @@ def export_model(source: Path, destination: Path, litert_twin: bool = True) -> P
     with native_noise_filtered():  # TensorFlow's start-up lines
         import keras
 
-        import segviewer.layers  # noqa: F401  (registers the custom layers)
-        from segviewer.architectures import fold_batch_norms
+        import segviewer.models.layers  # noqa: F401  (registers the custom layers)
+        from segviewer.models.architectures import fold_batch_norms
 
         model = keras.saving.load_model(source, compile=False)
     if model.name == "unet_lite0":

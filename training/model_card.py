@@ -21,6 +21,7 @@ import numpy as np
 
 from segviewer.core.classes import NUM_TRAIN_CLASSES
 from segviewer.core.errors import SegviewerError
+from segviewer.core.help_text import plain
 from segviewer.core.inference import (
     DEFAULT_PIXEL_BUDGET,
     Segmenter,
@@ -28,7 +29,6 @@ from segviewer.core.inference import (
     working_size,
 )
 from segviewer.core.metrics import scores_document
-from segviewer.help_text import plain
 from training.evaluate import class_names, evaluate, select_samples, set_recall
 
 DATA_CREDITS = {
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         print(card_markdown(json.loads(args.model.with_suffix(".json").read_text())))
         return 0
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from segviewer.model_stats import count_macs
+    from segviewer.models.model_stats import count_macs
 
     try:
         segmenter = Segmenter.load(args.model, backend="tf")  # the Keras model: parameters, MACs

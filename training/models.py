@@ -9,7 +9,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from segviewer.architectures import (
+from segviewer.models.architectures import (
     build_lite0_classifier,
     build_lite0_unet,
     build_seed_unet,

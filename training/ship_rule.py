@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segviewer.help_text import plain
+from segviewer.core.help_text import plain
 
 SETS = (("kitti", "kitti_semantics"), ("camvid", "camvid"), ("camvid32", "camvid"),
         ("cityscapes", "cityscapes_samples"), ("bdd100k", "bdd100k_samples"))

@@ -48,9 +48,9 @@ from segviewer.core.datasets import (
     kitti_samples,
 )
 from segviewer.core.errors import SegviewerError
+from segviewer.core.help_text import plain
 from segviewer.core.image_io import load_image
-from segviewer.help_text import plain
-from segviewer.progress import ProgressBar
+from segviewer.core.progress import ProgressBar
 from training.pseudo_labels import MANIFEST, pseudo_label_paths
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")

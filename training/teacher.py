@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segviewer.help_text import plain
+from segviewer.core.help_text import plain
 from training.models import TEACHER_WEIGHTS
 
 # A KITTI frame at 1.5x (1856x576); CamVid's 480x360 at 2x. The shared README's figures.

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from segviewer.core.help_text import plain
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET
 from segviewer.core.label_sets import NUM_LABEL_CODES
-from segviewer.help_text import plain
 
 DEFAULT_CROP = (192, 384)
 ARCHES = ("lite0", "seed", "evit_unet", "evit_seg")
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     import keras
     import tensorflow as tf
 
-    import segviewer.layers  # noqa: F401  (custom layers must be registered to --resume)
+    import segviewer.models.layers  # noqa: F401  (custom layers must be registered to --resume)
     from training import data
     from training.callbacks import PerClassIoU
     from training.losses import MaskedMeanIoU, SetCrossEntropy

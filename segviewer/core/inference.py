@@ -171,7 +171,7 @@ class Segmenter:
             with native_noise_filtered():
                 import keras
 
-                import segviewer.layers  # noqa: F401  (registers the custom layers)
+                import segviewer.models.layers  # noqa: F401  (registers the custom layers)
 
                 model = keras.saving.load_model(path, compile=False)
         except Exception as error:  # Keras raises many types for a bad archive

@@ -20,7 +20,7 @@ import numpy as np
 from keras import layers
 
 from segviewer.core.classes import NUM_TRAIN_CLASSES
-from segviewer.layers import BicubicUpsample, GroupedPointwise, ReluLinearAttention, ResizeToMatch
+from segviewer.models.layers import BicubicUpsample, GroupedPointwise, ReluLinearAttention, ResizeToMatch
 
 WIDTHS = (8, 16, 32, 64, 128)
 DEPTHS = (1, 2, 2, 2, 2)

@@ -28,11 +28,11 @@ import numpy as np
 from PIL import Image
 
 from segviewer.core.backends import Backend, choose_backend, usable_twin
+from segviewer.core.help_text import plain
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET, Segmenter, padded_size
 from segviewer.core.mask_io import MaskFormat
 from segviewer.core.resources import default_model_path
 from segviewer.core.tf_logging import native_noise_filtered
-from segviewer.help_text import plain
 
 KITTI_SIZE = (375, 1242)
 PHOTO_12MP = (3024, 4032)
@@ -92,7 +92,7 @@ def time_seed_network(frame: np.ndarray, repeats: int) -> tuple[float, int]:
     stride: median ms and parameter count."""
     import tensorflow as tf
 
-    from segviewer.architectures import build_seed_unet
+    from segviewer.models.architectures import build_seed_unet
 
     seed = build_seed_unet()
     run = tf.function(lambda x: seed(x, training=False))
@@ -145,11 +145,11 @@ def time_until_marker(extra: list[str], settings_dir: Path) -> float:
 
 
 def run_bench_child(function: str, *args: str, settings_dir: Path) -> str:
-    """Call ``segviewer.bench_child.<function>(*args)`` in a fresh process with private
+    """Call ``segviewer.gui.bench_child.<function>(*args)`` in a fresh process with private
     settings; its last line of output."""
     env = _child_env()
     env["XDG_CONFIG_HOME"] = str(settings_dir)
-    code = f"from segviewer.bench_child import {function}; print({function}(*{args!r}))"
+    code = f"from segviewer.gui.bench_child import {function}; print({function}(*{args!r}))"
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
     if result.returncode != 0:
         raise RuntimeError(f"{function} child failed: {result.stderr[-800:]}")
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         import tensorflow as tf
 
     from segviewer.core.inference import device_description
-    from segviewer.model_stats import count_macs
+    from segviewer.models.model_stats import count_macs
 
     results: dict[str, object] = {
         "date": time.strftime("%Y-%m-%d"), "device": device_description(), "tensorflow": tf.__version__,
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         model_args = ["--model", str(model_path)]
         results["startup_window_s"] = statistics.median(
             time_until_marker(["--exit-when", "shown", *model_args], temp_dir) for _ in range(repeats))
-        from segviewer.predict import collect_jobs, segment_all
+        from segviewer.commands.predict import collect_jobs, segment_all
 
         jobs, _ = collect_jobs([str(folder)], temp_dir / "out", recursive=False)
         for backend in backends:
@@ -313,8 +313,8 @@ def evaluation_results(segmenter, model_path: Path, backend: str, temp_dir: Path
     """Evaluate Folder in the real viewer against ``predict``'s loop (label IDs written) on
     the same images, interleaved round by round; then its peak RSS on ``rss_frames``
     KITTI-size frames with truth."""
+    from segviewer.commands.predict import collect_jobs, segment_all
     from segviewer.core.file_search import find_images
-    from segviewer.predict import collect_jobs, segment_all
 
     if folder is None:
         camvid_val = _shared_datasets() / "camvid" / "val"
@@ -365,9 +365,9 @@ def kitti_frames(count: int) -> tuple[list[np.ndarray], str]:
 
 def video_results(segmenter, model_path: Path, temp_dir: Path, backend: str, count: int) -> dict[str, object]:
     """Playback with live segmentation in the real viewer, and ``predict`` on a video."""
+    from segviewer.commands.predict_video import segment_video
     from segviewer.core.video import VideoReader
     from segviewer.core.video_writer import write_video
-    from segviewer.predict_video import segment_video
 
     frames, origin = kitti_frames(count)
     fast = temp_dir / "kitti_drive_fast.mp4"
@@ -394,7 +394,7 @@ def video_results(segmenter, model_path: Path, temp_dir: Path, backend: str, cou
 
 
 def _play(model_path: Path, video: Path, backend: str, temp_dir: Path) -> dict[str, float]:
-    """Play ``video`` in a child viewer process (see :func:`segviewer.bench_child.play_video`)."""
+    """Play ``video`` in a child viewer process (see :func:`segviewer.gui.bench_child.play_video`)."""
     return json.loads(run_bench_child("play_video", str(model_path), str(video), backend, settings_dir=temp_dir))
 
 

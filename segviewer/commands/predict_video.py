@@ -23,9 +23,9 @@ from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
 from segviewer.core.inference import Segmenter
 from segviewer.core.mask_io import MaskFormat, read_label_ids, read_train_ids
 from segviewer.core.overlay import compose_overlay
+from segviewer.core.progress import ProgressBar
 from segviewer.core.video import FrameSource, VideoError, VideoFrame, frame_name
 from segviewer.core.video_writer import video_output_path, write_video
-from segviewer.progress import ProgressBar
 
 DECODE_AHEAD = 4
 

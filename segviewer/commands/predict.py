@@ -35,22 +35,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from segviewer.commands.predict_video import VideoSummary, existing_video_outputs, segment_video
 from segviewer.core.atomic import remove_stale_temporaries, unwritable_reason
 from segviewer.core.backends import BACKEND_HELP
 from segviewer.core.errors import SegviewerError
 from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
 from segviewer.core.file_search import expand_pattern, find_images
+from segviewer.core.help_text import plain
 from segviewer.core.image_io import load_image
 from segviewer.core.inference import Segmenter
 from segviewer.core.mask_io import MaskFormat
 from segviewer.core.overlay import compose_overlay
 from segviewer.core.prefetch import prefetched
+from segviewer.core.progress import ProgressBar
 from segviewer.core.resources import default_model_path
 from segviewer.core.sharding import Shard
 from segviewer.core.video import VideoError, VideoReader, is_video_file
-from segviewer.help_text import plain
-from segviewer.predict_video import VideoSummary, existing_video_outputs, segment_video
-from segviewer.progress import ProgressBar
 
 OVERLAY_VIDEO = "overlay-video"
 

@@ -20,8 +20,8 @@ from segviewer.core.file_search import find_images
 from segviewer.core.image_io import load_image
 from segviewer.core.metrics import format_table
 from segviewer.core.pairing import ground_truth_stem, is_ground_truth
+from segviewer.core.progress import ProgressBar
 from segviewer.core.truth_space import space_for
-from segviewer.progress import ProgressBar
 
 
 def truth_in_folder(gt: Path):

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from segviewer.core.errors import SegviewerError, first_line
-from segviewer.help_text import plain
+from segviewer.core.help_text import plain
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -15,7 +15,7 @@ from keras import layers
 
 from segviewer.core.classes import NUM_TRAIN_CLASSES
 from segviewer.core.inference import STRIDE  # noqa: F401  (both models down-sample by at most 32)
-from segviewer.layers import ResizeToMatch
+from segviewer.models.layers import ResizeToMatch
 
 NUM_CLASSES = NUM_TRAIN_CLASSES
 

@@ -26,6 +26,7 @@ import numpy as np
 from segviewer.core.atomic import write_atomic
 from segviewer.core.classes import NUM_TRAIN_CLASSES, load_class_table
 from segviewer.core.errors import SegviewerError
+from segviewer.core.help_text import plain
 from segviewer.core.mask_io import read_label_ids, read_train_ids
 from segviewer.core.metrics import (
     confusion_matrix,
@@ -35,7 +36,6 @@ from segviewer.core.metrics import (
     write_confusion_csv,
 )
 from segviewer.core.pairing import AmbiguousMatchError, find_pairs, unmatched_predictions
-from segviewer.help_text import plain
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --gt {args.gt}: not a folder (no such folder)", file=sys.stderr)
         return 2
     if args.model:
-        from segviewer.evaluate_models import run
+        from segviewer.commands.evaluate_models import run
 
         if args.images is None or args.pred is not None:
             print("error: --model needs --images DIR (and no --pred)", file=sys.stderr)
