@@ -31,3 +31,17 @@ def test_import_contracts_hold():
                             timeout=300)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "broken" not in result.stdout.split("Contracts:")[-1].replace("0 broken", "")
+
+
+def test_no_module_imports_itself_back_through_a_circle():
+    """No circle in the import graph of segviewer and training, lazy imports included
+    (issue 31 found evaluate <-> evaluate_models)."""
+    grimp = pytest.importorskip("grimp")
+    graph = grimp.build_graph("segviewer", "training")
+    modules = sorted(graph.modules)
+    circles = []
+    for module in modules:
+        for imported in graph.find_modules_directly_imported_by(module):
+            if imported != module and graph.chain_exists(importer=imported, imported=module):
+                circles.append(f"{module} -> {imported} -> ... -> {module}")
+    assert not circles, "\n".join(circles)
