@@ -58,9 +58,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="evit_*: train only the layers outside the pretrained backbone (a random decoder "
                              "first learns at a rate the pretrained layers could not take; then continue with "
                              "--init-from and a low --lr)")
-    parser.add_argument("--freeze-pretrained-norms", action=argparse.BooleanOptionalAction, default=True,
-                        help="keep the pretrained encoder's batch norms in inference mode (CPU batches are "
-                             "too small to re-estimate them)")
+    parser.add_argument("--freeze-pretrained-norms", action=argparse.BooleanOptionalAction, default=False,
+                        help="evit_*: keep the pretrained batch norms in inference mode. Off by default: frozen, "
+                             "their tiny variances made every Adam step from 5e-5 to 2e-5 drift "
+                             "(docs/model_quality.md, stage 6)")
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--steps-per-epoch", type=int, default=0, help="0 = one pass over the data")
     parser.add_argument("--batch-size", type=int, default=8)
