@@ -197,3 +197,25 @@ def test_ctrl_c_in_evaluate_model_keeps_what_was_scored(tmp_path, tiny_model_pat
     assert "Traceback" not in err and "stopped by Ctrl-C" in err
     scored = json.loads(target.read_text())["images"]
     assert 0 < len(scored) < 40
+
+
+def test_a_long_error_is_cut_at_a_word_and_marked():
+    from segviewer.core.errors import first_line
+
+    text = first_line(ValueError("the converter could not lower this operation because " * 5), 60)
+    assert len(text) <= 60 and text.endswith("…") and not text[:-1].endswith(" ")
+    assert text[:-1].split()[-1] in "the converter could not lower this operation because".split()
+    assert first_line(ValueError("short"), 60) == "short"
+
+
+def test_contours_are_solid_at_the_default_opacity_and_still_fade():
+    from segviewer.core.classes import load_class_table
+    from segviewer.core.overlay import OverlayMode, OverlayRenderer
+
+    renderer = OverlayRenderer(load_class_table())
+    renderer.set_mode(OverlayMode.CONTOUR)
+    assert renderer.lut[0, 3] == 255  # at the default 50 %
+    renderer.set_opacity(0.2)
+    assert renderer.lut[0, 3] == round(0.4 * 255)
+    renderer.set_mode(OverlayMode.FILL)
+    assert renderer.lut[0, 3] == round(0.2 * 255)

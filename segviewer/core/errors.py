@@ -11,7 +11,14 @@ def first_line(error: BaseException, limit: int) -> str:
     the errno and file name ``str()`` adds), else the first line of its text, else its
     type."""
     text = (getattr(error, "strerror", None) or str(error)).strip()
-    return text.splitlines()[0][:limit] if text else type(error).__name__
+    if not text:
+        return type(error).__name__
+    line = text.splitlines()[0]
+    if len(line) <= limit:
+        return line
+    # Cut at a word, and say that something was cut, never mid-word without a mark.
+    cut = line[: limit - 1]
+    return (cut[: cut.rfind(" ")] if " " in cut else cut).rstrip(" ,;:") + "…"
 
 
 def special_file_kind(path: Path) -> str | None:

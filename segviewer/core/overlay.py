@@ -213,7 +213,14 @@ class OverlayRenderer:
         lut[:, :3] = self.table.train_to_color
         if self._mode is OverlayMode.IMAGE_ONLY:
             return lut
-        alpha = 255 if self._mode is OverlayMode.MASK_ONLY else round(self._opacity * 255)
+        if self._mode is OverlayMode.MASK_ONLY:
+            alpha = 255
+        elif self._mode is OverlayMode.CONTOUR:
+            # One-pixel lines vanish at a fill's opacity: contours are drawn at twice it
+            # (the default 50 % draws them solid; the slider still fades them out).
+            alpha = round(min(1.0, 2 * self._opacity) * 255)
+        else:
+            alpha = round(self._opacity * 255)
         for train_id, shown in self._visible.items():
             lut[train_id, 3] = alpha if shown else 0
         lut[TRANSPARENT_INDEX, 3] = 0

@@ -164,7 +164,7 @@ class DatasetPanel(QWidget):
             moves = ", ".join(f"{self.names[i]} {signed(delta[i])}" for i in [*ranked[:2], *ranked[-2:]])
             text = (f"A = <b>{result.model_names[0]}</b>, B = <b>{result.model_names[1]}</b> on {len(scored)} "
                     f"{self.layout_name} image(s){stopped}: mean IoU A {scores.mean_iou * 100:.1f} %, "
-                    f"B {other.mean_iou * 100:.1f} % (B − A {(other.mean_iou - scores.mean_iou) * 100:+.1f}); "
+                    f"B {other.mean_iou * 100:.1f} % (B − A {signed((other.mean_iou - scores.mean_iou) * 100)}); "
                     f"biggest per-class moves: {moves}. Solid bars A, pale bars B, B − A above them.")
         self.summary.setText(text)
         self._draw_bars(scores.per_class_iou, scores.present, None if other is None else other.per_class_iou)
