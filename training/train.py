@@ -360,6 +360,12 @@ def main(argv: list[str] | None = None) -> int:
     last_path = run_dir / "last.keras"
     best_path = run_dir / "best.keras"
     csv_path = run_dir / "log.csv"
+    # A checkpoint's card names the scale it was trained at, so evaluating it, or opening
+    # it in the viewer, uses that scale and not the default.
+    for checkpoint in (last_path, best_path):
+        checkpoint.with_suffix(".json").write_text(json.dumps(
+            {"name": f"{run_dir.name}/{checkpoint.stem}",
+             "working_scale": {"pixel_budget": pixel_budget, "max_upscale": args.max_upscale}}, indent=2) + "\n")
     initial_epoch = 0
     with strategy.scope():
         if args.resume and last_path.exists() and args.distill is None:
