@@ -121,3 +121,14 @@ def test_a_distilled_step_trains_the_student_and_saves_it_alone(tmp_path):
     saved = keras.saving.load_model(tmp_path / "last.keras", compile=False)
     assert saved.name == student.name  # the student, not the wrapper with its teacher
     np.testing.assert_allclose(saved(images).numpy(), student(images).numpy(), atol=1e-5)
+
+
+def test_distillation_can_leave_human_labelled_pixels_to_the_human_label():
+    import tensorflow as tf
+
+    from training.distill import kl_to_teacher
+
+    teacher, student = tf.random.normal([1, 2, 2, 19], seed=2), tf.random.normal([1, 2, 2, 19], seed=3)
+    everywhere = float(kl_to_teacher(teacher, student))
+    only_first = float(kl_to_teacher(teacher, student, pixel_weights=tf.constant([[[1.0, 0.0], [0.0, 0.0]]])))
+    assert 0 < only_first < everywhere

@@ -17,13 +17,16 @@ import tensorflow as tf
 from segviewer.core.classes import NUM_TRAIN_CLASSES
 
 
-def kl_to_teacher(teacher_logits, student_logits, temperature: float = 1.0):
+def kl_to_teacher(teacher_logits, student_logits, temperature: float = 1.0, pixel_weights=None):
     """Mean over pixels of KL(teacher || student) on the 19 classes, scaled by T^2 as
-    Hinton et al. do so its gradient keeps its size at any temperature."""
+    Hinton et al. do so its gradient keeps its size at any temperature; ``pixel_weights``
+    (same shape as a logit plane) weighs each pixel's term."""
     teacher = tf.cast(teacher_logits[..., :NUM_TRAIN_CLASSES], tf.float32) / temperature
     student = tf.cast(student_logits[..., :NUM_TRAIN_CLASSES], tf.float32) / temperature
     teacher_log = tf.nn.log_softmax(teacher, axis=-1)
     per_pixel = tf.reduce_sum(tf.exp(teacher_log) * (teacher_log - tf.nn.log_softmax(student, axis=-1)), axis=-1)
+    if pixel_weights is not None:
+        per_pixel = per_pixel * pixel_weights
     return tf.reduce_mean(per_pixel) * temperature ** 2
 
 
@@ -32,11 +35,14 @@ class Distiller(keras.Model):
     :func:`kl_to_teacher`; validation scores the student alone."""
 
     def __init__(self, student: keras.Model, teacher: keras.Model, weight: float = 1.0,
-                 temperature: float = 1.0, **kwargs) -> None:
+                 temperature: float = 1.0, labelled_weight: float = 1.0, **kwargs) -> None:
         super().__init__(name=f"{student.name}_distilled", **kwargs)
         self.student, self.teacher = student, teacher
         self.teacher.trainable = False
         self.weight, self.temperature = float(weight), float(temperature)
+        # Where a human gave one class (a train ID), the KL term weighs this much: 0 lets
+        # the human label alone decide there (CamVid's fences, KITTI's grass).
+        self.labelled_weight = float(labelled_weight)
 
     def call(self, inputs, training=False):
         return self.student(inputs, training=training)
@@ -46,7 +52,11 @@ class Distiller(keras.Model):
         if not training or self.weight == 0:
             return loss
         teacher_logits = tf.stop_gradient(self.teacher(x, training=False))
-        return loss + self.weight * kl_to_teacher(teacher_logits, y_pred, self.temperature)
+        pixel_weights = None
+        if self.labelled_weight != 1.0:
+            specific = tf.cast(y, tf.int32) < NUM_TRAIN_CLASSES
+            pixel_weights = tf.where(specific, self.labelled_weight, 1.0)
+        return loss + self.weight * kl_to_teacher(teacher_logits, y_pred, self.temperature, pixel_weights)
 
 
 class StudentCheckpoint(keras.callbacks.Callback):

@@ -46,6 +46,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "softmax on every pixel of each augmented crop, beside the human labels' loss")
     parser.add_argument("--distill-weight", type=float, default=1.0, help="weight of the KL term")
     parser.add_argument("--temperature", type=float, default=1.0, help="distillation temperature")
+    parser.add_argument("--distill-labelled-weight", type=float, default=1.0,
+                        help="weight of the KL term on pixels a human labelled with one class (0: the human "
+                             "label alone decides there; default 1: every pixel alike)")
     parser.add_argument("--pixel-budget", type=int, default=None,
                         help="pixels the network sees per image, in training and validation (the working "
                              f"scale; default {DEFAULT_PIXEL_BUDGET} = 640x192)")
@@ -396,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
                 from training.distill import Distiller
                 from training.models import build_teacher
 
-                model = Distiller(model, build_teacher(args.distill), args.distill_weight, args.temperature)
+                model = Distiller(model, build_teacher(args.distill), args.distill_weight, args.temperature,
+                                  args.distill_labelled_weight)
                 print(f"distilling from {args.distill} (weight {args.distill_weight}, T {args.temperature})",
                       flush=True)
             model.compile(optimizer=keras.optimizers.Adam(args.lr, clipnorm=args.clipnorm),
@@ -447,6 +451,7 @@ def main(argv: list[str] | None = None) -> int:
                               for layout in sorted({s.layout for s in train_samples})},
             "encoder_weights": str(args.encoder_weights) if args.encoder_weights else None,
             "distill": str(args.distill) if args.distill else None, "distill_weight": args.distill_weight,
+            "distill_labelled_weight": args.distill_labelled_weight,
             "temperature": args.temperature, "clipnorm": args.clipnorm, "freeze_encoder": args.freeze_encoder,
             "unlabelled": [str(p) for p in args.unlabelled],
             "teacher_uses": sorted(teacher_uses), "teacher_labels": teacher.manifests if teacher else [],
