@@ -44,6 +44,10 @@ CITYSCAPES_CREDIT = (
     "train_extra snippet frames with gtCoarse machine labels (vid2vid); validation = key frames of "
     "sequences 6 and 7",
     "Cityscapes terms (non-commercial) and CC BY-NC-SA 4.0 (vid2vid); M. Cordts et al., CVPR 2016")
+CITYSCAPES_UNLABELLED_CREDIT = (
+    "Cityscapes samples: 6 gtFine key frames of aachen sequences 0-5 (human labels) and their 60 "
+    "train_extra snippet frames without labels (the distillation teacher's targets only); validation = key "
+    "frames of sequences 6 and 7", "Cityscapes terms (non-commercial); M. Cordts et al., CVPR 2016")
 BDD_CREDIT = ("BDD100K: 12 of the 16 shared 10K-set frames (train IDs); validation = the other 4 (every "
               "fourth by name)", "BDD100K terms of use (research, non-commercial); F. Yu et al., CVPR 2020")
 IDD_CREDIT = ("IDD: 10 frames of sequence 201, people and vehicles labelled (the rest from the teacher)",
@@ -130,8 +134,10 @@ def training_credits(info: dict, layouts: set[str] = frozenset()) -> dict:
     training split's layouts (kitti, camvid, cityscapes, bdd100k, idd, unlabelled)."""
     credits = dict(DATA_CREDITS)
     data = " ".join(sorted(layouts)) + json.dumps(info.get("unlabelled", []))
-    if info.get("coarse") or "cityscapes" in json.dumps(info.get("teacher_labels", [])) or "cityscapes" in data:
+    if info.get("coarse") or "cityscapes" in json.dumps(info.get("teacher_labels", [])):
         credits["cityscapes"] = CITYSCAPES_CREDIT
+    elif "cityscapes" in data:
+        credits["cityscapes"] = CITYSCAPES_UNLABELLED_CREDIT
     if "bdd100k" in data:
         credits["bdd100k"] = BDD_CREDIT
     if "idd" in data:
@@ -216,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     budget = int(info.get("pixel_budget") or DEFAULT_PIXEL_BUDGET)
     upscale = float(info.get("max_upscale") or 1.0)
     kitti_work = working_size(375, 1242, budget, upscale)
+    # Scored at the scale it was trained at (the card being written will say so).
+    segmenter.pixel_budget, segmenter.max_upscale = budget, upscale
     arch = segmenter.model.name
     # best.keras is the best epoch of the last (possibly resumed) run segment.
     last_segment = [row for row in epochs if int(row["epoch"]) >= info.get("resumed_at_epoch", 0)]
@@ -231,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         "parameters": segmenter.model.count_params(),
         "gmacs_375x1242": round(count_macs(segmenter.model, *padded_size(375, 1242)) / 1e9, 2),
         "gmacs_working_size": round(count_macs(segmenter.model, *kitti_work) / 1e9, 2),
+        "gmacs_640x192": round(count_macs(segmenter.model, 192, 640) / 1e9, 2),
         "encoder_weights": ENCODER_WEIGHTS["efficientvit" if "efficientvit" in arch else "unet_lite0"],
         "training_data": training_credits(info, set(info.get("train_layouts") or training_layouts(args.data))),
         "training": {
