@@ -46,7 +46,7 @@ CITYSCAPES_CREDIT = (
     "Cityscapes terms (non-commercial) and CC BY-NC-SA 4.0 (vid2vid); M. Cordts et al., CVPR 2016")
 CITYSCAPES_UNLABELLED_CREDIT = (
     "Cityscapes samples: 6 gtFine key frames of aachen sequences 0-5 (human labels) and their 60 "
-    "train_extra snippet frames without labels (the distillation teacher's targets only); validation = key "
+    "train_extra snippet frames without human labels (taught by the teacher only); validation = key "
     "frames of sequences 6 and 7", "Cityscapes terms (non-commercial); M. Cordts et al., CVPR 2016")
 BDD_CREDIT = ("BDD100K: 12 of the 16 shared 10K-set frames (train IDs); validation = the other 4 (every "
               "fourth by name)", "BDD100K terms of use (research, non-commercial); F. Yu et al., CVPR 2020")
@@ -134,7 +134,7 @@ def training_credits(info: dict, layouts: set[str] = frozenset()) -> dict:
     training split's layouts (kitti, camvid, cityscapes, bdd100k, idd, unlabelled)."""
     credits = dict(DATA_CREDITS)
     data = " ".join(sorted(layouts)) + json.dumps(info.get("unlabelled", []))
-    if info.get("coarse") or "cityscapes" in json.dumps(info.get("teacher_labels", [])):
+    if info.get("coarse"):
         credits["cityscapes"] = CITYSCAPES_CREDIT
     elif "cityscapes" in data:
         credits["cityscapes"] = CITYSCAPES_UNLABELLED_CREDIT
