@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-drop", type=float, default=5.0, help="points (default %(default)s)")
     parser.add_argument("--min-pixels", type=int, default=20_000)
     parser.add_argument("--min-frames", type=int, default=3)
+    parser.add_argument("--candidate-pixel-budget", type=int, default=None,
+                        help="run the candidate at this working scale instead of its card's (to measure scales)")
     parser.add_argument("--json", type=Path, default=None, help="write every figure and the decision here")
     args = parser.parse_args(argv)
     for model in (args.baseline, args.candidate):
@@ -93,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         models = {"baseline": Segmenter.load(args.baseline, backend="tf"),
-                  "candidate": Segmenter.load(args.candidate, backend="tf")}
+                  "candidate": Segmenter.load(args.candidate, args.candidate_pixel_budget, backend="tf")}
     except SegviewerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
