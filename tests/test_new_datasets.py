@@ -81,3 +81,15 @@ def test_the_model_card_sets_the_working_scale_unless_the_user_does(tiny_model_p
     for broken in ({"working_scale": "big"}, {"working_scale": {"pixel_budget": True}},
                    {"working_scale": {"pixel_budget": 4096, "max_upscale": 99}}):
         assert card_working_scale(broken) == (DEFAULT_PIXEL_BUDGET, 1.0)
+
+
+def test_unlabelled_frames_of_one_snippet_count_as_one_image(tmp_path):
+    from training.data import load_samples, scene_factors, unlabelled_samples
+
+    (tmp_path / "clip").mkdir()
+    for index in range(4):
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "clip" / f"drive_{index:06d}.jpg")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "clip" / "aachen_000001_000024_leftImg8bit.png")
+    loaded = load_samples(unlabelled_samples(tmp_path / "clip"))
+    factors = dict(zip((s.scene for s in loaded), scene_factors(loaded)))
+    assert sorted(factors.values()) == [0.25, 1.0] and "aachen_000001" in factors

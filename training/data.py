@@ -140,7 +140,7 @@ def load_samples(samples: list[Sample], teacher: TeacherLabels | None = None,
             if view is not None:
                 codes = apply_teacher(codes, view, set(teacher_uses), sample.layout)
         loaded.append(LoadedSample(image, codes, sample.layout, sample.scene if sample.label is not None
-                                   else str(sample.image), sample.coarse))
+                                   else unlabelled_scene(sample.image), sample.coarse))
     return loaded
 
 
@@ -167,14 +167,28 @@ def code_weights(samples: list[LoadedSample], repeats: dict[str, int], soft_weig
     return table
 
 
+def _shares_scene(sample: LoadedSample) -> bool:
+    return sample.coarse or sample.layout == UNLABELLED
+
+
 def scene_factors(samples: list[LoadedSample]) -> np.ndarray:
-    """Coarse frames share their scene's weight (a snippet's 10 near-duplicate frames
-    together count as one image); every other image 1."""
+    """Frames from video snippets share their scene's weight (a snippet's near-duplicate
+    frames together count as one image): coarse Cityscapes frames and unlabelled frames;
+    every other image 1."""
     per_scene: dict[str, int] = {}
     for sample in samples:
-        if sample.coarse:
+        if _shares_scene(sample):
             per_scene[sample.scene] = per_scene.get(sample.scene, 0) + 1
-    return np.array([1.0 / per_scene[s.scene] if s.coarse else 1.0 for s in samples])
+    return np.array([1.0 / per_scene[s.scene] if _shares_scene(s) else 1.0 for s in samples])
+
+
+def unlabelled_scene(path: Path) -> str:
+    """The snippet an unlabelled frame belongs to: a Cityscapes sequence
+    (``aachen_000001``), else the folder and the name without its frame number
+    (``frames/solidWhiteRight`` for ``solidWhiteRight_000024.jpg``)."""
+    if path.name.endswith(("_leftImg8bit.png", "_leftImg8bit.jpg")):
+        return "_".join(path.name.split("_")[:2])
+    return str(path.parent / path.stem.rstrip("0123456789").rstrip("_-. "))
 
 
 # A class counts as present in an image from this many labelled pixels on.
