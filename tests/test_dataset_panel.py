@@ -242,3 +242,43 @@ def test_a_double_click_opens_the_row_once(qtbot, make_window, kitti_folder):  #
     panel.images.activated.emit(first)
     panel.images.activated.emit(panel.images.model().index(1, 0))  # Enter on another row
     assert opened == [panel.images.path(0), panel.images.path(1)]
+
+
+def test_file_menu_opens_results_removes_model_b_and_closing_during_an_evaluation_asks(
+        qtbot, make_window, kitti_folder, model_b, tmp_path, monkeypatch):  # noqa: F811
+    import time
+
+    from segviewer.gui.saving import CloseChoice
+
+    window = make_window()
+    qtbot.waitUntil(lambda: window.worker.has_model, timeout=WAIT_MS)
+    menu = [a.text() for a in window.menuBar().actions()[0].menu().actions()]
+    assert "Open &Results…" in menu and "Remove Model B" in menu
+    assert not window.commands.remove_model_b.isEnabled()
+    # A saved result opens from the File menu, before any evaluation in this window.
+    target = tmp_path / "saved.json"
+    assert cli_main(["evaluate", "--model", str(window.model_path), "--images", str(kitti_folder / "image_2"),
+                     "--json", str(target), "--backend", "tf"]) == 0
+    from segviewer.gui import dataset_panel
+
+    monkeypatch.setattr(dataset_panel.QFileDialog, "getOpenFileName", lambda *a, **k: (str(target), ""))
+    window.commands.open_results.trigger()
+    panel = window.evaluation.panel
+    assert panel is not None and len(panel.result.images) == 3 and window.dataset_dock.isVisible()
+    # Model B comes and goes.
+    with qtbot.waitSignal(window.worker.signals.sig_model_b, timeout=WAIT_MS):
+        window.evaluation.set_model_b(model_b)
+    assert window.commands.remove_model_b.isEnabled()
+    with qtbot.waitSignal(window.worker.signals.sig_model_b, timeout=WAIT_MS):
+        window.commands.remove_model_b.trigger()
+    assert window.evaluation.model_b is None and window.worker.model_b() is None
+    assert not window.commands.remove_model_b.isEnabled()
+    # Closing while an evaluation runs asks; "keep working" keeps the window and the run.
+    segmenter = window.worker._segmenter
+    predict = segmenter.predict
+    segmenter.predict = lambda image: (time.sleep(0.4), predict(image))[1]
+    asked = []
+    window.evaluation.ask_close = lambda: asked.append(True) or CloseChoice.KEEP_WORKING
+    with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS):
+        window.evaluation.evaluate(kitti_folder / "image_2")
+        assert not window.close() and asked and window.isVisible()

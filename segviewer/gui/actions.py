@@ -33,7 +33,9 @@ class Actions:
     open_folder: QAction
     open_samples: QAction
     evaluate_folder: QAction
+    open_results: QAction
     model_b: QAction
+    remove_model_b: QAction
     open_model: QAction
     open_truth: QAction
     save: QAction
@@ -81,6 +83,12 @@ def _action(parent, text: str, slot, shortcut=None, tip: str = "") -> QAction:
     return action
 
 
+def _disabled(action: QAction) -> QAction:
+    """An action that starts disabled (enabled by what it depends on, e.g. a model B)."""
+    action.setEnabled(False)
+    return action
+
+
 def create_actions(window, renderer: OverlayRenderer) -> Actions:
     """Every action of ``window`` (a :class:`~segviewer.gui.main_window.MainWindow`)."""
     keys = QKeySequence.StandardKey
@@ -106,8 +114,13 @@ def create_actions(window, renderer: OverlayRenderer) -> Actions:
                              "Open the three KITTI road frames that ship with segviewer (with ground truth)"),
         evaluate_folder=_action(window, "&Evaluate Folder…", window.evaluation.evaluate_folder_dialog, "Ctrl+E",
                                 "Segment every image of a folder with ground truth and score the model on it"),
+        open_results=_action(window, "Open &Results…", window.evaluation.open_results_dialog, None,
+                             "Show a saved evaluation (the JSON Save Results or segviewer evaluate writes) "
+                             "without running the network"),
         model_b=_action(window, "Compare With Model &B…", window.evaluation.choose_model_b_dialog, "Ctrl+Shift+B",
                         "Evaluate Folder then scores a second model too and shows B - A"),
+        remove_model_b=_disabled(_action(window, "Remove Model B", window.evaluation.remove_model_b, None,
+                                         "Stop comparing: the loaded model alone again")),
         open_model=_action(window, "Open &Model…", window.opener.open_model_dialog, "Ctrl+M"),
         open_truth=_action(window, "Load &Ground Truth…", window.opener.open_truth_dialog, "Ctrl+G",
                            "Load a label-ID (KITTI/Cityscapes) or CamVid mask for this image"),
@@ -139,7 +152,8 @@ def build_menus(window: QMainWindow, actions: Actions) -> QMenu:
     file_menu = window.menuBar().addMenu("&File")
     file_menu.addActions([actions.open, actions.open_folder, actions.open_samples, actions.play_sequence])
     recent_menu = file_menu.addMenu("Open &Recent")
-    file_menu.addActions([actions.open_model, actions.open_truth, actions.evaluate_folder, actions.model_b])
+    file_menu.addActions([actions.open_model, actions.open_truth, actions.evaluate_folder, actions.open_results,
+                          actions.model_b, actions.remove_model_b])
     file_menu.addSeparator()
     file_menu.addActions([actions.save, actions.save_all])
     file_menu.addSeparator()

@@ -9,15 +9,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Slot
-from PySide6.QtWidgets import QDockWidget, QFileDialog
+from PySide6.QtCore import QObject, Qt, QTimer, Slot
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox
 
 from segviewer.core.dataset_eval import DatasetScores, evaluate_job
 from segviewer.core.file_search import find_images
+from segviewer.gui.saving import CloseChoice
 from segviewer.gui.status_bar import add_cancel_button
 from segviewer.gui.worker import ModelWorker
 
 PANEL_MODULE = "segviewer.gui.dataset_panel"  # imports pyqtgraph: only when a panel is needed
+DOCK_SHARE = 0.6  # of the window's width, when the Dataset tab comes to the front
 
 
 class DatasetController(QObject):
@@ -30,6 +32,8 @@ class DatasetController(QObject):
         self.report_error = report_error
         self.active = False
         self._started = 0.0
+        self.progress = (0, 0)  # images scored, of how many, in the running evaluation
+        self._close_when_done: Callable[[], object] | None = None
         self._panel_import: threading.Thread | None = None
         self._import_problem = ""
         self.cancel_button = add_cancel_button(window, "Cancel Evaluation",
@@ -38,6 +42,15 @@ class DatasetController(QObject):
         worker.signals.sig_batch_progress.connect(self._on_progress)
         worker.signals.sig_batch_done.connect(self._on_done)
         worker.signals.sig_model_b.connect(self._on_model_b)
+
+    def show_dock(self) -> None:
+        """Bring the Dataset tab to the front with the room its plots and table need (about
+        three fifths of the window's width; the user may drag it narrower)."""
+        self.dock.show()
+        self.dock.raise_()
+        wanted = int(self.window.width() * DOCK_SHARE)
+        if self.dock.width() < wanted:
+            self.window.resizeDocks([self.dock], [wanted], Qt.Orientation.Horizontal)
 
     @Slot()
     def evaluate_folder_dialog(self) -> None:
@@ -71,6 +84,44 @@ class DatasetController(QObject):
         return True
 
     @Slot()
+    def ask_close(self) -> CloseChoice:
+        """The window is asked to close while Evaluate Folder runs: finish, stop after the
+        current image, or keep working (as Save All asks)."""
+        done, total = self.progress
+        box = QMessageBox(QMessageBox.Icon.Question, "Evaluate Folder is running",
+                          f"{done} of {total} image(s) scored so far. Closing the window discards the scores "
+                          "(Dataset ▸ Save Results keeps them).", parent=self.window)
+        buttons = {CloseChoice.FINISH: box.addButton("Finish, Then Close", QMessageBox.ButtonRole.AcceptRole),
+                   CloseChoice.STOP: box.addButton("Stop After This Image", QMessageBox.ButtonRole.DestructiveRole),
+                   CloseChoice.KEEP_WORKING: box.addButton("Keep Working", QMessageBox.ButtonRole.RejectRole)}
+        box.setDefaultButton(buttons[CloseChoice.KEEP_WORKING])
+        box.exec()
+        return next((c for c, b in buttons.items() if box.clickedButton() is b), CloseChoice.KEEP_WORKING)
+
+    def holds_close(self, close: Callable[[], object]) -> bool:
+        """Whether the window must stay open for now (an evaluation runs); with finish or
+        stop, ``close`` is called once the evaluation has ended."""
+        if not self.active or self._close_when_done is not None:
+            return False
+        choice = self.ask_close()
+        if choice is CloseChoice.KEEP_WORKING:
+            return True
+        self._close_when_done = close
+        if choice is CloseChoice.STOP:
+            self.cancel()
+        return True
+
+    @Slot()
+    def open_results_dialog(self) -> None:
+        """File ▸ Open Results…: a saved evaluation, shown without running the network."""
+        panel = self.ensure_panel()
+        if panel is not None and panel.open_dialog():
+            self.show_dock()
+
+    @Slot()
+    def remove_model_b(self) -> None:
+        self.set_model_b(None)
+
     def choose_model_b_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Model B (compared with the loaded model, A)",
                                               str(self.window.model_path.parent), "Keras models (*.keras)")
@@ -82,10 +133,12 @@ class DatasetController(QObject):
         (None: A alone). Checked when it loads."""
         self.model_b = path
         self.worker.load_model_b(path)
+        self.window.commands.remove_model_b.setEnabled(path is not None)
 
     def _on_model_b(self, path: Path | None, problem: str) -> None:
         if problem:
             self.model_b = None
+            self.window.commands.remove_model_b.setEnabled(False)
             self.report_error("Model B not loaded", problem)
             return
         self.window.statusBar().showMessage(
@@ -143,6 +196,7 @@ class DatasetController(QObject):
     def _on_progress(self, done: int, total: int, name: str) -> None:
         if not self.active:
             return
+        self.progress = (done - 1, total)  # the one named is being scored now
         elapsed = time.perf_counter() - self._started
         eta = elapsed / max(done - 1, 1) * (total - done + 1) if done > 1 else 0.0
         self.window.statusBar().showMessage(f"Evaluating {done}/{total} {name}" + (f", about {eta:.0f} s left"
@@ -156,6 +210,9 @@ class DatasetController(QObject):
             return
         self.active = False
         self.cancel_button.hide()
+        if self._close_when_done is not None:  # the user chose to close once it ended
+            QTimer.singleShot(0, self._close_when_done)
+            return
         if isinstance(outcome, Exception):
             self.report_error("Evaluation failed", str(outcome))
             return
@@ -165,8 +222,7 @@ class DatasetController(QObject):
         panel = self.ensure_panel()
         if panel is not None:
             panel.show_result(outcome)
-            self.dock.show()
-            self.dock.raise_()
+            self.show_dock()
         done = sum(1 for image in outcome.images if image.confusion)
         space = outcome.main_space()
         score = f", mean IoU {outcome.scores(space).mean_iou * 100:.1f} % ({space})" if space else ""

@@ -34,20 +34,18 @@ from segviewer.core.truth_space import space_for
 from segviewer.gui.image_table import ImageRow, ImageTable
 
 ABSENT_GREY = (110, 110, 110)
-# Axis labels must fit under a bar: four letters at most.
-SHORT_NAMES = {"sidewalk": "walk", "building": "bldg", "fence": "fnce", "traffic light": "lght",
-               "traffic sign": "sign", "vegetation": "veg", "terrain": "terr", "person": "pers", "rider": "ridr",
-               "truck": "trck", "train": "trn", "motorcycle": "moto", "bicycle": "bike", "Pavement": "Pave",
-               "SignSymbol": "Sign", "Pedestrian": "Ped", "Bicyclist": "Bcyc", "Building": "Bldg"}
+# The confusion matrix's columns are narrow: three letters, the full name in the hover line.
+COLUMN_NAMES = {"road": "rd", "sidewalk": "swk", "building": "bld", "wall": "wal", "fence": "fnc", "pole": "pol",
+                "traffic light": "tl", "traffic sign": "ts", "vegetation": "veg", "terrain": "ter", "sky": "sky",
+                "person": "per", "rider": "rid", "car": "car", "truck": "trk", "bus": "bus", "train": "trn",
+                "motorcycle": "mc", "bicycle": "bic", "Sky": "Sky", "Building": "Bld", "Pole": "Pol", "Road": "Rd",
+                "Pavement": "Pav", "Tree": "Tre", "SignSymbol": "Sgn", "Fence": "Fnc", "Car": "Car",
+                "Pedestrian": "Ped", "Bicyclist": "Bcy"}
 
 
 def signed(points: float) -> str:
     """A change in points, "±0.0" when it rounds to nothing (never "-0.0")."""
     return "±0.0" if round(points, 1) == 0 else f"{points:+.1f}"
-
-
-def short_name(name: str) -> str:
-    return SHORT_NAMES.get(name, name[:4])
 
 
 class DatasetPanel(QWidget):
@@ -68,7 +66,8 @@ class DatasetPanel(QWidget):
         self.chosen_cell: tuple[int, int] | None = None
         self._last_opened: tuple[Path, float] | None = None
         self._results_folder: Path | None = None  # where results were last saved or opened
-        self.summary = QLabel("Evaluate a folder of images with ground truth (Evaluate ▸ Evaluate Folder…).", self)
+        self.summary = QLabel("Evaluate a folder of images with ground truth (File ▸ Evaluate Folder…), or open "
+                              "saved results (File ▸ Open Results…).", self)
         self.summary.setWordWrap(True)
         self.heat_label = QLabel("Hover a cell for its pixel count; click it to sort the images by it.", self)
         self.heat_label.setWordWrap(True)
@@ -94,12 +93,18 @@ class DatasetPanel(QWidget):
         row.addWidget(self.open_button)
         table_layout.addLayout(row)
         table_layout.addWidget(self.images)
+        # The plots one above the other on the left (self.splitter), the table beside them
+        # at full height (at least 12 rows at 820 pixels).
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
-        self.splitter.addWidget(table_box)
+        self.columns = QSplitter(Qt.Orientation.Horizontal, self)
+        self.columns.addWidget(self.splitter)
+        self.columns.addWidget(table_box)
+        self.columns.setStretchFactor(0, 3)
+        self.columns.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.summary)
-        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.columns, 1)
         layout.addWidget(self.heat_label)
         # Each plot takes tens of ms to make: one per event-loop turn keeps the window
         # responsive while an evaluation runs.
@@ -111,9 +116,11 @@ class DatasetPanel(QWidget):
         if self.bars is not None:
             return
         self.bars = pg.PlotWidget(background="w", enableMenu=False)  # no pan/zoom menus: fixed plots
-        self.bars.setMinimumHeight(150)
-        self.bars.setLabel("left", "IoU %")
-        self.bars.setYRange(0, 100)
+        # Horizontal bars: every class name reads along its bar, in full.
+        self.bars.setMinimumHeight(280)
+        self.bars.setLabel("bottom", "IoU %")
+        self.bars.setXRange(0, 100)
+        self.bars.getPlotItem().invertY(True)
         self.bars.setMouseEnabled(False, False)
         self.splitter.insertWidget(0, self.bars)
         QTimer.singleShot(0, self._make_heat_plot)  # the next turn: the window repaints between the two
@@ -122,19 +129,29 @@ class DatasetPanel(QWidget):
         if self.heat is not None:
             return
         self.heat = pg.PlotWidget(background="w", enableMenu=False)  # no pan/zoom menus: fixed plots
-        self.heat.setMinimumHeight(220)
+        self.heat.setMinimumHeight(260)
         self.heat.invertY(True)
         self.heat.setAspectLocked(True)
         self.heat.setLabel("left", "truth")
-        self.heat.setLabel("bottom", "predicted (numbered as the rows from 0; v = void)")
+        self.heat.setLabel("bottom", "predicted (v = void; hover a cell for the names)")
+        self.heat.showAxis("top")
         self.heat.setMouseEnabled(False, False)
+        small = self.heat.font()
+        small.setPointSizeF(max(6.0, small.pointSizeF() * 0.8))
+        self.heat.getAxis("bottom").setStyle(tickFont=small)
+        self.heat.getAxis("left").setStyle(tickFont=small)
+        self.heat.getAxis("top").setStyle(tickFont=small)
         self._image = pg.ImageItem()
         self._image.setColorMap(pg.colormap.get("viridis"))
         self.heat.addItem(self._image)
+        # The colour scale: a cell's colour is the share of its truth row.
+        self.colour_bar = pg.ColorBarItem(values=(0, 100), colorMap=pg.colormap.get("viridis"), interactive=False,
+                                          label="% of the truth row", width=12)
+        self.colour_bar.setImageItem(self._image, insert_in=self.heat.getPlotItem())
         self.heat.scene().sigMouseMoved.connect(self._on_heat_hover)
         self.heat.scene().sigMouseClicked.connect(self._on_heat_click)
         self.splitter.insertWidget(1 if self.bars is not None else 0, self.heat)
-        for index, stretch in enumerate((2, 3, 4)[-self.splitter.count():]):  # the table gets the most room
+        for index, stretch in enumerate((1, 1)[-self.splitter.count():]):
             self.splitter.setStretchFactor(index, stretch)
 
     # -- filling ----------------------------------------------------------------------------
@@ -198,40 +215,44 @@ class DatasetPanel(QWidget):
         self.bars.clear()
         colours = [self._colour(i) if present[i] else ABSENT_GREY for i in range(len(iou))]
         alphas = [self._fill_alpha(i) for i in range(len(iou))]
-        x = np.arange(len(iou), dtype=float)
-        width = 0.8 if iou_b is None else 0.4
-        series = [(x - (0 if iou_b is None else 0.2), iou, 1.0)]
+        y = np.arange(len(iou), dtype=float)
+        thickness = 0.8 if iou_b is None else 0.4
+        series = [(y - (0 if iou_b is None else 0.2), iou, 1.0)]
         if iou_b is not None:
-            series.append((x + 0.2, iou_b, 0.45))  # B: the same colours, paler
-        self.bar_items = [pg.BarGraphItem(x=positions, height=np.nan_to_num(values * 100.0), width=width,
+            series.append((y + 0.2, iou_b, 0.45))  # B: the same colours, paler
+        self.bar_items = [pg.BarGraphItem(x0=0, y=positions, width=np.nan_to_num(values * 100.0), height=thickness,
                                           brushes=[pg.mkBrush(*c, round(a * pale)) for c, a in zip(colours, alphas)],
                                           pens=[pg.mkPen(*c) for c in colours])
                           for positions, values, pale in series]
         for item in self.bar_items:
             self.bars.addItem(item)
-        if iou_b is not None:  # B - A above each class's pair of bars
+        if iou_b is not None:  # B - A at the end of each class's pair of bars, on its own row: never overlapping
             for index, delta in enumerate((iou_b - iou) * 100.0):
                 if not math.isnan(delta):
                     label = pg.TextItem(signed(delta), color=(0, 110, 0) if delta >= 0 else (190, 0, 0),
-                                        anchor=(0.5, 1.0))
-                    label.setPos(index, max(np.nan_to_num(iou[index]), np.nan_to_num(iou_b[index])) * 100.0)
+                                        anchor=(0.0, 0.5))
+                    label.setPos(max(np.nan_to_num(iou[index]), np.nan_to_num(iou_b[index])) * 100.0 + 1, index)
                     self.bars.addItem(label)
         # Absent classes (no pixel in the truth) are named in brackets.
-        ticks = [(i, short_name(name) if present[i] else f"({short_name(name)})") for i, name in enumerate(self.names)]
-        self.bars.getAxis("bottom").setTicks([ticks])
-        self.bars.setXRange(-0.6, len(iou) - 0.4)
+        ticks = [(i, name if present[i] else f"({name})") for i, name in enumerate(self.names)]
+        self.bars.getAxis("left").setTicks([ticks])
+        self.bars.setYRange(-0.6, len(iou) - 0.4)
+        self.bars.setXRange(0, 100 if iou_b is None else 112)
 
     def _draw_heat(self, confusion: np.ndarray) -> None:
         rows = confusion.sum(axis=1, keepdims=True).astype(np.float64)
         normalised = np.divide(confusion, rows, out=np.zeros(confusion.shape), where=rows > 0)
         self._confusion = confusion
         # ImageItem indexes [x, y]: columns (predicted) along x, rows (truth) along y.
-        self._image.setImage(normalised.T, levels=(0.0, 1.0))
-        labels = [(i + 0.5, short_name(name)) for i, name in enumerate(self.names)]
+        self._image.setImage(normalised.T * 100.0, levels=(0.0, 100.0))
+        labels = [(i + 0.5, name) for i, name in enumerate(self.names)]
         self.heat.getAxis("left").setTicks([labels])
-        # Too narrow for names along the bottom: numbers in the order of the rows, then void.
-        numbers = [(i + 0.5, str(i)) for i in range(len(self.names))] + [(len(self.names) + 0.5, "v")]
-        self.heat.getAxis("bottom").setTicks([numbers])
+        # Every second column is named along the top, the others along the bottom: twice
+        # the room for each name.
+        columns = [(i + 0.5, COLUMN_NAMES.get(name, name[:3])) for i, name in enumerate(self.names)]
+        columns.append((len(self.names) + 0.5, "v"))
+        self.heat.getAxis("bottom").setTicks([columns[0::2]])
+        self.heat.getAxis("top").setTicks([columns[1::2]])
 
     def cell_at(self, scene_pos) -> tuple[int, int] | None:
         """(truth row, predicted column) under a scene point of the heat map."""
@@ -266,13 +287,20 @@ class DatasetPanel(QWidget):
         self.heat_label.setText(self.describe_cell(row, col) + " — images sorted by it")
         self._fill_table()
         self.images.sortByColumn(4, Qt.SortOrder.DescendingOrder)
+        self.images.scrollTo(self.images.model().index(0, 4))  # the sorted column in view
 
     def _fill_table(self) -> None:
         images = [] if self.result is None else self.result.images
         chosen_class = self.class_combo.currentIndex()
         header = self.names[chosen_class] if 0 <= chosen_class < len(self.names) else "class"
-        cell_name = (self.describe_cell(*self.chosen_cell).split(":")[0] if self.chosen_cell else "Confusion")
-        headers = ["Image", "Mean IoU %", "Pixel accuracy %", f"IoU of {header} %", f"{cell_name} px"]
+        # Short headers, so every column fits beside the plots; the chosen confusion as
+        # "truth → predicted" in the three-letter names of the heat map's columns.
+        cell_name = "Confusion"
+        if self.chosen_cell:
+            row, col = self.chosen_cell
+            predicted = self.names[col] if col < len(self.names) else "void"
+            cell_name = f"{COLUMN_NAMES.get(self.names[row], self.names[row])}→{COLUMN_NAMES.get(predicted, predicted)}"
+        headers = ["Image", "mIoU %", "Acc %", f"{header} %", f"{cell_name} px"]
         digits = (1, 1, 1, 0) + (1, 1) * self.comparing
         if self.comparing:
             headers += ["B − A mean IoU", "A/B disagree %"]
@@ -291,6 +319,7 @@ class DatasetPanel(QWidget):
                            None if image.disagreement is None else image.disagreement * 100]
             rows.append(ImageRow(image.path, image.note or str(image.path), tuple(values), digits))
         self.images.source.set_rows(headers, rows)
+        self.images.resizeColumnsToContents()
 
     def open_row(self, row: int) -> None:
         """Open the image of table row ``row`` (as sorted now) with its error map."""
@@ -346,10 +375,9 @@ class DatasetPanel(QWidget):
         self.heat_label.setText("Saved " + ", ".join(p.name for p in written) + f" in {path.parent}")
         return written
 
-    def open_dialog(self) -> None:
+    def open_dialog(self) -> bool:
         path, _ = QFileDialog.getOpenFileName(self, "Open evaluation", str(self._start_folder()), "JSON (*.json)")
-        if path:
-            self.open(Path(path))
+        return bool(path) and self.open(Path(path))
 
     def open(self, path: Path) -> bool:
         """Show a saved result (no network run); False, said in the panel, when unreadable."""

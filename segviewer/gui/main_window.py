@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
             self.resize(1440, 820)
         self.settings.restore_overlay(self.renderer)
         self.video.container.setVisible(self.video.active)  # a saved layout may include it
+        self.dataset_dock.hide()  # a saved layout may show it, empty: it comes with a result
 
     # -- opening -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -388,7 +389,7 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        if self.saving.holds_close(self.close):
+        if self.saving.holds_close(self.close) or self.evaluation.holds_close(self.close):
             event.ignore()  # Save All decides: it closes the window itself when done
             return
         self.settings.save_window_and_overlay(self, self.renderer)
