@@ -48,3 +48,18 @@ def test_the_shipped_card_marks_neither_rider_bicycle_wall_nor_fence_unlearned()
     train_id = {info.name: info.train_id for info in table.train_classes}
     for name in ("rider", "bicycle", "wall", "fence"):
         assert not quality[train_id[name]].unlearned, name
+
+
+def test_about_shows_the_card_as_tables_and_never_drops_a_field():
+    import json
+
+    from segviewer.core.card_render import card_html
+    from segviewer.core.resources import default_model_path
+
+    card = json.loads(default_model_path().with_suffix(".json").read_text())
+    text = card_html(card)
+    assert "<h3>Model</h3>" in text and "<th align='left'>Licence</th>" in text
+    assert "<th align='left'>Validation set</th>" in text
+    assert f"{card['validation']['kitti']['miou'] * 100:.1f} %" in text
+    odd = card_html({"validation": [1, 2], "note": "<b>x</b>", "training_data": "plain text"})
+    assert "1, 2" in odd and "&lt;b&gt;x&lt;/b&gt;" in odd and "plain text" in odd

@@ -34,5 +34,5 @@ def about_dialog(parent: QWidget, model_path: Path, card: dict) -> QDialog:
     layout = QVBoxLayout(dialog)
     layout.addWidget(browser)
     layout.addWidget(buttons)
-    dialog.resize(620, 560)
+    dialog.resize(760, 640)
     return dialog
