@@ -121,6 +121,8 @@ class DatasetPanel(QWidget):
         self.bars.setLabel("bottom", "IoU %")
         self.bars.setXRange(0, 100)
         self.bars.getPlotItem().invertY(True)
+        for side in ("left", "bottom"):
+            self.bars.getAxis(side).enableAutoSIPrefix(False)
         self.bars.setMouseEnabled(False, False)
         self.splitter.insertWidget(0, self.bars)
         QTimer.singleShot(0, self._make_heat_plot)  # the next turn: the window repaints between the two
@@ -135,6 +137,8 @@ class DatasetPanel(QWidget):
         self.heat.setLabel("left", "truth")
         self.heat.setLabel("bottom", "predicted (v = void; hover a cell for the names)")
         self.heat.showAxis("top")
+        for side in ("left", "bottom", "top"):  # class ticks, never "(x0.001)" on an empty plot
+            self.heat.getAxis(side).enableAutoSIPrefix(False)
         self.heat.setMouseEnabled(False, False)
         small = self.heat.font()
         small.setPointSizeF(max(6.0, small.pointSizeF() * 0.8))
@@ -159,6 +163,7 @@ class DatasetPanel(QWidget):
         self._make_bar_plot()
         self._make_heat_plot()
         self.result, self.chosen_cell = result, None
+        self.heat_label.setText("Hover a cell for its pixel count; click it to sort the images by it.")
         self.layout_name = result.main_space()
         scored = [i for i in result.images if i.confusion and i.layout == self.layout_name]
         if self.layout_name is None:
