@@ -98,6 +98,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--shipped-epoch", type=int, default=None,
                         help="the epoch whose weights were exported (default: the best by validation mean IoU)")
     parser.add_argument("--note", default="", help="how the run went, in words (kept in the card)")
+    parser.add_argument("--pixel-budget", type=int, default=None,
+                        help="the working scale the card names and is measured at (default: the one the run "
+                             "trained at)")
     parser.add_argument("--markdown", action="store_true",
                         help="only print the existing card as the README's per-class table")
     parser.add_argument("--validation-only", action="store_true",
@@ -219,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         epochs = list(csv.DictReader(file))
     info_path = args.run / "train_info.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
-    budget = int(info.get("pixel_budget") or DEFAULT_PIXEL_BUDGET)
+    budget = int(args.pixel_budget or info.get("pixel_budget") or DEFAULT_PIXEL_BUDGET)
     upscale = float(info.get("max_upscale") or 1.0)
     kitti_work = working_size(375, 1242, budget, upscale)
     # Scored at the scale it was trained at (the card being written will say so).
@@ -249,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             else round(info.get("train_seconds_this_run", 0) / 60, 1),
             "hardware": "2-core x86-64 CPU, no GPU",
             "batch_size": info.get("batch_size"), "crop": info.get("crop"),
+            "trained_at_pixel_budget": info.get("pixel_budget"),
             "optimizer": f"Adam {info.get('lr', 1e-3):g}, 1 warm-up epoch then cosine decay",
             "loss": info.get("loss", "class-weighted sparse cross-entropy"),
             "sampling": (f"repeat-factor sampling t={info['repeat_threshold']:g}, rare-class-centred crops "
