@@ -173,6 +173,7 @@ def test_ctrl_c_in_evaluate_model_keeps_what_was_scored(tmp_path, tiny_model_pat
     import signal
     import subprocess
     import sys
+    import threading
     import time
 
     from tests.conftest import PROJECT_ROOT, tricolour_image
@@ -182,7 +183,7 @@ def test_ctrl_c_in_evaluate_model_keeps_what_was_scored(tmp_path, tiny_model_pat
     folder.mkdir()
     (tmp_path / "semantic").mkdir()
     big = np.tile(tricolour_image(60, 90), (20, 20, 1))
-    for index in range(40):
+    for index in range(200):
         Image.fromarray(big).save(folder / f"{index:06d}_10.png", compress_level=0)
         Image.fromarray(np.full(big.shape[:2], 7, np.uint8), "L").save(tmp_path / "semantic" / f"{index:06d}_10.png")
     target = tmp_path / "s.json"
@@ -190,13 +191,21 @@ def test_ctrl_c_in_evaluate_model_keeps_what_was_scored(tmp_path, tiny_model_pat
                                 "--images", str(folder), "--json", str(target), "--backend", "tf"],
                                cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                preexec_fn=_sigint_as_in_a_terminal)
-    time.sleep(8)  # the model loads, a few images are scored
+    err_parts: list[str] = []
+    reader = threading.Thread(target=lambda: err_parts.extend(iter(lambda: process.stderr.read(1), "")))
+    reader.start()
+    deadline = time.time() + 60
+    while time.time() < deadline and "".join(err_parts).count("/200") < 2:  # progress beyond the first image
+        time.sleep(0.02)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
+    out = process.stdout.read()
+    process.wait(timeout=120)
+    reader.join(timeout=10)
+    err = "".join(err_parts)
+    assert process.returncode == 130, err[-2000:]
     assert "Traceback" not in err and "stopped by Ctrl-C" in err
     scored = json.loads(target.read_text())["images"]
-    assert 0 < len(scored) < 40
+    assert 0 < len(scored) < 200, out[-500:]
 
 
 def test_a_long_error_is_cut_at_a_word_and_marked():
