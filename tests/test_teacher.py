@@ -213,3 +213,11 @@ def test_teach_never_labels_its_own_outputs_skips_a_bad_image_and_names_a_broken
     (frames / "labels" / "manifest.json").write_text('{"settings": ')
     assert main(arguments) == 2
     assert "unreadable manifest" in capsys.readouterr().err
+
+
+def test_the_teacher_can_be_kept_from_giving_a_class():
+    from training.pseudo_labels import TeacherView, apply_teacher
+
+    teacher = TeacherView(np.array([[4, 8]], np.uint8), np.array([[True, True]]))  # fence, vegetation
+    codes = apply_teacher(np.full((1, 2), 255, np.uint8), teacher, {"fill"}, "kitti", frozenset({4}))
+    assert codes.tolist() == [[255, SOFT_BASE + 8]]

@@ -122,7 +122,8 @@ class LoadedSample:
 
 
 def load_samples(samples: list[Sample], teacher: TeacherLabels | None = None,
-                 teacher_uses: set[str] | frozenset[str] = frozenset()) -> list[LoadedSample]:
+                 teacher_uses: set[str] | frozenset[str] = frozenset(),
+                 teacher_skip: frozenset[int] = frozenset()) -> list[LoadedSample]:
     """Images and training codes in memory. Machine-made (coarse) labels become soft
     codes; with ``teacher``, its labels join the human ones as ``teacher_uses`` say
     (:func:`training.pseudo_labels.apply_teacher`)."""
@@ -138,7 +139,7 @@ def load_samples(samples: list[Sample], teacher: TeacherLabels | None = None,
         elif teacher is not None and teacher_uses:
             view = teacher.view(sample.image)
             if view is not None:
-                codes = apply_teacher(codes, view, set(teacher_uses), sample.layout)
+                codes = apply_teacher(codes, view, set(teacher_uses), sample.layout, teacher_skip)
         loaded.append(LoadedSample(image, codes, sample.layout, sample.scene if sample.label is not None
                                    else unlabelled_scene(sample.image), sample.coarse))
     return loaded

@@ -100,12 +100,17 @@ class TeacherLabels:
         return TeacherView(read_single_channel(labels), read_single_channel(trust_path) >= trusted_from)
 
 
-def apply_teacher(codes: np.ndarray, teacher: TeacherView, uses: set[str], layout: str) -> np.ndarray:
-    """``codes`` (training codes) with the teacher's answer where ``uses`` allow it."""
+def apply_teacher(codes: np.ndarray, teacher: TeacherView, uses: set[str], layout: str,
+                  skip_classes: frozenset[int] = frozenset()) -> np.ndarray:
+    """``codes`` (training codes) with the teacher's answer where ``uses`` allow it; the
+    teacher is never trusted for ``skip_classes`` (train IDs where it disagrees with our
+    human labels, e.g. CamVid's fences)."""
     if teacher.train_ids.shape != codes.shape:
         return codes
     codes = codes.copy()
     trusted = teacher.unanimous & (teacher.train_ids < NUM_TRAIN_CLASSES)
+    if skip_classes:
+        trusted &= ~np.isin(teacher.train_ids, sorted(skip_classes))
     if "narrow" in uses:
         for code, members in LABEL_SETS.items():
             narrowed = (codes == code) & trusted & np.isin(teacher.train_ids, members)

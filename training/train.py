@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segviewer.core.classes import load_class_table
 from segviewer.core.help_text import plain
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET
 from segviewer.core.label_sets import NUM_LABEL_CODES
@@ -111,6 +112,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--teacher-threshold", type=float, default=0.7,
                         help="probability labels (the shared EfficientViT ones): trust a pixel from this "
                              "probability on (default %(default)s)")
+    parser.add_argument("--teacher-skip", default="",
+                        help="comma-separated class names the teacher's labels never give (e.g. fence: the "
+                             "Cityscapes teacher calls CamVid's hedges and walls fence)")
     parser.add_argument("--teacher-uses", default="narrow",
                         help="how teacher labels join the human ones, comma-separated: narrow (merged "
                              "labels -> the teacher's member class), fill (void -> soft teacher label); "
@@ -327,7 +331,9 @@ def main(argv: list[str] | None = None) -> int:
         teacher = TeacherLabels(args.teacher_labels, data_roots=args.data, threshold=args.teacher_threshold)
         print(f"teacher labels for {len(teacher)} images; uses: {', '.join(sorted(teacher_uses)) or 'none'}",
               flush=True)
-    train_loaded = data.load_samples(train_samples, teacher, teacher_uses)
+    names = [c.name for c in load_class_table().train_classes]
+    teacher_skip = frozenset(names.index(n.strip()) for n in args.teacher_skip.split(",") if n.strip() in names)
+    train_loaded = data.load_samples(train_samples, teacher, teacher_uses, teacher_skip)
     val_loaded = data.load_samples(val_samples)
     repeats = parse_repeats(args.repeat, args.kitti_repeats)
     weights = data.code_weights(train_loaded, repeats, args.soft_weight)
@@ -454,7 +460,8 @@ def main(argv: list[str] | None = None) -> int:
             "distill_labelled_weight": args.distill_labelled_weight,
             "temperature": args.temperature, "clipnorm": args.clipnorm, "freeze_encoder": args.freeze_encoder,
             "unlabelled": [str(p) for p in args.unlabelled],
-            "teacher_uses": sorted(teacher_uses), "teacher_labels": teacher.manifests if teacher else [],
+            "teacher_uses": sorted(teacher_uses), "teacher_skip": args.teacher_skip,
+            "teacher_labels": teacher.manifests if teacher else [],
             "loss": "set-valued cross-entropy, code weights 1/ln(1.05+freq)",
             "chief": is_chief, "weights_sha256": weights_digest(getattr(model, "student", model))}
     (run_dir / "train_info.json").write_text(json.dumps(info, indent=2))
