@@ -59,6 +59,9 @@ def test_wheel_contains_class_table_and_model(tmp_path):
     assert "segviewer/resources/models/segviewer_lite0.json" in names
     assert "segviewer/resources/models/segviewer_lite0.tflite" in names
     assert "segviewer/resources/models/segviewer_lite0.tflite.json" in names
+    # The stage-6 candidate beside it, to open as model B (not the default: docs/model_quality.md).
+    for suffix in (".keras", ".json", ".tflite", ".tflite.json"):
+        assert f"segviewer/resources/models/segviewer_evit_candidate{suffix}" in names
     # The sample frames a new user opens, with their labels and their own licence.
     for part in ("image_2/000011_10.png", "semantic/000042_10.png", "LICENSE.md"):
         assert f"segviewer/resources/samples/{part}" in names

@@ -132,3 +132,19 @@ def test_distillation_can_leave_human_labelled_pixels_to_the_human_label():
     everywhere = float(kl_to_teacher(teacher, student))
     only_first = float(kl_to_teacher(teacher, student, pixel_weights=tf.constant([[[1.0, 0.0], [0.0, 0.0]]])))
     assert 0 < only_first < everywhere
+
+
+def test_the_stage6_candidate_opens_at_its_cards_scale_and_its_twin_agrees():
+    """The EfficientViT candidate that ships beside the default model: LiteRT and
+    TensorFlow give the same classes, at the working scale its card names."""
+    from segviewer.core.inference import Segmenter
+    from segviewer.core.resources import resource_path
+    from tests.conftest import tricolour_image
+
+    model = resource_path("models", "segviewer_evit_candidate.keras")
+    lite, tf_run = Segmenter.load(model, backend="litert"), Segmenter.load(model, backend="tf")
+    assert lite.backend_description.startswith("LiteRT") and lite.pixel_budget == 737280
+    image = tricolour_image(375, 1242)
+    a, b = lite.predict(image), tf_run.predict(image)
+    assert a.working_size == (480, 1568) and a.train_ids.shape == (375, 1242)
+    assert (a.train_ids == b.train_ids).mean() > 0.99
