@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QDockWidget, QFileDialog
 
 from segviewer.core.dataset_eval import DatasetScores, evaluate_job
 from segviewer.core.file_search import find_images
-from segviewer.gui.saving import CloseChoice
+from segviewer.gui.saving import CloseChoice, ask_close_choice
 from segviewer.gui.status_bar import add_cancel_button
 from segviewer.gui.worker import ModelWorker
 
@@ -88,15 +88,9 @@ class DatasetController(QObject):
         """The window is asked to close while Evaluate Folder runs: finish, stop after the
         current image, or keep working (as Save All asks)."""
         done, total = self.progress
-        box = QMessageBox(QMessageBox.Icon.Question, "Evaluate Folder is running",
-                          f"{done} of {total} image(s) scored so far. Closing the window discards the scores "
-                          "(Dataset ▸ Save Results keeps them).", parent=self.window)
-        buttons = {CloseChoice.FINISH: box.addButton("Finish, Then Close", QMessageBox.ButtonRole.AcceptRole),
-                   CloseChoice.STOP: box.addButton("Stop After This Image", QMessageBox.ButtonRole.DestructiveRole),
-                   CloseChoice.KEEP_WORKING: box.addButton("Keep Working", QMessageBox.ButtonRole.RejectRole)}
-        box.setDefaultButton(buttons[CloseChoice.KEEP_WORKING])
-        box.exec()
-        return next((c for c, b in buttons.items() if box.clickedButton() is b), CloseChoice.KEEP_WORKING)
+        return ask_close_choice(self.window, "Evaluate Folder is running",
+                                f"{done} of {total} image(s) scored so far. Closing the window discards the "
+                                "scores (the Dataset tab's Save Results keeps them).", CloseChoice.KEEP_WORKING)
 
     def holds_close(self, close: Callable[[], object]) -> bool:
         """Whether the window must stay open for now (an evaluation runs); with finish or

@@ -30,11 +30,23 @@ class ExistingChoice(enum.Enum):
 
 
 class CloseChoice(enum.Enum):
-    """The window is closed while Save All runs."""
+    """The window is closed while a batch (Save All, Evaluate Folder) runs."""
 
     FINISH = "finish"
     STOP = "stop"
     KEEP_WORKING = "keep"
+
+
+def ask_close_choice(parent, title: str, text: str, default: CloseChoice) -> CloseChoice:
+    """The question a running batch asks when the window is closed: finish, stop after
+    the current image, or keep working (closing the box keeps working)."""
+    box = QMessageBox(QMessageBox.Icon.Question, title, text, parent=parent)
+    buttons = {CloseChoice.FINISH: box.addButton("Finish, Then Close", QMessageBox.ButtonRole.AcceptRole),
+               CloseChoice.STOP: box.addButton("Stop After This Image", QMessageBox.ButtonRole.DestructiveRole),
+               CloseChoice.KEEP_WORKING: box.addButton("Keep Working", QMessageBox.ButtonRole.RejectRole)}
+    box.setDefaultButton(buttons[default])
+    box.exec()
+    return next((c for c, b in buttons.items() if box.clickedButton() is b), CloseChoice.KEEP_WORKING)
 
 
 class SaveController(QObject):
@@ -191,15 +203,9 @@ class SaveController(QObject):
     def ask_close(self) -> CloseChoice:
         """Save All is running and the window is asked to close: finish, stop after the
         current image, or keep working. Says how far it got."""
-        box = QMessageBox(QMessageBox.Icon.Question, "Save All is running",
-                          f"{self.images_done} of {self.running_total} image(s) saved so far. "
-                          "Closing now would leave the rest unsaved.", parent=self.window)
-        buttons = {CloseChoice.FINISH: box.addButton("Finish, Then Close", QMessageBox.ButtonRole.AcceptRole),
-                   CloseChoice.STOP: box.addButton("Stop After This Image", QMessageBox.ButtonRole.DestructiveRole),
-                   CloseChoice.KEEP_WORKING: box.addButton("Keep Working", QMessageBox.ButtonRole.RejectRole)}
-        box.setDefaultButton(buttons[CloseChoice.FINISH])
-        box.exec()
-        return next((c for c, b in buttons.items() if box.clickedButton() is b), CloseChoice.KEEP_WORKING)
+        return ask_close_choice(self.window, "Save All is running",
+                                f"{self.images_done} of {self.running_total} image(s) saved so far. "
+                                "Closing now would leave the rest unsaved.", CloseChoice.FINISH)
 
     def holds_close(self, close: Callable[[], object]) -> bool:
         """Whether the window must stay open for now (Save All runs). Asks the user; with
