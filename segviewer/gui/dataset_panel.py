@@ -187,7 +187,7 @@ class DatasetPanel(QWidget):
             text = (f"A = <b>{result.model_names[0]}</b>, B = <b>{result.model_names[1]}</b> on {len(scored)} "
                     f"{self.layout_name} image(s){stopped}: mean IoU A {scores.mean_iou * 100:.1f} %, "
                     f"B {other.mean_iou * 100:.1f} % (B − A {signed((other.mean_iou - scores.mean_iou) * 100)}); "
-                    f"biggest per-class moves: {moves}. Solid bars A, pale bars B, B − A above them.")
+                    f"biggest per-class moves: {moves}. Solid bars A, pale bars B, B − A at the end of each pair.")
         self.summary.setText(text)
         self._draw_bars(scores.per_class_iou, scores.present, None if other is None else other.per_class_iou)
         self._draw_heat(result.total_confusion(self.layout_name))
