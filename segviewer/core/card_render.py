@@ -62,10 +62,10 @@ def _nested_html(card: dict[str, Any], per_class: bool = False) -> str:
     return "<ul>" + "".join(items) + "</ul>"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th align='left'>{cell}</th>" for cell in header)
+def _table(header: list[str] | None, rows: list[list[str]]) -> str:
+    head = "<tr>" + "".join(f"<th align='left'>{cell}</th>" for cell in header) + "</tr>" if header else ""
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table border='1' cellspacing='0' cellpadding='3'><tr>{head}</tr>{body}</table>"
+    return f"<table border='1' cellspacing='0' cellpadding='3'>{head}{body}</table>"
 
 
 def _data_table(data: dict[str, Any]) -> str:
@@ -103,7 +103,7 @@ def card_html(card: dict[str, Any]) -> str:
     if not card:
         return ""
     model = [[html.escape(label_for(key)), _value_html(key, card[key])] for key in _MODEL_KEYS if key in card]
-    parts = ["<h3>Model</h3>", _table(["", ""], model)] if model else []
+    parts = ["<h3>Model</h3>", _table(None, model)] if model else []
     shown = set(key for key in _MODEL_KEYS if key in card)
     if isinstance(card.get("training_data"), dict):
         parts += ["<h3>Training data</h3>", _data_table(card["training_data"])]
