@@ -3,9 +3,8 @@ Cityscapes segmentation head (the teacher network), and a U-Net on that backbone
 
 Written from the architecture as the authors' public code describes it
 (mit-han-lab/efficientvit); the weights come from their Apache-2.0 Cityscapes release,
-read by :func:`load_efficientvit_weights`. Layer names are the PyTorch module paths with
-"." -> "/"-free "_" separators kept apart by "__" (see :func:`torch_name`), so the
-weight import is a lookup, not a hand-written table.
+read by :func:`load_efficientvit_weights`. Layer names are the PyTorch module paths
+(Keras allows dots), so the weight import is a lookup, not a hand-written table.
 
 Like the other segviewer models they take raw uint8 RGB of any size divisible by 32
 (normalisation is inside) and return logits at the input's size.
@@ -31,12 +30,6 @@ _BN_EPSILON = 1e-5  # PyTorch's default, which the checkpoint was trained with
 # ImageNet statistics in 0-255 units, the normalisation the teacher was trained on.
 _MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255.0
 _STD = np.array([0.229, 0.224, 0.225], np.float32) * 255.0
-
-
-def keras_name(torch_path: str) -> str:
-    """Keras layer name for a PyTorch module path (Keras forbids "/" but not "."; the
-    dots are kept so the two read alike)."""
-    return torch_path
 
 
 def _conv(x, filters: int, kernel: int, stride: int, name: str, bias: bool = False, depthwise: bool = False):
