@@ -228,3 +228,42 @@ def test_contours_are_solid_at_the_default_opacity_and_still_fade():
     assert renderer.lut[0, 3] == round(0.4 * 255)
     renderer.set_mode(OverlayMode.FILL)
     assert renderer.lut[0, 3] == round(0.2 * 255)
+
+
+@pytest.mark.usefixtures("private_settings")
+def test_open_results_refuses_hostile_files_in_one_line_and_keeps_the_panel(qtbot, make_window, kitti_folder,
+                                                                            tmp_path, tiny_model_path):  # noqa: F811
+    import json
+
+    from tests.gui_helpers import WAIT_MS
+
+    good = tmp_path / "good.json"
+    assert cli_main(["evaluate", "--model", str(tiny_model_path), "--model", str(tiny_model_path), "--images",
+                     str(kitti_folder / "image_2"), "--json", str(good), "--backend", "tf"]) == 0
+    document = json.loads(good.read_text())
+    window = make_window()
+    qtbot.waitUntil(lambda: window.worker.has_model, timeout=WAIT_MS)
+    panel = window.evaluation.ensure_panel()
+    assert panel.open(good)
+    shown = panel.result
+
+    def variant(change) -> dict:
+        copy = json.loads(json.dumps(document))
+        change(copy)
+        return copy
+
+    hostile = {
+        "missing_b": variant(lambda d: d["images"][0].pop("B")),
+        "models_list": variant(lambda d: d.update(models=["a", "b"])),
+        "huge": variant(lambda d: d["images"][0]["A"]["confusion"][0].__setitem__(0, 10 ** 400)),
+        "shape": variant(lambda d: d["images"][0]["A"]["confusion"].pop()),
+        "mars": variant(lambda d: d["images"][0].update(class_space="mars")),
+    }
+    for name, content in hostile.items():
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(content))
+        assert not panel.open(path), name
+        assert "not a saved evaluation" in panel.summary.text() and panel.result is shown, name
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    assert not panel.open(deep) and panel.result is shown

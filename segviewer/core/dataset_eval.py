@@ -160,8 +160,58 @@ def save_result(result: DatasetScores, json_path: Path | None, csv_path: Path | 
     return written
 
 
+_MAX_COUNT = 2 ** 53  # pixel counts a JSON number holds exactly
+
+
+def _check_document(document: Any) -> None:
+    """Raise ValueError saying what is wrong with a saved result, before anything is built
+    from it: its models, every row's class space, and each confusion matrix's shape and
+    counts (a hand-edited file must never show nonsense or half a result)."""
+    from segviewer.core.datasets import LAYOUTS
+
+    if not isinstance(document, dict):
+        raise ValueError("not a JSON object")
+    models = document.get("models")
+    if not isinstance(models, dict) or not all(isinstance(v, str) for v in models.values()):
+        raise ValueError('"models" must map "scores" (one model) or "A" and "B" to model names')
+    keys = list(models)
+    if keys not in (["scores"], ["A", "B"]):
+        raise ValueError(f'"models" must be {{"scores": ...}} or {{"A": ..., "B": ...}}, not keys {keys}')
+    rows = document.get("images")
+    if not isinstance(rows, list):
+        raise ValueError('"images" must be a list of rows')
+    table = load_class_table()
+    for number, row in enumerate(rows, start=1):
+        where = f"image row {number}"
+        if not isinstance(row, dict) or not isinstance(row.get("image"), str):
+            raise ValueError(f'{where}: must be an object with an "image" path')
+        space = row.get("class_space")
+        scored = [key for key in keys if key in row]
+        if not scored:
+            continue
+        if scored != keys:
+            raise ValueError(f"{where}: has scores for {', '.join(scored)} but not for every model ({', '.join(keys)})")
+        if space not in LAYOUTS:
+            raise ValueError(f"{where}: unknown class space {space!r} (one of {', '.join(LAYOUTS)})")
+        classes = len(space_for(space).class_names(table))
+        for key in keys:
+            matrix = row[key].get("confusion") if isinstance(row[key], dict) else None
+            if (not isinstance(matrix, list) or len(matrix) != classes
+                    or not all(isinstance(r, list) and len(r) == classes + 1 for r in matrix)):
+                raise ValueError(f"{where}, {key}: the confusion matrix must be {classes} rows of {classes + 1} "
+                                 f"counts for {space}")
+            if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < _MAX_COUNT
+                       for r in matrix for v in r):
+                raise ValueError(f"{where}, {key}: confusion counts must be whole numbers from 0 to 2^53")
+        disagreement = row.get("disagreement")
+        if disagreement is not None and not (isinstance(disagreement, (int, float)) and 0 <= disagreement <= 1):
+            raise ValueError(f"{where}: disagreement must be a share from 0 to 1")
+
+
 def from_document(document: dict) -> DatasetScores:
-    """A :class:`DatasetScores` back from :meth:`DatasetScores.document` (a saved result)."""
+    """A :class:`DatasetScores` back from :meth:`DatasetScores.document` (a saved result).
+    Raises ValueError naming what is wrong with a document that is not one."""
+    _check_document(document)
     keys = list(document["models"])
     result = DatasetScores(list(document["models"].values()))
     for row in document["images"]:

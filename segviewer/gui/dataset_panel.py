@@ -388,6 +388,9 @@ class DatasetPanel(QWidget):
         """Show a saved result (no network run); False, said in the panel, when unreadable."""
         try:
             result = from_document(json.loads(path.read_text(encoding="utf-8")))
+        except RecursionError:  # nested deeper than any saved result
+            self.summary.setText(f"{path}: not a saved evaluation (nested too deeply)")
+            return False
         except (OSError, ValueError, KeyError, TypeError) as error:
             self.summary.setText(f"{path}: not a saved evaluation ({error})")
             return False
