@@ -231,8 +231,8 @@ def test_contours_are_solid_at_the_default_opacity_and_still_fade():
 
 
 @pytest.mark.usefixtures("private_settings")
-def test_open_results_refuses_hostile_files_in_one_line_and_keeps_the_panel(qtbot, make_window, kitti_folder,
-                                                                            tmp_path, tiny_model_path):  # noqa: F811
+def test_open_results_refuses_hostile_files_in_one_line_and_keeps_the_panel(
+        qtbot, make_window, kitti_folder, tmp_path, tiny_model_path):  # noqa: F811
     import json
 
     from tests.gui_helpers import WAIT_MS
