@@ -140,8 +140,7 @@ def load_samples(samples: list[Sample], teacher: TeacherLabels | None = None,
             view = teacher.view(sample.image)
             if view is not None:
                 codes = apply_teacher(codes, view, set(teacher_uses), sample.layout, teacher_skip)
-        loaded.append(LoadedSample(image, codes, sample.layout, sample.scene if sample.label is not None
-                                   else unlabelled_scene(sample.image), sample.coarse))
+        loaded.append(LoadedSample(image, codes, sample.layout, sample.scene, sample.coarse))
     return loaded
 
 
@@ -181,15 +180,6 @@ def scene_factors(samples: list[LoadedSample]) -> np.ndarray:
         if _shares_scene(sample):
             per_scene[sample.scene] = per_scene.get(sample.scene, 0) + 1
     return np.array([1.0 / per_scene[s.scene] if _shares_scene(s) else 1.0 for s in samples])
-
-
-def unlabelled_scene(path: Path) -> str:
-    """The snippet an unlabelled frame belongs to: a Cityscapes sequence
-    (``aachen_000001``), else the folder and the name without its frame number
-    (``frames/solidWhiteRight`` for ``solidWhiteRight_000024.jpg``)."""
-    if path.name.endswith(("_leftImg8bit.png", "_leftImg8bit.jpg")):
-        return "_".join(path.name.split("_")[:2])
-    return str(path.parent / path.stem.rstrip("0123456789").rstrip("_-. "))
 
 
 # A class counts as present in an image from this many labelled pixels on.

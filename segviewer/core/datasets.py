@@ -124,10 +124,13 @@ class Sample:
 
     @property
     def scene(self) -> str:
-        """What near-duplicate frames share: a Cityscapes sequence (``aachen_000006``),
-        else the image itself."""
-        if self.layout == Layout.CITYSCAPES.value:
+        """What near-duplicate frames share: a Cityscapes sequence (``aachen_000006``); for
+        an unlabelled frame, also the folder and its name without the frame number
+        (``frames/solidWhiteRight`` for ``solidWhiteRight_000024.jpg``); else the image."""
+        if self.layout == Layout.CITYSCAPES.value or (self.label is None and _cityscapes_stem(self.image)):
             return "_".join(self.image.name.split("_")[:2])
+        if self.label is None:
+            return str(self.image.parent / self.image.stem.rstrip("0123456789").rstrip("_-. "))
         return str(self.image)
 
     def has_camvid32_label(self) -> bool:
