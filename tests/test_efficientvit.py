@@ -148,3 +148,23 @@ def test_the_stage6_candidate_opens_at_its_cards_scale_and_its_twin_agrees():
     a, b = lite.predict(image), tf_run.predict(image)
     assert a.working_size == (480, 1568) and a.train_ids.shape == (375, 1242)
     assert (a.train_ids == b.train_ids).mean() > 0.99
+
+
+@pytest.mark.skipif(not TEACHER_NPZ.is_file(), reason="../shared is absent")
+def test_the_teachers_tile_for_teach_computes_what_the_keras_teacher_does(tmp_path):
+    """The fixed-tile .tflite holds the weights as constants (a concrete-function export
+    once left them uninitialised: NaN labels)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from training.models import build_teacher
+    from training.teacher import export_tile
+
+    tile = export_tile(TEACHER_NPZ, tmp_path / "t.tflite", (64, 128))
+    interpreter = Interpreter(model_path=str(tile))
+    interpreter.allocate_tensors()
+    pixels = np.random.default_rng(0).integers(0, 256, (1, 64, 128, 3), dtype=np.uint8)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], pixels)
+    interpreter.invoke()
+    scores = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    expected = build_teacher(TEACHER_NPZ)(pixels).numpy()
+    assert np.isfinite(scores).all() and np.abs(scores - expected).max() < 1e-2

@@ -59,25 +59,15 @@ def export_keras(weights: Path, out: Path) -> Path:
 def export_tile(weights: Path, out: Path, tile: tuple[int, int]) -> Path:
     """A fixed-size ``.tflite`` for ``training.teach``: uint8 (1, H, W, 3) in, (1, H, W, 19)
     logits out."""
-    import keras
     import tensorflow as tf
 
+    from segviewer.core.backends import litert_flatbuffer
     from segviewer.models.efficientvit import build_efficientvit_seg, load_efficientvit_weights
 
     model = build_efficientvit_seg(name="teacher_tile", input_size=tile)
     load_efficientvit_weights(model, weights)
-    # Through a SavedModel, as segviewer.core.backends converts: the route that freezes
-    # Keras 3 weights into constants (a concrete function keeps them as variables that
-    # the interpreter reads uninitialised).
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint(name="scores", fn=lambda pixels: model(pixels, training=False),
-                         input_signature=[tf.TensorSpec([1, *tile, 3], tf.uint8)])
-    with tempfile.TemporaryDirectory(prefix="segviewer-teacher-") as folder:
-        archive.write_out(str(Path(folder) / "saved_model"), verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(str(Path(folder) / "saved_model"),
-                                                             signature_keys=["scores"])
-        flatbuffer = converter.convert()
+    flatbuffer = litert_flatbuffer(model, lambda pixels: model(pixels, training=False),
+                                   [tf.TensorSpec([1, *tile, 3], tf.uint8)], "scores")
     with tempfile.NamedTemporaryFile(dir=out.parent, delete=False, suffix=".partial") as temp:
         temp.write(flatbuffer)
     os.replace(temp.name, out)

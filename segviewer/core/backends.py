@@ -219,6 +219,24 @@ class LiteRTNetwork:
         return result["logits"][0], result["confidence"][0]
 
 
+def litert_flatbuffer(network: Any, function, input_signature: list, name: str) -> bytes:
+    """``function`` (which calls the Keras model ``network``) converted to LiteRT, through
+    a SavedModel: the route that freezes Keras 3 weights into constants (a concrete
+    function's route keeps them as variables the interpreter reads uninitialised)."""
+    import keras
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    archive.track(network)
+    archive.add_endpoint(name=name, fn=function, input_signature=input_signature)
+    with tempfile.TemporaryDirectory(prefix="segviewer-export-") as folder:
+        saved = Path(folder) / "saved_model"
+        with native_noise_filtered():
+            archive.write_out(str(saved), verbose=False)
+            converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=[name])
+            return converter.convert()
+
+
 def convert_to_litert(model: Any, destination: Path, source: Path | None = None) -> Path:
     """Write ``model``'s LiteRT twin (float32) to ``destination`` atomically; with
     ``source`` (the ``.keras`` file it was loaded from) also the stamp that lets
@@ -227,20 +245,9 @@ def convert_to_litert(model: Any, destination: Path, source: Path | None = None)
     The converted function is :func:`build_score_function`, through a SavedModel (the
     route that carries Keras 3 weights into the converter).
     """
-    import keras
-    import tensorflow as tf
-
     network, score = build_score_function(model)
-    archive = keras.export.ExportArchive()
-    archive.track(network)
-    archive.add_endpoint(name=SCORE_SIGNATURE_NAME, fn=score, input_signature=_signature())
     destination = Path(destination)
-    with tempfile.TemporaryDirectory(prefix="segviewer-export-") as folder:
-        saved = Path(folder) / "saved_model"
-        with native_noise_filtered():
-            archive.write_out(str(saved), verbose=False)
-            converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=[SCORE_SIGNATURE_NAME])
-            flatbuffer = converter.convert()
+    flatbuffer = litert_flatbuffer(network, score, _signature(), SCORE_SIGNATURE_NAME)
     temp = destination.with_name(f".{destination.name}.partial")
     temp.write_bytes(flatbuffer)
     os.replace(temp, destination)
