@@ -135,6 +135,7 @@ def test_truth_in_the_wrong_encoding_is_named_and_never_scored(tmp_path, tiny_mo
     (["--init-from", "README.md"], "not a Keras model"),
     (["--resume"], "no checkpoint"),
     (["--distill", "missing.npz"], "--distill missing.npz: no such file"),
+    (["--teacher-skip", "fense"], "--teacher-skip: no class named 'fense'"),
 ])
 def test_training_arguments_are_checked_before_any_data_loads(tmp_path, capsys, arguments, said):
     from training.train import main as train_main

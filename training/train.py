@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from segviewer.core.classes import load_class_table
 from segviewer.core.help_text import plain
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET
 from segviewer.core.label_sets import NUM_LABEL_CODES
@@ -129,6 +128,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def run_folder(args: argparse.Namespace) -> Path:
+    return args.run_dir or Path("runs") / args.arch
+
+
+def parse_teacher_skip(text: str) -> frozenset[int]:
+    """``"fence,wall"`` -> their train IDs. Raises ValueError naming an unknown class (a
+    typo must not silently leave the teacher giving it)."""
+    from segviewer.core.classes import load_class_table
+
+    names = [c.name for c in load_class_table().train_classes]
+    wanted = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in names]
+    if unknown:
+        raise ValueError(f"--teacher-skip: no class named {', '.join(map(repr, unknown))} "
+                         f"(classes: {', '.join(names)})")
+    return frozenset(names.index(name) for name in wanted)
+
+
 def argument_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with the arguments, found before any image or TensorFlow loads (a
     typo must not cost the minutes of loading data first), or None."""
@@ -148,10 +165,11 @@ def argument_problem(args: argparse.Namespace) -> str | None:
     for folder in args.unlabelled:
         if not Path(folder).is_dir():
             return f"--unlabelled {folder}: no such folder"
-    if args.resume and not ((args.run_dir or Path("runs") / args.arch) / "last.keras").is_file():
-        return f"--resume: no checkpoint {(args.run_dir or Path('runs') / args.arch) / 'last.keras'} to resume from"
+    if args.resume and not (run_folder(args) / "last.keras").is_file():
+        return f"--resume: no checkpoint {run_folder(args) / 'last.keras'} to resume from"
     try:
         parse_repeats(args.repeat, args.kitti_repeats)
+        parse_teacher_skip(args.teacher_skip)
     except ValueError as error:
         return str(error)
     return None
@@ -307,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{model.name}: {model.count_params():,} parameters")
         return 0
 
-    run_dir = args.run_dir or Path("runs") / args.arch
+    run_dir = run_folder(args)
     is_chief, task_index = worker_role()
     if not is_chief:
         # Every worker must save (collective ops), but only the chief's files are the run's.
@@ -331,9 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         teacher = TeacherLabels(args.teacher_labels, data_roots=args.data, threshold=args.teacher_threshold)
         print(f"teacher labels for {len(teacher)} images; uses: {', '.join(sorted(teacher_uses)) or 'none'}",
               flush=True)
-    names = [c.name for c in load_class_table().train_classes]
-    teacher_skip = frozenset(names.index(n.strip()) for n in args.teacher_skip.split(",") if n.strip() in names)
-    train_loaded = data.load_samples(train_samples, teacher, teacher_uses, teacher_skip)
+    train_loaded = data.load_samples(train_samples, teacher, teacher_uses, parse_teacher_skip(args.teacher_skip))
     val_loaded = data.load_samples(val_samples)
     repeats = parse_repeats(args.repeat, args.kitti_repeats)
     weights = data.code_weights(train_loaded, repeats, args.soft_weight)
