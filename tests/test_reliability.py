@@ -258,10 +258,12 @@ def test_event_loop_keeps_running_during_inference(slow_model_path, tmp_path):
 
     from tests.conftest import PROJECT_ROOT
 
-    big = tmp_path / "big.png"
-    Image.fromarray(np.tile(tricolour_image(), (12, 12, 1))).save(big)  # 720 x 1080, ~0.5 s here
+    images = []
+    for seed in range(8):  # 720 x 1080 each, ~0.5 s here; the probe stops after a second of them
+        images.append(tmp_path / f"big{seed}.png")
+        Image.fromarray(np.tile(tricolour_image(seed=seed), (12, 12, 1))).save(images[-1])
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")}
-    result = subprocess.run([sys.executable, "-m", "tests.stall_probe", str(slow_model_path), str(big)],
+    result = subprocess.run([sys.executable, "-m", "tests.stall_probe", str(slow_model_path), *map(str, images)],
                             cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     line = next(text for text in result.stdout.splitlines() if text.startswith("inference_s"))
