@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from segviewer import __version__
-from segviewer.core.backends import BACKEND_HELP
+from segviewer.core.backends import BACKEND_CHOICES, BACKEND_HELP
 from segviewer.core.tf_logging import set_verbose
 
 SUBCOMMANDS = ("predict", "evaluate", "bench", "convert")
@@ -33,7 +33,7 @@ def viewer_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pixel-budget", type=int, default=None,
                         help="pixels the network sees per image (working scale; default: the one its model card names, "
                              "else 640x192)")
-    parser.add_argument("--backend", choices=("auto", "litert", "tf"), default="auto", help=BACKEND_HELP)
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto", help=BACKEND_HELP)
     parser.add_argument("--screenshot", type=Path, default=None, metavar="PNG",
                         help="open PATH, wait for the overlay, save a PNG of the window and exit")
     parser.add_argument("--version", action="version", version=f"segviewer {__version__}")

@@ -1,5 +1,5 @@
 """Run as a script by test_reliability: the real viewer set-up (TensorFlow first used in
-the model worker, as in the app), one slow inference, the event loop's longest stall.
+the model worker, as in the app), slow inferences, the event loop's longest stall.
 
 Images are shown one after another until a second of inference has passed, so a faster
 CPU still gives a stretch long enough to measure."""

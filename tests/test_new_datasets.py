@@ -37,8 +37,7 @@ def test_bdd100k_masks_are_read_as_train_ids_and_every_fourth_frame_validates(tm
 
 
 def test_idd_jpeg_frames_find_their_truth_and_train_with_void_as_not_labelled(tmp_path):
-    from segviewer.core.datasets import find_ground_truth
-    from training.data import split_samples
+    from segviewer.core.datasets import find_ground_truth, split_samples
 
     images = tmp_path / "idd_samples" / "leftImg8bit" / "train" / "201"
     labels = tmp_path / "idd_samples" / "gtFine" / "train" / "201"

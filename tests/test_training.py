@@ -218,8 +218,7 @@ def test_focus_crops_land_on_the_rare_object():
 
 
 def test_cityscapes_layout_trains_and_evaluates(tmp_path):
-    from segviewer.core.datasets import Layout, find_ground_truth
-    from training.data import dataset_folders, split_samples
+    from segviewer.core.datasets import Layout, dataset_folders, find_ground_truth, split_samples
     from training.evaluate import select_samples
 
     data = _synthetic_datasets(tmp_path / "data")

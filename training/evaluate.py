@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segviewer.core.backends import BACKEND_CHOICES
 from segviewer.core.classes import NUM_TRAIN_CLASSES, VOID_TRAIN_ID, load_class_table
 from segviewer.core.datasets import (
     CAMVID_CLASSES,
@@ -66,8 +67,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--pixel-budget", type=int, default=None,
                         help="pixels the network sees per image (working scale; default: the one its model card names, "
                              "else 640x192)")
-    parser.add_argument("--backend", choices=("auto", "litert", "tf"), default="tf",
-                        help="tf (default) or litert (the model's .tflite twin)")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="tf",
+                        help="tf (default), litert (the model's .tflite twin) or litert-int8 (its int8 twin)")
     parser.add_argument("--tta", action="store_true",
                         help="test-time augmentation: average the scores of the image and its mirror "
                              "(about 2x the network time)")

@@ -157,7 +157,7 @@ def training_credits(info: dict, layouts: set[str] = frozenset()) -> dict:
 def training_layouts(data: Path) -> set[str]:
     """The layouts of the training split under ``data`` (for runs whose info predates
     ``train_layouts``: the split is fixed, so it is the one they trained on)."""
-    from training.data import split_samples
+    from segviewer.core.datasets import split_samples
 
     return {sample.layout for sample in split_samples(data)[0]}
 

@@ -213,7 +213,7 @@ def training_images(root: Path) -> list[Job]:
 
 def collect_jobs(roots: list[Path], out: Path | None = None) -> list[Job]:
     """Every image to label; nothing inside ``out`` (labels are never labelled again)."""
-    from training.data import dataset_folders
+    from segviewer.core.datasets import dataset_folders
 
     jobs: list[Job] = []
     for root in roots:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segviewer.core.datasets import split_samples
 from segviewer.core.help_text import plain
 from segviewer.core.inference import DEFAULT_PIXEL_BUDGET
 from segviewer.core.label_sets import NUM_LABEL_CODES
@@ -335,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         # Every worker must save (collective ops), but only the chief's files are the run's.
         run_dir = run_dir / f"worker-{task_index}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    train_samples, val_samples = data.split_samples(*args.data, coarse=args.coarse)
+    train_samples, val_samples = split_samples(*args.data, coarse=args.coarse)
     if args.unlabelled:
         train_samples += data.unlabelled_samples(*args.unlabelled)
     if args.max_train_images:

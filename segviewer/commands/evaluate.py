@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from segviewer.core.atomic import write_atomic
+from segviewer.core.backends import BACKEND_CHOICES, BACKEND_HELP
 from segviewer.core.classes import NUM_TRAIN_CLASSES, load_class_table
 from segviewer.core.errors import SegviewerError
 from segviewer.core.help_text import plain
@@ -49,7 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="segment with this model instead of reading --pred (twice: compare A and B)")
     parser.add_argument("--images", type=Path, default=None, help="with --model: the folder of images")
     parser.add_argument("--pixel-budget", type=int, default=None, help="with --model: the working scale")
-    parser.add_argument("--backend", choices=("auto", "litert", "tf"), default="auto")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto", help=BACKEND_HELP)
     parser.add_argument("--json", type=Path, default=None, help="write the scores as JSON here")
     parser.add_argument("--csv", type=Path, default=None, help="write the confusion matrix as CSV here")
     return parser.parse_args(argv)

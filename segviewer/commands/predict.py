@@ -9,10 +9,10 @@ frame: per-frame masks are named ``<video>_<frame>_<format>.png`` (frame numbers
 six digits), and ``overlay-video`` writes ``<video>_overlay.<ext>`` in the source's codec
 family at the source's frame rate divided by ``--every``.
 
-Images are decoded on a small thread pool while the model runs, and each image's files
-are written atomically, so a folder streams at the model's speed and an interrupted run
-leaves only complete files (``--skip-existing`` resumes it). A bad file is reported and
-skipped.
+Images are decoded on a small thread pool and their masks written on another thread while
+the model runs (``segviewer.core.pipeline``), and each image's files are written
+atomically, so a folder streams at the model's speed and an interrupted run leaves only
+complete files (``--skip-existing`` resumes it). A bad file is reported and skipped.
 
 Existing outputs are never replaced silently: without ``--skip-existing`` or
 ``--overwrite``, a run that finds any of its output files already there writes nothing,
@@ -31,13 +31,12 @@ import os
 import signal
 import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from segviewer.commands.predict_video import VideoSummary, existing_video_outputs, segment_video
 from segviewer.core.atomic import remove_stale_temporaries, unwritable_reason
-from segviewer.core.backends import BACKEND_HELP
+from segviewer.core.backends import BACKEND_CHOICES, BACKEND_HELP
 from segviewer.core.errors import SegviewerError
 from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
 from segviewer.core.file_search import expand_pattern, find_images
@@ -46,7 +45,7 @@ from segviewer.core.image_io import load_image
 from segviewer.core.inference import Segmenter
 from segviewer.core.mask_io import MaskFormat
 from segviewer.core.overlay import compose_overlay
-from segviewer.core.prefetch import prefetched
+from segviewer.core.pipeline import ImagePipeline, Outcome
 from segviewer.core.progress import ProgressBar
 from segviewer.core.resources import default_model_path
 from segviewer.core.sharding import Shard
@@ -79,7 +78,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     existing.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.add_argument("--pixel-budget", type=int, default=None,
                         help="pixels the network sees per image (default: the one its model card names, else 640x192)")
-    parser.add_argument("--backend", choices=("auto", "litert", "tf"), default="auto", help=BACKEND_HELP)
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto", help=BACKEND_HELP)
     parser.add_argument("--tta", action="store_true",
                         help="test-time augmentation: average the scores of the image and its mirror "
                              "(about 2x the network time)")
@@ -371,41 +370,43 @@ class Summary:
 
 def segment_all(segmenter: Segmenter, jobs: list[Job], formats: list[MaskFormat], opacity: float,
                 overwrite: bool) -> Summary:
-    """Decode ahead on two threads, segment, write; report each failure and go on."""
+    """Decode, segment and write overlapped (:class:`ImagePipeline`); report each failure
+    and go on. Files land in the order of ``jobs``."""
     failures = segmented = 0
-    complete: list[Path] = []  # every file complete on disk, counted as it lands
+    complete: list[Path] = []  # every file complete on disk, counted as it lands (on the finishing thread)
     stopped_by = None
     bar = ProgressBar(len(jobs))
-    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="segviewer-decode")
-    try:
-        for job, future in prefetched(jobs, lambda job: job.source, lambda job: load_image(job.source), pool):
-            try:
-                image = future.result()
-                prediction = segmenter.predict(image)
-                job.folder.mkdir(parents=True, exist_ok=True)
-                outputs = plan_outputs(job.source, job.folder, formats)
-                errors = write_outputs(prediction.train_ids, outputs,
-                                       lambda: compose_overlay(image, prediction.train_ids, opacity),
-                                       overwrite=overwrite, on_written=complete.append,
-                                       overlay_rows=lambda a, b: compose_overlay(image[a:b], prediction.train_ids[a:b],
-                                                                                 opacity))
-                for error in errors:
-                    print(f"\nerror: {error}", file=sys.stderr)
-                failures += bool(errors)
-                segmented += not errors
-            except SegviewerError as error:
-                print(f"\nerror: {error}", file=sys.stderr)
-                failures += 1
-            except OSError as error:
-                print(f"\nerror: {job.source}: {error.strerror or error}", file=sys.stderr)
-                failures += 1
-            bar.advance(job.source.name)
-    except KeyboardInterrupt:
-        stopped_by = signal.SIGINT  # every file written so far is complete (atomic writes)
-    except _Terminated:
-        stopped_by = signal.SIGTERM
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+
+    def write(job: Job, image, prediction) -> list[SegviewerError]:
+        job.folder.mkdir(parents=True, exist_ok=True)
+        return write_outputs(prediction.train_ids, plan_outputs(job.source, job.folder, formats),
+                             lambda: compose_overlay(image, prediction.train_ids, opacity),
+                             overwrite=overwrite, on_written=complete.append,
+                             overlay_rows=lambda a, b: compose_overlay(image[a:b], prediction.train_ids[a:b], opacity))
+
+    def report(outcome: Outcome) -> None:
+        nonlocal failures, segmented
+        errors = [outcome.error] if outcome.error is not None else outcome.result
+        for error in errors:
+            detail = error if isinstance(error, SegviewerError) else f"{outcome.job.source}: {error.strerror or error}"
+            print(f"\nerror: {detail}", file=sys.stderr)
+        failures += bool(errors)
+        segmented += not errors
+        bar.advance(outcome.job.source.name)
+
+    with ImagePipeline(segmenter, write) as pipeline:
+        try:
+            for outcome in pipeline.outcomes(jobs, lambda job: job.source, lambda job: load_image(job.source)):
+                report(outcome)
+        except KeyboardInterrupt:
+            stopped_by = signal.SIGINT
+        except _Terminated:
+            stopped_by = signal.SIGTERM
+        if stopped_by is not None:
+            # The images already past the network finish writing: every file is complete
+            # (atomic writes), and counted.
+            for outcome in pipeline.drain():
+                report(outcome)
     bar.close()
     return Summary(segmented, len(complete), failures, bar.rate(), stopped_by)
 

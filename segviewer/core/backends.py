@@ -18,6 +18,8 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,17 +29,33 @@ from segviewer.core.classes import NUM_TRAIN_CLASSES
 from segviewer.core.tf_logging import native_noise_filtered
 
 LITERT_THREADS = min(4, os.cpu_count() or 1)
-BACKEND_HELP = ("auto (default): LiteRT on a CPU when the model has a current .tflite twin, "
-                "TensorFlow with an NVIDIA GPU or without a twin; litert; tf")
+BACKEND_HELP = ("auto (default): on a CPU the model's int8 LiteRT twin when it has a current one that "
+                "passed its check, else its float twin; TensorFlow with an NVIDIA GPU or without a twin; "
+                "litert-int8; litert (the float twin, also litert-fp32); tf")
+BACKEND_CHOICES = ("auto", "litert-int8", "litert", "litert-fp32", "tf")
 TWIN_SUFFIX = ".tflite"
+INT8_TWIN_SUFFIX = ".int8.tflite"
+# The int8 twin is used only where it gave the float model's class on at least this share
+# of the checked pixels (issue 29: 99 %).
+INT8_AGREEMENT_FLOOR = 0.99
 # Bumped whenever the twin's signature changes, so an older twin is remade, not misread.
 TWIN_FORMAT = 3
 
 
 class Backend(enum.Enum):
     AUTO = "auto"
-    LITERT = "litert"
+    LITERT = "litert"  # the float32 twin
+    LITERT_INT8 = "litert-int8"
     TENSORFLOW = "tf"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Backend | None:
+        return cls.LITERT if value == "litert-fp32" else None
+
+
+class TwinKind(enum.Enum):
+    FP32 = "fp32"
+    INT8 = "int8"
 
 
 class Network(Protocol):
@@ -50,9 +68,9 @@ class Network(Protocol):
         (h', w')) at the network's output resolution (h' = h / 2 for the shipped U-Net)."""
 
 
-def twin_path(model_path: Path) -> Path:
-    """``model.keras`` -> ``model.tflite``."""
-    return Path(model_path).with_suffix(TWIN_SUFFIX)
+def twin_path(model_path: Path, kind: TwinKind = TwinKind.FP32) -> Path:
+    """``model.keras`` -> ``model.tflite`` (or ``model.int8.tflite``)."""
+    return Path(model_path).with_suffix(INT8_TWIN_SUFFIX if kind is TwinKind.INT8 else TWIN_SUFFIX)
 
 
 def _stamp_path(twin: Path) -> Path:
@@ -69,16 +87,34 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_usable_twin(model_path: Path) -> bytes | None:
-    """The bytes of the model's LiteRT twin, if it was made from this very ``.keras`` file
-    and is intact (its SHA-256 matches the stamp's ``twin_sha256``). Read into memory
-    once: a twin overwritten on disk later cannot touch a loaded model (a memory-mapped
-    one dies with SIGBUS), and a damaged one is never run."""
-    twin = twin_path(model_path)
+def read_twin_stamp(twin: Path) -> dict[str, Any]:
+    """The twin's stamp (``{}`` when it has none or it is unreadable)."""
     try:
         stamp = json.loads(_stamp_path(twin).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return stamp if isinstance(stamp, dict) else {}
+
+
+def int8_check_passed(stamp: dict[str, Any]) -> bool:
+    """Whether an int8 twin's stamp records a check against the float model that passed."""
+    check = stamp.get("check")
+    return isinstance(check, dict) and check.get("passed") is True
+
+
+def read_usable_twin(model_path: Path, kind: TwinKind = TwinKind.FP32) -> bytes | None:
+    """The bytes of the model's LiteRT twin, if it was made from this very ``.keras`` file
+    and is intact (its SHA-256 matches the stamp's ``twin_sha256``); an int8 twin must
+    also have passed its check against the float model. Read into memory once: a twin
+    overwritten on disk later cannot touch a loaded model (a memory-mapped one dies with
+    SIGBUS), and a damaged one is never run."""
+    twin = twin_path(model_path, kind)
+    try:
+        stamp = read_twin_stamp(twin)
         if not (stamp.get("format") == TWIN_FORMAT and stamp.get("source_sha256") == file_sha256(Path(model_path))
                 and _is_regular_file(twin)):
+            return None
+        if kind is TwinKind.INT8 and not int8_check_passed(stamp):
             return None
         content = twin.read_bytes()
     except (OSError, ValueError, AttributeError):
@@ -86,9 +122,10 @@ def read_usable_twin(model_path: Path) -> bytes | None:
     return content if hashlib.sha256(content).hexdigest() == stamp.get("twin_sha256") else None
 
 
-def usable_twin(model_path: Path) -> Path | None:
-    """The model's LiteRT twin, if it was made from this very ``.keras`` file and is intact."""
-    return twin_path(model_path) if read_usable_twin(model_path) is not None else None
+def usable_twin(model_path: Path, kind: TwinKind = TwinKind.FP32) -> Path | None:
+    """The model's LiteRT twin, if it was made from this very ``.keras`` file and is intact
+    (and, for int8, passed its check)."""
+    return twin_path(model_path, kind) if read_usable_twin(model_path, kind) is not None else None
 
 
 def _is_regular_file(path: Path) -> bool:
@@ -108,16 +145,17 @@ def litert_available() -> bool:
     return importlib.util.find_spec("ai_edge_litert") is not None
 
 
-def choose_backend(requested: Backend | str, twin: Path | None) -> Backend:
-    """``auto``: TensorFlow when an NVIDIA GPU is present or the model has no current
-    twin (``twin`` is :func:`usable_twin`'s answer) or LiteRT is not installed; LiteRT
-    otherwise. An explicit choice is kept."""
+def choose_backend(requested: Backend | str, twin: Path | None, int8_twin: Path | None = None) -> Backend:
+    """``auto``: TensorFlow when an NVIDIA GPU is present, or the model has no current
+    twin (``twin`` and ``int8_twin`` are :func:`usable_twin`'s answers), or LiteRT is not
+    installed; else the int8 twin when there is one, else the float twin. An explicit
+    choice is kept."""
     requested = Backend(requested)
     if requested is not Backend.AUTO:
         return requested
-    if nvidia_gpu_present() or twin is None or not litert_available():
+    if nvidia_gpu_present() or (twin is None and int8_twin is None) or not litert_available():
         return Backend.TENSORFLOW
-    return Backend.LITERT
+    return Backend.LITERT_INT8 if int8_twin is not None else Backend.LITERT
 
 
 # -- the shared graph -------------------------------------------------------------------------
@@ -142,9 +180,15 @@ def coarse_logits_model(model: Any) -> Any:
     return keras.Model(model.inputs, coarse, name=f"{model.name}_coarse")
 
 
-def build_score_function(model: Any, flip_average: bool = False):
+def build_score_function(model: Any, flip_average: bool = False, probabilities: bool | None = None):
     """The TensorFlow function pixels (1, h, w, 3) uint8 -> {"logits": (1, h', w', 19),
-    "confidence": (1, h', w')} float32 that both backends run."""
+    "confidence": (1, h', w')} float32 that both backends run.
+
+    ``probabilities``: whether the model's outputs are already probabilities (it ends in
+    a softmax); ``None`` decides per image inside the graph. The int8 twin needs it fixed:
+    a run-time choice between the top output and a softmax forces one quantisation range
+    on both, and squeezes the logits into [0, 1].
+    """
     import tensorflow as tf
 
     network = coarse_logits_model(model)
@@ -159,16 +203,27 @@ def build_score_function(model: Any, flip_average: bool = False):
         # Max softmax = 1 / sum(exp(logit - max)), at the network's size: scaled up
         # like an image afterwards, exact enough for a read-out and 19x cheaper.
         top = tf.reduce_max(logits, axis=-1, keepdims=True)
+        if probabilities is True:
+            return {"logits": logits, "confidence": top[..., 0]}
         confidence = 1.0 / tf.reduce_sum(tf.exp(logits - top), axis=-1)
+        if probabilities is False:
+            return {"logits": logits, "confidence": confidence}
         # A model that ends in a softmax already gives probabilities (all >= 0, each
         # pixel's outputs sum to 1): its confidence is the top one, not a second softmax.
-        probabilities = tf.logical_and(
+        is_probability = tf.logical_and(
             tf.reduce_all(outputs >= 0.0),
             tf.reduce_all(tf.abs(tf.reduce_sum(outputs, axis=-1) - 1.0) < 1e-3))
-        confidence = tf.where(probabilities, top[..., 0], confidence)
-        return {"logits": logits, "confidence": confidence}
+        return {"logits": logits, "confidence": tf.where(is_probability, top[..., 0], confidence)}
 
     return network, score
+
+
+def outputs_probabilities(model: Any) -> bool:
+    """Whether ``model`` gives probabilities (all >= 0, summing to 1 per pixel) on a
+    random probe image."""
+    probe = np.random.default_rng(0).integers(0, 256, (1, 64, 96, 3), dtype=np.uint8)
+    outputs = np.asarray(coarse_logits_model(model)(probe, training=False))
+    return bool((outputs >= 0).all() and np.allclose(outputs.sum(axis=-1), 1.0, atol=1e-3))
 
 
 SCORE_SIGNATURE_NAME = "scores"
@@ -201,12 +256,14 @@ class TensorFlowNetwork:
 class LiteRTNetwork:
     """A ``.tflite`` twin run by the LiteRT interpreter (XNNPACK on the CPU)."""
 
-    def __init__(self, twin: Path, threads: int = LITERT_THREADS, content: bytes | None = None) -> None:
+    def __init__(self, twin: Path, threads: int = LITERT_THREADS, content: bytes | None = None,
+                 kind: TwinKind = TwinKind.FP32) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
         self.model = None  # no Keras model in memory: that is the point
         self.path = Path(twin)
-        self.description = f"LiteRT on CPU ({threads} threads)"
+        self.kind = kind
+        self.description = f"LiteRT{' int8' if kind is TwinKind.INT8 else ''} on CPU ({threads} threads)"
         # The XNNPACK delegate announces itself on the first run: the caller's probe run
         # (inside native_noise_filtered) takes care of that.
         # From memory, never mapped from the file: see read_usable_twin.
@@ -219,10 +276,12 @@ class LiteRTNetwork:
         return result["logits"][0], result["confidence"][0]
 
 
-def litert_flatbuffer(network: Any, function, input_signature: list, name: str) -> bytes:
+def litert_flatbuffer(network: Any, function, input_signature: list, name: str,
+                      configure: Callable[[Any], None] | None = None) -> bytes:
     """``function`` (which calls the Keras model ``network``) converted to LiteRT, through
     a SavedModel: the route that freezes Keras 3 weights into constants (a concrete
-    function's route keeps them as variables the interpreter reads uninitialised)."""
+    function's route keeps them as variables the interpreter reads uninitialised).
+    ``configure`` may set the converter's options (quantisation) first."""
     import keras
     import tensorflow as tf
 
@@ -234,6 +293,8 @@ def litert_flatbuffer(network: Any, function, input_signature: list, name: str) 
         with native_noise_filtered():
             archive.write_out(str(saved), verbose=False)
             converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=[name])
+            if configure is not None:
+                configure(converter)
             return converter.convert()
 
 
@@ -246,13 +307,61 @@ def convert_to_litert(model: Any, destination: Path, source: Path | None = None)
     route that carries Keras 3 weights into the converter).
     """
     network, score = build_score_function(model)
-    destination = Path(destination)
     flatbuffer = litert_flatbuffer(network, score, _signature(), SCORE_SIGNATURE_NAME)
-    temp = destination.with_name(f".{destination.name}.partial")
-    temp.write_bytes(flatbuffer)
-    os.replace(temp, destination)
+    return _write_twin(flatbuffer, Path(destination), source, {})
+
+
+def convert_to_litert_int8(model: Any, destination: Path, source: Path | None,
+                           calibration: Callable[[], Iterable[np.ndarray]], calibration_note: dict[str, Any]) -> Path:
+    """Write ``model``'s full-integer twin: int8 weights (per channel) and activations,
+    calibrated on ``calibration()``'s images (``(h, w, 3)`` uint8, already at the working
+    size; training images, never validation ones). Its stamp records
+    ``calibration_note`` and, until :func:`record_int8_check` adds a passing check, the
+    twin is never used.
+
+    The uint8 pixels enter as they are (the first layer's quantisation takes them) and the
+    logits leave dequantised to float32, so the twin's signature is the float twin's.
+    """
+    import tensorflow as tf
+
+    network, score = build_score_function(model, probabilities=outputs_probabilities(model))
+
+    def representative():
+        for pixels in calibration():
+            yield {"pixels": np.ascontiguousarray(pixels[None], np.uint8)}
+
+    def configure(converter) -> None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
+
+    with warnings.catch_warnings():
+        # The calibrator runs TensorFlow's own interpreter, which warns that it is
+        # deprecated in favour of LiteRT (which runs the result).
+        warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+        flatbuffer = litert_flatbuffer(network, score, _signature(), SCORE_SIGNATURE_NAME, configure)
+    return _write_twin(flatbuffer, Path(destination), source,
+                       {"kind": TwinKind.INT8.value, "calibration": calibration_note, "check": None})
+
+
+def record_int8_check(twin: Path, check: dict[str, Any]) -> None:
+    """Add the result of the int8 twin's check against the float model to its stamp
+    (``check["pixel_agreement"]``; it passes at :data:`INT8_AGREEMENT_FLOOR`)."""
+    stamp = read_twin_stamp(twin)
+    agreement = float(check["pixel_agreement"])
+    stamp["check"] = {**check, "floor": INT8_AGREEMENT_FLOOR, "passed": agreement >= INT8_AGREEMENT_FLOOR}
+    _write_atomically(_stamp_path(twin), (json.dumps(stamp, indent=2) + "\n").encode("utf-8"))
+
+
+def _write_twin(flatbuffer: bytes, destination: Path, source: Path | None, extra: dict[str, Any]) -> Path:
+    _write_atomically(destination, flatbuffer)
     if source is not None:
         stamp = {"format": TWIN_FORMAT, "source": Path(source).name, "source_sha256": file_sha256(Path(source)),
-                 "twin_sha256": file_sha256(destination)}
-        _stamp_path(destination).write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
+                 "twin_sha256": file_sha256(destination), **extra}
+        _write_atomically(_stamp_path(destination), (json.dumps(stamp, indent=2) + "\n").encode("utf-8"))
     return destination
+
+
+def _write_atomically(destination: Path, content: bytes) -> None:
+    from segviewer.core.atomic import write_atomic
+
+    write_atomic(destination, lambda file: file.write(content), overwrite=True)

@@ -30,6 +30,7 @@ maps predictions down), so no prediction is punished for being finer than CamVid
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass
 from pathlib import Path
@@ -329,3 +330,55 @@ def read_truth(truth_path: Path, layout: str, shape: tuple[int, int]) -> tuple[n
     return truth, truth_path, ""
 
 
+# -- the fixed split ------------------------------------------------------------------
+
+IDD = "idd"
+
+
+def dataset_folders(root: Path) -> list[tuple[Layout, Path]]:
+    """The datasets in ``root``, as (layout, folder): ``root`` itself when it is one (KITTI,
+    Cityscapes, CamVid or BDD100K layout), else its sub-folders that are (e.g.
+    ``kitti_semantics/``, ``camvid/``, ``cityscapes_samples/`` and ``idd_samples/``, both
+    in the Cityscapes layout)."""
+    root = Path(root)
+    own = detect_layout(root)
+    if own is not None:
+        return [(own, root)]
+    found: list[tuple[Layout, Path]] = []
+    for child in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+        layout = detect_layout(child)
+        if layout is not None:
+            found.append((layout, child))
+    return found
+
+
+def split_samples(*roots: Path, coarse: bool = False) -> tuple[list[Sample], list[Sample]]:
+    """(train, validation) samples from every dataset under ``roots``. Splits: KITTI
+    000040-000047 validate (the rest train), Cityscapes and CamVid their own train / val
+    (Cityscapes without a val split: :func:`cityscapes_split`). ``coarse`` adds the
+    Cityscapes ``train_extra`` frames with their ``gtCoarse`` labels to training."""
+    train: list[Sample] = []
+    validation: list[Sample] = []
+    for root in roots:
+        for layout, folder in dataset_folders(root):
+            if layout is Layout.KITTI:
+                for sample in kitti_samples(folder, "training"):
+                    if sample.label is not None:
+                        (validation if is_kitti_validation(sample) else train).append(sample)
+            elif layout is Layout.CITYSCAPES and folder.name.lower().startswith("idd"):
+                # IDD in the Cityscapes layout labels only people and vehicles: its void
+                # means "not labelled", which a teacher may fill.
+                train += [dataclasses.replace(s, layout=IDD) for s in cityscapes_samples(folder, "train")
+                          if s.label is not None]
+            elif layout is Layout.CITYSCAPES:
+                train += cityscapes_split(folder, "train")
+                validation += cityscapes_split(folder, "val")
+                if coarse:
+                    train += cityscapes_coarse_samples(folder)
+            elif layout is Layout.BDD100K:
+                train += bdd100k_samples(folder, "train")
+                validation += bdd100k_samples(folder, "val")
+            else:
+                train += camvid_samples(folder, "train")
+                validation += camvid_samples(folder, "val")
+    return train, validation

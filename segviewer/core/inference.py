@@ -25,10 +25,12 @@ import numpy as np
 from PIL import Image
 
 from segviewer.core.backends import (
+    INT8_TWIN_SUFFIX,
     Backend,
     LiteRTNetwork,
     Network,
     TensorFlowNetwork,
+    TwinKind,
     choose_backend,
     read_usable_twin,
     twin_path,
@@ -145,13 +147,6 @@ class Segmenter:
         """Which backend and device run the network, e.g. "LiteRT on CPU (2 threads)"."""
         return self.network.description
 
-    def segment_network(self, pixels: np.ndarray, out_size: tuple[int, int] | None = None):
-        """Pixels already at working size (1, h, w, 3) -> (ids, confidence) uint8 arrays at
-        ``out_size`` (default: the input's size)."""
-        out_size = tuple(out_size or pixels.shape[1:3])
-        logits, confidence = self.network.scores(pixels)
-        return upsampled_argmax(logits, out_size), confidence_bytes(confidence, out_size)
-
     @classmethod
     def load(cls, path: str | Path, pixel_budget: int | None = None, tta: bool = False,
              backend: Backend | str = Backend.AUTO) -> Segmenter:
@@ -162,9 +157,18 @@ class Segmenter:
         _check_model_file(path)
         card = read_model_card(path)
         name = card.get("name", path.stem)
-        content = None if tta or Backend(backend) is Backend.TENSORFLOW else read_usable_twin(path)
+        requested = Backend(backend)
+        int8_content = content = None
+        if not tta and requested in (Backend.AUTO, Backend.LITERT_INT8):
+            int8_content = read_usable_twin(path, TwinKind.INT8)
+        if not tta and int8_content is None and requested in (Backend.AUTO, Backend.LITERT):
+            content = read_usable_twin(path)
         twin = twin_path(path) if content is not None else None
-        chosen = Backend.TENSORFLOW if tta else choose_backend(backend, twin)
+        int8_twin = twin_path(path, TwinKind.INT8) if int8_content is not None else None
+        chosen = Backend.TENSORFLOW if tta else choose_backend(requested, twin, int8_twin)
+        if chosen is Backend.LITERT_INT8:
+            return cls(_load_twin(path, int8_twin, int8_content, TwinKind.INT8), name=name,
+                       pixel_budget=pixel_budget, card=card)
         if chosen is Backend.LITERT:
             return cls(_load_twin(path, twin, content), name=name, pixel_budget=pixel_budget, card=card)
         try:
@@ -185,22 +189,49 @@ class Segmenter:
         """Trace the graph once so the first real image is not slowed by it."""
         self.predict(np.zeros((64, 64, 3), np.uint8))
 
-    def predict(self, image: np.ndarray) -> Prediction:
-        start = time.perf_counter()
+    def network_input(self, image: np.ndarray) -> np.ndarray:
+        """An (H, W, 3) uint8 image at the model's working size, as the network sees it."""
         height, width = image.shape[:2]
         work_h, work_w = self.fixed_size or working_size(height, width, self.pixel_budget, self.max_upscale)
-        pixels = image
-        if (work_h, work_w) != (height, width):
-            # Pillow's resize is antialiased; reducing_gap does most of a big shrink by
-            # cheap box reduction first (a 12 MP photo in ~30 ms instead of ~150 ms).
-            pixels = np.asarray(Image.fromarray(image).resize((work_w, work_h), Image.BILINEAR,
-                                                              reducing_gap=3.0))
-        scored_h, scored_w = score_size((height, width), (work_h, work_w))
-        ids, confidence = self.segment_network(pixels[None], (scored_h, scored_w))
+        if (work_h, work_w) == (height, width):
+            return image
+        # Pillow's resize is antialiased; reducing_gap does most of a big shrink by
+        # cheap box reduction first (a 12 MP photo in ~30 ms instead of ~150 ms).
+        return np.asarray(Image.fromarray(image).resize((work_w, work_h), Image.BILINEAR, reducing_gap=3.0))
+
+    def predict(self, image: np.ndarray) -> Prediction:
+        start = time.perf_counter()
+        return self.finish(self.score(self.network_input(image), image.shape[:2]), start)
+
+    # The three stages of :meth:`predict`, for callers that run them on different threads
+    # (``predict``'s pipeline): resizing, the network, and the full-size class IDs.
+    def score(self, pixels: np.ndarray, image_size: tuple[int, int]) -> Scored:
+        """The network on ``pixels`` (the working-size input of an image of ``image_size``)."""
+        logits, confidence = self.network.scores(pixels[None])
+        return Scored(logits, confidence, tuple(image_size), tuple(pixels.shape[:2]))
+
+    @staticmethod
+    def finish(scored: Scored, started: float | None = None) -> Prediction:
+        """Class IDs and confidence at the image's full size (see :mod:`score_upsampling`)."""
+        height, width = scored.image_size
+        scored_h, scored_w = score_size(scored.image_size, scored.working_size)
+        ids = upsampled_argmax(scored.logits, (scored_h, scored_w))
+        confidence = confidence_bytes(scored.confidence, (scored_h, scored_w))
         if (scored_h, scored_w) != (height, width):
             ids = _resize_nearest(ids, width, height)
             confidence = _resize_nearest(confidence, width, height)
-        return Prediction(ids, confidence, time.perf_counter() - start, (work_h, work_w))
+        seconds = time.perf_counter() - started if started is not None else 0.0
+        return Prediction(ids, confidence, seconds, scored.working_size)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The network's coarse answer for one image, before scaling to its full size."""
+
+    logits: np.ndarray       # float32 (h', w', 19)
+    confidence: np.ndarray   # float32 (h', w'), max softmax
+    image_size: tuple[int, int]
+    working_size: tuple[int, int]
 
 
 def card_working_scale(card: dict[str, Any]) -> tuple[int, float]:
@@ -216,13 +247,17 @@ def card_working_scale(card: dict[str, Any]) -> tuple[int, float]:
     return DEFAULT_PIXEL_BUDGET, 1.0
 
 
-def _load_twin(path: Path, twin: Path | None, content: bytes | None) -> Network:
+def _load_twin(path: Path, twin: Path | None, content: bytes | None, kind: TwinKind = TwinKind.FP32) -> Network:
+    if (twin is None or content is None) and kind is TwinKind.INT8:
+        raise ModelLoadError(path, f"no current int8 twin ({INT8_TWIN_SUFFIX}) that passed its check beside it; "
+                                   "make one with `segviewer convert --int8 --calibrate DATA`, "
+                                   "or use --backend litert (the float twin)")
     if twin is None or content is None:
         raise ModelLoadError(path, "no current, intact LiteRT twin (.tflite) beside it; make one with "
                                    "`segviewer convert` or use --backend tf")
     try:
         with native_noise_filtered():  # the first run starts XNNPACK, which says so
-            network = LiteRTNetwork(twin, content=content)
+            network = LiteRTNetwork(twin, content=content, kind=kind)
             logits, confidence = network.scores(np.zeros((1, *PROBE_SIZE, 3), np.uint8))
     except ImportError:
         raise ModelLoadError(twin, "LiteRT is not installed (pip install ai-edge-litert), "
