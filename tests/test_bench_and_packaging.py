@@ -68,11 +68,12 @@ def test_wheel_contains_class_table_and_model(tmp_path):
     assert not any(name.startswith("tests/") for name in names)
 
 
-def test_the_bench_times_the_network_at_every_kitti_working_size(tiny_model_path):
+def test_the_bench_times_the_network_and_the_whole_frame_at_every_kitti_working_size(tiny_model_path):
     from segviewer.commands.bench import NETWORK_SIZES, network_scale_results
     from segviewer.core.backends import Backend
     from segviewer.core.inference import Segmenter
 
     results = network_scale_results({Backend.TENSORFLOW: Segmenter.load(tiny_model_path, backend="tf")}, repeats=1)
-    assert sorted(results) == sorted(f"network_ms_tf_{w}x{h}" for h, w in NETWORK_SIZES)
+    assert sorted(results) == sorted(f"{kind}_ms_tf_{w}x{h}" for h, w in NETWORK_SIZES
+                                     for kind in ("network", "inference"))
     assert all(value > 0 for value in results.values())

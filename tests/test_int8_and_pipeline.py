@@ -45,7 +45,7 @@ def test_int8_twin_records_its_calibration_and_check(int8_model):
     stamp = json.loads(twin_path(int8_model, TwinKind.INT8).with_suffix(".tflite.json").read_text())
     assert stamp["kind"] == "int8"
     assert stamp["calibration"]["images"] == 4 and stamp["calibration"]["layouts"] == {"images": 4}
-    assert stamp["check"]["images"] == 2
+    assert stamp["check"]["images"] == 2 and list(stamp["check"]["per_set"]) == ["--check"]
     assert stamp["check"]["passed"] == (stamp["check"]["pixel_agreement"] >= backends.INT8_AGREEMENT_FLOOR)
 
 
@@ -66,6 +66,8 @@ def test_auto_takes_the_int8_twin_only_while_its_check_passes(int8_model, monkey
     backends.record_int8_check(int8, {"images": 2, "pixel_agreement": 0.5})  # a twin that disagrees
     assert usable_twin(int8_model, TwinKind.INT8) is None
     assert Segmenter.load(int8_model).backend_description.startswith("LiteRT on")
+    # Asked for by name, it still runs.
+    assert Segmenter.load(int8_model, backend="litert-int8").backend_description.startswith("LiteRT int8")
 
 
 def test_a_stale_or_missing_int8_twin_falls_back_to_the_float_one(int8_model, tmp_path, monkeypatch):

@@ -102,10 +102,11 @@ def int8_check_passed(stamp: dict[str, Any]) -> bool:
     return isinstance(check, dict) and check.get("passed") is True
 
 
-def read_usable_twin(model_path: Path, kind: TwinKind = TwinKind.FP32) -> bytes | None:
+def read_usable_twin(model_path: Path, kind: TwinKind = TwinKind.FP32, checked: bool = True) -> bytes | None:
     """The bytes of the model's LiteRT twin, if it was made from this very ``.keras`` file
     and is intact (its SHA-256 matches the stamp's ``twin_sha256``); an int8 twin must
-    also have passed its check against the float model. Read into memory once: a twin
+    also have passed its check against the float model (unless ``checked`` is false: an
+    explicit ``--backend litert-int8`` runs it anyway). Read into memory once: a twin
     overwritten on disk later cannot touch a loaded model (a memory-mapped one dies with
     SIGBUS), and a damaged one is never run."""
     twin = twin_path(model_path, kind)
@@ -114,7 +115,7 @@ def read_usable_twin(model_path: Path, kind: TwinKind = TwinKind.FP32) -> bytes 
         if not (stamp.get("format") == TWIN_FORMAT and stamp.get("source_sha256") == file_sha256(Path(model_path))
                 and _is_regular_file(twin)):
             return None
-        if kind is TwinKind.INT8 and not int8_check_passed(stamp):
+        if kind is TwinKind.INT8 and checked and not int8_check_passed(stamp):
             return None
         content = twin.read_bytes()
     except (OSError, ValueError, AttributeError):
@@ -345,7 +346,8 @@ def convert_to_litert_int8(model: Any, destination: Path, source: Path | None,
 
 def record_int8_check(twin: Path, check: dict[str, Any]) -> None:
     """Add the result of the int8 twin's check against the float model to its stamp
-    (``check["pixel_agreement"]``; it passes at :data:`INT8_AGREEMENT_FLOOR`)."""
+    (``check["pixel_agreement"]``, the share of equal pixels on its worst set; it passes
+    at :data:`INT8_AGREEMENT_FLOOR`)."""
     stamp = read_twin_stamp(twin)
     agreement = float(check["pixel_agreement"])
     stamp["check"] = {**check, "floor": INT8_AGREEMENT_FLOOR, "passed": agreement >= INT8_AGREEMENT_FLOOR}

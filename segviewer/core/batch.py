@@ -12,6 +12,7 @@ from segviewer.core.export import existing_outputs, write_outputs
 from segviewer.core.image_io import load_image
 from segviewer.core.mask_io import MaskFormat
 from segviewer.core.overlay import OverlayRenderer
+from segviewer.core.pipeline import ImagePipeline, Outcome
 
 Planned = list[tuple[Path, list[tuple[MaskFormat, Path]]]]
 
@@ -74,7 +75,9 @@ def save_result_job(image: np.ndarray, train_ids: np.ndarray, outputs: list[tupl
 
 
 def save_all_job(planned: Planned, renderer: OverlayRenderer, overwrite: bool, skipped_existing: int = 0):
-    """A worker batch job; returns a :class:`BatchOutcome`."""
+    """A worker batch job; returns a :class:`BatchOutcome`. Decoding, the network and
+    writing overlap (:class:`ImagePipeline`); a stop lets the images already past the
+    network finish their files."""
 
     def job(segmenter, progress, should_stop) -> BatchOutcome:
         outcome = BatchOutcome(len(planned) + skipped_existing, skipped_existing=skipped_existing)
@@ -82,25 +85,28 @@ def save_all_job(planned: Planned, renderer: OverlayRenderer, overwrite: bool, s
         def landed(_path: Path) -> None:
             outcome.files_written += 1
 
-        for done, (path, outputs) in enumerate(planned, start=1):
-            if should_stop():
-                outcome.stopped = True
-                break
-            progress(done, len(planned), path.name)
-            try:
-                image = load_image(path)
-            except SegviewerError as error:
-                outcome.errors.append(str(error))
-                continue
-            train_ids = segmenter.predict(image).train_ids
-
-            def overlay(image=image, train_ids=train_ids) -> np.ndarray:
-                renderer.set_frame(image, train_ids)
+        def write(item, image: np.ndarray, prediction) -> list[SegviewerError]:
+            def overlay() -> np.ndarray:
+                renderer.set_frame(image, prediction.train_ids)  # the job's own copy, used on this thread only
                 return np.asarray(renderer.compose())
 
-            failures = write_outputs(train_ids, outputs, overlay, overwrite, on_written=landed)
+            return write_outputs(prediction.train_ids, item[1], overlay, overwrite, on_written=landed)
+
+        def record(result: Outcome) -> None:
+            failures = [result.error] if result.error is not None else result.result
             outcome.errors += [str(e) for e in failures]
             outcome.images_saved += not failures
+
+        with ImagePipeline(segmenter, write) as pipeline:
+            for done, result in enumerate(pipeline.outcomes(planned, lambda item: item[0],
+                                                            lambda item: load_image(item[0])), start=1):
+                record(result)
+                progress(done, len(planned), result.job[0].name)
+                if should_stop():
+                    outcome.stopped = done < len(planned)
+                    for rest in pipeline.drain():
+                        record(rest)
+                    break
         return outcome
 
     return job

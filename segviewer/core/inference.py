@@ -160,7 +160,7 @@ class Segmenter:
         requested = Backend(backend)
         int8_content = content = None
         if not tta and requested in (Backend.AUTO, Backend.LITERT_INT8):
-            int8_content = read_usable_twin(path, TwinKind.INT8)
+            int8_content = read_usable_twin(path, TwinKind.INT8, checked=requested is Backend.AUTO)
         if not tta and int8_content is None and requested in (Backend.AUTO, Backend.LITERT):
             content = read_usable_twin(path)
         twin = twin_path(path) if content is not None else None
@@ -249,7 +249,7 @@ def card_working_scale(card: dict[str, Any]) -> tuple[int, float]:
 
 def _load_twin(path: Path, twin: Path | None, content: bytes | None, kind: TwinKind = TwinKind.FP32) -> Network:
     if (twin is None or content is None) and kind is TwinKind.INT8:
-        raise ModelLoadError(path, f"no current int8 twin ({INT8_TWIN_SUFFIX}) that passed its check beside it; "
+        raise ModelLoadError(path, f"no current, intact int8 twin ({INT8_TWIN_SUFFIX}) beside it; "
                                    "make one with `segviewer convert --int8 --calibrate DATA`, "
                                    "or use --backend litert (the float twin)")
     if twin is None or content is None:
