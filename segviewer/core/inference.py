@@ -13,11 +13,13 @@ a 12 MP photo from holding 19 full-size float planes.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,9 +76,15 @@ class Prediction:
     """A model's answer for one image, at that image's full size."""
 
     train_ids: np.ndarray   # uint8 (H, W), 0..18
-    confidence: np.ndarray  # uint8 (H, W), softmax probability of the chosen class x 255
     seconds: float          # wall time of preprocess + model + postprocess
     working_size: tuple[int, int]
+    full_size_confidence: Callable[[], np.ndarray] = field(repr=False, compare=False)
+
+    @functools.cached_property
+    def confidence(self) -> np.ndarray:
+        """uint8 (H, W), the softmax probability of the chosen class x 255. Scaled to full
+        size on first use only: ``predict`` writing label IDs never needs it."""
+        return self.full_size_confidence()
 
 
 def score_size(image_size: tuple[int, int], work_size: tuple[int, int]) -> tuple[int, int]:
@@ -216,12 +224,17 @@ class Segmenter:
         height, width = scored.image_size
         scored_h, scored_w = score_size(scored.image_size, scored.working_size)
         ids = upsampled_argmax(scored.logits, (scored_h, scored_w))
-        confidence = confidence_bytes(scored.confidence, (scored_h, scored_w))
         if (scored_h, scored_w) != (height, width):
             ids = _resize_nearest(ids, width, height)
-            confidence = _resize_nearest(confidence, width, height)
+
+        def full_size_confidence() -> np.ndarray:
+            confidence = confidence_bytes(scored.confidence, (scored_h, scored_w))
+            if (scored_h, scored_w) != (height, width):
+                confidence = _resize_nearest(confidence, width, height)
+            return confidence
+
         seconds = time.perf_counter() - started if started is not None else 0.0
-        return Prediction(ids, confidence, seconds, scored.working_size)
+        return Prediction(ids, seconds, scored.working_size, full_size_confidence)
 
 
 @dataclass(frozen=True)

@@ -45,16 +45,13 @@ def upsampled_argmax(logits: np.ndarray, out_size: tuple[int, int]) -> np.ndarra
     ids = coarse_ids[rows_lo][:, cols_lo]
     # An output pixel interpolates within the quad of cell (lo, lo): pixels of uniform
     # quads are settled, the others need their scores interpolated.
-    ys, xs = np.nonzero(mixed[rows_lo][:, cols_lo])
+    quad_rows, quad_cols = np.nonzero(mixed)
+    quad, ys, xs = _pixels_of_quads(quad_rows, quad_cols, rows_lo, cols_lo, height, width)
     if not ys.size:
         return ids
-    quad_rows, quad_cols = np.nonzero(mixed)
     corner_scores = np.stack([logits[quad_rows, quad_cols], logits[quad_rows, right_cols[quad_cols]],
                               logits[below_rows[quad_rows], quad_cols],
                               logits[below_rows[quad_rows], right_cols[quad_cols]]])  # (4, quads, C)
-    quad_of_cell = np.full(height * width, -1, np.intp)
-    quad_of_cell[quad_rows * width + quad_cols] = np.arange(len(quad_rows))
-    quad = quad_of_cell[rows_lo[ys] * width + cols_lo[xs]]
     # Where lo == hi (the clamped border) a pixel reads one cell: weight 0 does that.
     wx = np.where(cols_hi[xs] == cols_lo[xs], np.float32(0), col_weight[xs])
     wy = np.where(rows_hi[ys] == rows_lo[ys], np.float32(0), row_weight[ys])
@@ -81,6 +78,25 @@ def upsampled_argmax(logits: np.ndarray, out_size: tuple[int, int]) -> np.ndarra
         winner = np.argmax(upper + (lower - upper) * wyp, axis=0)
         ids[ys[pixels], xs[pixels]] = candidates[local, winner]
     return ids
+
+
+def _pixels_of_quads(quad_rows: np.ndarray, quad_cols: np.ndarray, rows_lo: np.ndarray, cols_lo: np.ndarray,
+                     height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The output pixels (quad index, row, column) whose lower source cell is one of the
+    given quads. ``rows_lo`` and ``cols_lo`` never decrease, so each coarse row (column)
+    owns one run of output rows (columns): the pixels are enumerated quad by quad from
+    those runs, without scanning the full-size image."""
+    row_start = np.searchsorted(rows_lo, np.arange(height + 1))
+    col_start = np.searchsorted(cols_lo, np.arange(width + 1))
+    row_count = np.diff(row_start)[quad_rows]
+    col_count = np.diff(col_start)[quad_cols]
+    per_quad = row_count * col_count
+    quad = np.repeat(np.arange(len(quad_rows)), per_quad)
+    offset = np.arange(quad.size) - np.repeat(np.cumsum(per_quad) - per_quad, per_quad)
+    columns = col_count[quad]
+    ys = row_start[quad_rows][quad] + offset // np.maximum(columns, 1)
+    xs = col_start[quad_cols][quad] + offset % np.maximum(columns, 1)
+    return quad, ys, xs
 
 
 MAX_RIVALS = 4

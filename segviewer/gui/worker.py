@@ -72,7 +72,7 @@ class InferenceResult:
     def nbytes(self) -> int:
         size = self.image.nbytes
         if self.prediction is not None:
-            size += self.prediction.train_ids.nbytes + self.prediction.confidence.nbytes
+            size += 2 * self.prediction.train_ids.nbytes  # the IDs and (once read) their uint8 confidence
         if self.truth is not None:
             size += self.truth.nbytes
         if self.display is not None:
