@@ -268,3 +268,90 @@ def test_open_results_refuses_hostile_files_in_one_line_and_keeps_the_panel(
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000 + "]" * 100_000)
     assert not panel.open(deep) and panel.result is shown
+
+
+def _mixed_datasets(root: Path) -> int:
+    """KITTI, CamVid (with its 32-class labels) and Cityscapes in their own layouts under
+    ``root``, one photo each with its truth beside it; returns the number of photos."""
+    from tests.conftest import tricolour_image
+
+    kitti = root / "kitti" / "training"
+    for sub in ("image_2", "semantic"):
+        (kitti / sub).mkdir(parents=True)
+    Image.fromarray(tricolour_image(seed=1)).save(kitti / "image_2" / "000000_10.png")
+    Image.fromarray(np.full((60, 90), 7, np.uint8), "L").save(kitti / "semantic" / "000000_10.png")
+    camvid = root / "camvid"
+    for sub in ("train", "trainannot", "trainannot32"):
+        (camvid / sub).mkdir(parents=True)
+    Image.fromarray(tricolour_image(seed=2)).save(camvid / "train" / "0001TP_006690.png")
+    Image.fromarray(np.full((60, 90), 3, np.uint8), "L").save(camvid / "trainannot" / "0001TP_006690.png")
+    Image.fromarray(np.full((60, 90), 3, np.uint8), "L").save(camvid / "trainannot32" / "0001TP_006690.png")
+    city = root / "cityscapes"
+    (city / "leftImg8bit" / "val" / "aachen").mkdir(parents=True)
+    (city / "gtFine" / "val" / "aachen").mkdir(parents=True)
+    frames = city / "leftImg8bit" / "val" / "aachen"
+    Image.fromarray(tricolour_image(seed=3)).save(frames / "aachen_000000_000019_leftImg8bit.png")
+    Image.fromarray(np.full((60, 90), 7, np.uint8), "L").save(
+        city / "gtFine" / "val" / "aachen" / "aachen_000000_000019_gtFine_labelIds.png")
+    return 3
+
+
+def test_label_pngs_in_dataset_truth_folders_are_never_inputs(tmp_path, tiny_model_path, capsys):
+    from segviewer.core.file_search import find_images
+
+    photos = _mixed_datasets(tmp_path / "data")
+    search = find_images(tmp_path / "data", recursive=True)
+    assert len(search.files) == photos and search.truth_files == 4
+    assert cli_main(["predict", str(tmp_path / "data"), "--recursive", "--out", str(tmp_path / "out"),
+                     "--model", str(tiny_model_path)]) == 0
+    assert "skipping 4 ground-truth file(s)" in capsys.readouterr().err
+    assert len(list((tmp_path / "out").rglob("*_labelIds.png"))) == photos
+    # A user's own folder that is merely called "semantic" is still searched.
+    plain = tmp_path / "mine" / "semantic"
+    plain.mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(plain / "photo.png")
+    assert len(find_images(tmp_path / "mine", recursive=True).files) == 1
+
+
+def test_evaluate_model_scores_photos_only_in_every_class_space(tmp_path, tiny_model_path, capsys):
+    import json
+
+    photos = _mixed_datasets(tmp_path / "data")
+    target = tmp_path / "scores.json"
+    assert cli_main(["evaluate", "--model", str(tiny_model_path), "--images", str(tmp_path / "data"),
+                     "--json", str(target)]) == 0
+    document = json.loads(target.read_text())
+    assert len(document["images"]) == photos
+    assert sorted(document["spaces"]) == ["camvid", "cityscapes", "kitti"]
+
+
+def test_main_class_space_never_depends_on_set_order():
+    from segviewer.core.dataset_eval import DatasetScores, ImageScore
+
+    confusion = [np.eye(19, dtype=np.int64)]
+    result = DatasetScores(["m"], [ImageScore(Path(f"{name}.png"), None, name, confusion=confusion)
+                                   for name in ("kitti", "cityscapes", "camvid")])
+    assert result.main_space() == "camvid"  # a three-way tie: the first name, whatever PYTHONHASHSEED is
+    result.images.append(ImageScore(Path("k2.png"), None, "kitti", confusion=confusion))
+    assert result.main_space() == "kitti"
+
+
+@pytest.mark.usefixtures("private_settings")
+def test_evaluate_folder_lists_every_class_space_and_shows_the_one_chosen(qtbot, make_window, tmp_path):
+    from tests.gui_helpers import WAIT_MS
+
+    photos = _mixed_datasets(tmp_path / "data")
+    window = make_window()
+    qtbot.waitUntil(lambda: window.worker.has_model, timeout=WAIT_MS)
+    with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS):
+        assert window.evaluation.evaluate(tmp_path / "data")
+    qtbot.waitUntil(lambda: window.evaluation.panel is not None and window.evaluation.panel.result is not None,
+                    timeout=WAIT_MS)
+    panel = window.evaluation.panel
+    assert len(panel.result.images) == photos
+    choices = [panel.space_combo.itemText(i) for i in range(panel.space_combo.count())]
+    assert choices == ["camvid (1 image(s))", "cityscapes (1 image(s))", "kitti (1 image(s))"]
+    assert not panel.space_row.isHidden() and panel.layout_name == "camvid"
+    panel.space_combo.setCurrentIndex(2)
+    assert panel.layout_name == "kitti" and "kitti image(s)" in panel.summary.text()
+    assert panel.names[0] == "road"  # the 19 Cityscapes classes, not CamVid's 11

@@ -47,7 +47,10 @@ def run(models: list[Path], images: Path, gt: Path | None, json_path: Path | Non
     if len(models) > 2:
         print("error: --model takes one model, or two to compare", file=sys.stderr)
         return 2
-    paths = find_images(images, recursive=True).files if images.is_dir() else []
+    search = find_images(images, recursive=True) if images.is_dir() else None
+    paths = search.files if search is not None else []
+    if search is not None and search.truth_files:
+        print(search.describe_skipped(), file=sys.stderr)
     if not paths:
         print(f"error: {images}: no images (give a folder of images with --images)", file=sys.stderr)
         return 2

@@ -118,6 +118,8 @@ def collect_jobs(inputs: list[str], out: Path, recursive: bool) -> tuple[list[Jo
         if path.is_dir():
             search = find_images(path, recursive)
             jobs += [Job(p, out / p.parent.relative_to(path)) for p in search.files]
+            if search.truth_files:
+                print(f"{path}: {search.describe_skipped()}", file=sys.stderr)
             if not search.files and not search.broken_links:
                 problems.append(f"{path}: no image files in this folder")
         elif path.exists() or path.is_symlink():
@@ -129,6 +131,8 @@ def collect_jobs(inputs: list[str], out: Path, recursive: bool) -> tuple[list[Jo
         elif glob.has_magic(text):
             search = expand_pattern(text, videos=True)
             jobs += [Job(p, out) for p in search.files]
+            if search.truth_files:
+                print(f"{text}: {search.describe_skipped()}", file=sys.stderr)
             if not search.files and not search.broken_links:
                 problems.append(f"{text}: no files match")
         else:

@@ -96,10 +96,15 @@ class DatasetScores:
     def scores(self, layout: str, model: int = 0) -> Scores:
         return scores_from_confusion(self.total_confusion(layout, model))
 
+    def image_count(self, layout: str) -> int:
+        """Scored images in class space ``layout``."""
+        return sum(1 for image in self.images if image.confusion and image.layout == layout)
+
     def main_space(self) -> str | None:
-        """The class space most of the scored images are in."""
-        spaces = [image.layout for image in self.images if image.confusion]
-        return max(set(spaces), key=spaces.count) if spaces else None
+        """The class space most of the scored images are in; a tie goes to the first name
+        in alphabetical order (never to set order, which changes with PYTHONHASHSEED)."""
+        spaces = self.spaces()
+        return min(spaces, key=lambda layout: (-self.image_count(layout), layout)) if spaces else None
 
     def document(self) -> dict:
         """The JSON ``segviewer evaluate --model`` writes: per class space the set's
@@ -110,7 +115,7 @@ class DatasetScores:
                         "spaces": {}}
         for layout in self.spaces():
             names = space_for(layout).class_names(table)
-            count = sum(1 for image in self.images if image.confusion and image.layout == layout)
+            count = self.image_count(layout)
             per_model = [scores_document(self.scores(layout, i), names, count) for i in range(models)]
             entry = {_model_key(i, models): doc for i, doc in enumerate(per_model)}
             if models == 2:

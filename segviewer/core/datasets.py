@@ -223,6 +223,37 @@ def detect_layout(folder: Path) -> Layout | None:
     return None
 
 
+# Folders where a dataset layout keeps its ground truth, with the sibling folder that marks
+# the layout: a user's own folder that merely shares the name is not truth.
+_TRUTH_FOLDERS = {"semantic": "image_2", "semantic_rgb": "image_2", "instance": "image_2",  # KITTI
+                  "gtFine": "leftImg8bit", "gtCoarse": "leftImg8bit",                       # Cityscapes, IDD
+                  "labels": "images"}                                                       # BDD100K
+_CAMVID_TRUTH_SUFFIXES = ("annot32", "annot")                                                # trainannot -> train
+
+
+def is_truth_folder(folder: Path) -> bool:
+    """Whether ``folder`` is (or lies below) a folder where a dataset layout keeps its
+    ground truth: KITTI ``semantic/`` beside ``image_2/``, Cityscapes ``gtFine/`` beside
+    ``leftImg8bit/``, CamVid ``trainannot/`` (and ``trainannot32/``) beside ``train/``,
+    BDD100K ``labels/`` beside ``images/``. Files there are labels, never photos."""
+    parts = Path(folder).parts
+    for index, part in enumerate(parts):
+        parent = Path(*parts[:index]) if index else Path(".")
+        sibling = _TRUTH_FOLDERS.get(part)
+        if sibling is None:
+            sibling = next((part[:-len(end)] for end in _CAMVID_TRUTH_SUFFIXES
+                            if part.endswith(end) and len(part) > len(end)), None)
+        if sibling is not None and (parent / sibling).is_dir():
+            return True
+    return False
+
+
+def is_truth_file(path: Path) -> bool:
+    """A label file by its name (Cityscapes ``*_gtFine_labelIds.png`` and kin) or its place
+    (:func:`is_truth_folder`)."""
+    return "_gtFine_" in path.name or "_gtCoarse_" in path.name or is_truth_folder(path.parent)
+
+
 def is_kitti_validation(sample: Sample) -> bool:
     """Whether a KITTI sample (``0000NN_10.png``) belongs to the fixed validation split."""
     return int(sample.image.name.split("_")[0]) in KITTI_VALIDATION

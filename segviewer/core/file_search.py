@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from segviewer.core.datasets import is_truth_folder
 from segviewer.core.image_io import is_image_file
 from segviewer.core.video import is_video_file
 
@@ -22,6 +23,14 @@ from segviewer.core.video import is_video_file
 class SearchResult:
     files: list[Path] = field(default_factory=list)
     broken_links: list[Path] = field(default_factory=list)
+    # Label files a dataset layout marks as ground truth (KITTI semantic/, CamVid
+    # trainannot/, Cityscapes gtFine/...): found, never inputs.
+    truth_files: int = 0
+
+    def describe_skipped(self) -> str:
+        """One line for the ground-truth files left out, or ""."""
+        return (f"skipping {self.truth_files} ground-truth file(s) in dataset label folders "
+                "(semantic/, *annot/, gtFine/, labels/): they are labels, not photos") if self.truth_files else ""
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -37,24 +46,39 @@ def _walk(root: Path):
         yield Path(folder), files + [d for d in _dirs if os.path.islink(os.path.join(folder, d))]
 
 
-def _classify(path: Path, result: SearchResult, videos: bool = False) -> None:
+def _classify(path: Path, result: SearchResult, videos: bool = False,
+              truth_folders: dict[Path, bool] | None = None) -> None:
     if path.is_symlink() and not path.exists():
         result.broken_links.append(path)
     elif path.is_file() and (is_image_file(path) or (videos and is_video_file(path))):
-        result.files.append(path)
+        if truth_folders is not None and _is_truth(path, truth_folders):
+            result.truth_files += 1
+        else:
+            result.files.append(path)
+
+
+def _is_truth(path: Path, truth_folders: dict[Path, bool]) -> bool:
+    """:func:`is_truth_file`, with one look at the disk per folder."""
+    if "_gtFine_" in path.name or "_gtCoarse_" in path.name:
+        return True
+    if path.parent not in truth_folders:
+        truth_folders[path.parent] = is_truth_folder(path.parent)
+    return truth_folders[path.parent]
 
 
 def find_images(folder: Path, recursive: bool = False) -> SearchResult:
-    """Images in ``folder`` (and below it with ``recursive``), sorted by path."""
+    """Images in ``folder`` (and below it with ``recursive``), sorted by path; files in a
+    dataset's ground-truth folders are counted in ``truth_files``, not listed."""
     result = SearchResult()
     folder = Path(folder)
+    truth_folders: dict[Path, bool] = {}
     if recursive:
         for parent, names in _walk(folder):
             for name in names:
-                _classify(parent / name, result)
+                _classify(parent / name, result, truth_folders=truth_folders)
     else:
         for entry in folder.iterdir():
-            _classify(entry, result)
+            _classify(entry, result, truth_folders=truth_folders)
     result.files.sort()
     result.broken_links.sort()
     return result
@@ -91,6 +115,7 @@ def expand_pattern(pattern: str, videos: bool = False) -> SearchResult:
         return result
     deep = "**" in wanted
     depth = len(wanted)
+    truth_folders: dict[Path, bool] = {}
     for parent, names in _walk(root):
         relative = parent.relative_to(root).parts
         if not deep and len(relative) >= depth:
@@ -100,7 +125,7 @@ def expand_pattern(pattern: str, videos: bool = False) -> SearchResult:
             if name.startswith(".") and not any(s.startswith(".") for s in wanted):
                 continue
             if _matches(parts, wanted):
-                _classify(parent / name, result, videos)
+                _classify(parent / name, result, videos, truth_folders)
     result.files.sort()
     result.broken_links.sort()
     return result

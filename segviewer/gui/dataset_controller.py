@@ -68,14 +68,16 @@ class DatasetController(QObject):
         if not self.worker.has_model:
             self.report_error("No model", "Load a model first (File ▸ Open Model…).")
             return False
-        paths = find_images(folder, recursive=True).files
+        search = find_images(folder, recursive=True)
+        paths = search.files
         if not paths:
             self.report_error("No images", f"{folder}: no image files in this folder or below it")
             return False
         self.active, self._started = True, time.perf_counter()
         self._prepare_panel()
         self.cancel_button.show()
-        self.window.statusBar().showMessage(f"Evaluating {len(paths)} image(s) of {folder.name}…")
+        labels = f" ({search.truth_files} label file(s) in ground-truth folders left out)" if search.truth_files else ""
+        self.window.statusBar().showMessage(f"Evaluating {len(paths)} image(s) of {folder.name}{labels}…")
         # Masks the viewer already holds for these images are not computed again.
         cached = {path: result.prediction.train_ids for path in paths
                   if (result := self.window.cache.get(self.window._cache_key(path))) is not None

@@ -69,6 +69,16 @@ class DatasetPanel(QWidget):
         self.summary = QLabel("Evaluate a folder of images with ground truth (File ▸ Evaluate Folder…), or open "
                               "saved results (File ▸ Open Results…).", self)
         self.summary.setWordWrap(True)
+        # A folder mixing datasets is scored in each one's class space: pick which to show.
+        self.space_combo = QComboBox(self)
+        self.space_combo.setToolTip("The folder mixes datasets: each is scored in its own class space")
+        self.space_combo.currentIndexChanged.connect(self._on_space_chosen)
+        self.space_row = QWidget(self)
+        space_layout = QHBoxLayout(self.space_row)
+        space_layout.setContentsMargins(0, 0, 0, 0)
+        space_layout.addWidget(QLabel("Class space:", self))
+        space_layout.addWidget(self.space_combo, 1)
+        self.space_row.hide()
         self.heat_label = QLabel("Hover a cell for its pixel count; click it to sort the images by it.", self)
         self.heat_label.setWordWrap(True)
         self.class_combo = QComboBox(self)
@@ -104,6 +114,7 @@ class DatasetPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.summary)
+        layout.addWidget(self.space_row)
         layout.addWidget(self.columns, 1)
         layout.addWidget(self.heat_label)
         # Each plot takes tens of ms to make: one per event-loop turn keeps the window
@@ -159,12 +170,14 @@ class DatasetPanel(QWidget):
             self.splitter.setStretchFactor(index, stretch)
 
     # -- filling ----------------------------------------------------------------------------
-    def show_result(self, result: DatasetScores) -> None:
+    def show_result(self, result: DatasetScores, space: str | None = None) -> None:
+        """Show ``result`` in class space ``space`` (default: the one most images are in)."""
         self._make_bar_plot()
         self._make_heat_plot()
         self.result, self.chosen_cell = result, None
         self.heat_label.setText("Hover a cell for its pixel count; click it to sort the images by it.")
-        self.layout_name = result.main_space()
+        self.layout_name = space if space in result.spaces() else result.main_space()
+        self._list_spaces(result)
         scored = [i for i in result.images if i.confusion and i.layout == self.layout_name]
         if self.layout_name is None:
             self.summary.setText(f"{len(result.images)} image(s), none with ground truth: nothing to score.")
@@ -196,6 +209,22 @@ class DatasetPanel(QWidget):
         self.class_combo.addItems(self.names)
         self.class_combo.blockSignals(False)
         self._fill_table()
+
+    def _list_spaces(self, result: DatasetScores) -> None:
+        spaces = result.spaces()
+        self.space_combo.blockSignals(True)
+        self.space_combo.clear()
+        for layout in spaces:
+            self.space_combo.addItem(f"{layout} ({result.image_count(layout)} image(s))", layout)
+        if self.layout_name in spaces:
+            self.space_combo.setCurrentIndex(spaces.index(self.layout_name))
+        self.space_combo.blockSignals(False)
+        self.space_row.setVisible(len(spaces) > 1)
+
+    def _on_space_chosen(self, index: int) -> None:
+        layout = self.space_combo.itemData(index)
+        if self.result is not None and layout and layout != self.layout_name:
+            self.show_result(self.result, layout)
 
     def _train_id(self, index: int) -> int:
         """Class ``index`` of the shown space as a train ID (a merged CamVid class: its main one)."""
