@@ -355,3 +355,66 @@ def test_evaluate_folder_lists_every_class_space_and_shows_the_one_chosen(qtbot,
     panel.space_combo.setCurrentIndex(2)
     assert panel.layout_name == "kitti" and "kitti image(s)" in panel.summary.text()
     assert panel.names[0] == "road"  # the 19 Cityscapes classes, not CamVid's 11
+
+
+def _disk_fills_after(monkeypatch, files: int) -> None:
+    """Every write after the first ``files`` fails as on a full disk."""
+    import errno
+    import os
+
+    from segviewer.core import atomic
+
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) > files:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+
+
+def test_predict_stops_at_the_first_full_disk_error_with_one_message(tmp_path, twinned_model, monkeypatch, capsys):
+    from tests.conftest import tricolour_image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for index in range(12):
+        Image.fromarray(tricolour_image(seed=index)).save(folder / f"{index:02d}.png")
+    _disk_fills_after(monkeypatch, 3)
+    out = tmp_path / "out"
+    assert cli_main(["predict", str(folder), "--out", str(out), "--model", str(twinned_model)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("disk full") == 1 and "stopped at the first full-disk error; 3 complete file(s)" in err
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["00_labelIds.png", "01_labelIds.png", "02_labelIds.png"]  # no partial or temporary file
+
+
+def test_save_all_stops_at_the_first_full_disk_error(tmp_path, twinned_model, monkeypatch):
+    from segviewer.core.batch import save_all_job
+    from segviewer.core.inference import Segmenter
+    from segviewer.core.mask_io import MaskFormat
+    from segviewer.core.overlay import OverlayRenderer
+    from tests.conftest import tricolour_image
+
+    folder, out = tmp_path / "images", tmp_path / "out"
+    folder.mkdir()
+    out.mkdir()
+    planned = []
+    for index in range(10):
+        Image.fromarray(tricolour_image(seed=index)).save(folder / f"{index:02d}.png")
+        planned.append((folder / f"{index:02d}.png", [(MaskFormat.LABEL_IDS, out / f"{index:02d}_labelIds.png")]))
+    _disk_fills_after(monkeypatch, 2)
+    outcome = save_all_job(planned, OverlayRenderer(), overwrite=False)(
+        Segmenter.load(twinned_model, backend="litert"), lambda *_: None, lambda: False)
+    assert outcome.disk_full and outcome.stopped and len(outcome.errors) == 1
+    assert (outcome.images_saved, outcome.files_written) == (2, 2)
+    assert outcome.describe().startswith("Save All stopped: disk full: 2 of 10 image(s) saved")
+    assert sorted(p.name for p in out.iterdir()) == ["00_labelIds.png", "01_labelIds.png"]
+
+
+def test_evaluate_model_names_a_dangling_link_and_fails(kitti_folder, tiny_model_path, capsys):  # noqa: F811
+    (kitti_folder / "image_2" / "gone.png").symlink_to(kitti_folder / "image_2" / "missing.png")
+    assert cli_main(["evaluate", "--model", str(tiny_model_path), "--images", str(kitti_folder / "image_2")]) == 1
+    assert "gone.png: broken symbolic link" in capsys.readouterr().err

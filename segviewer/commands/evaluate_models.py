@@ -51,6 +51,8 @@ def run(models: list[Path], images: Path, gt: Path | None, json_path: Path | Non
     paths = search.files if search is not None else []
     if search is not None and search.truth_files:
         print(search.describe_skipped(), file=sys.stderr)
+    for link in search.broken_links if search is not None else []:
+        print(f"error: {link}: broken symbolic link (its target does not exist)", file=sys.stderr)
     if not paths:
         print(f"error: {images}: no images (give a folder of images with --images)", file=sys.stderr)
         return 2
@@ -94,7 +96,7 @@ def run(models: list[Path], images: Path, gt: Path | None, json_path: Path | Non
         print(f"warning: no image had ground truth: {csv_path} not written", file=sys.stderr)
     if result.stopped:
         return 130
-    return 1 if failures else 0
+    return 1 if failures or (search is not None and search.broken_links) else 0
 
 
 @contextlib.contextmanager

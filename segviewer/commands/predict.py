@@ -37,7 +37,7 @@ from pathlib import Path
 from segviewer.commands.predict_video import VideoSummary, existing_video_outputs, segment_video
 from segviewer.core.atomic import remove_stale_temporaries, unwritable_reason
 from segviewer.core.backends import BACKEND_CHOICES, BACKEND_HELP
-from segviewer.core.errors import SegviewerError
+from segviewer.core.errors import DiskFullError, SegviewerError
 from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
 from segviewer.core.file_search import expand_pattern, find_images
 from segviewer.core.help_text import plain
@@ -389,7 +389,13 @@ def segment_all(segmenter: Segmenter, jobs: list[Job], formats: list[MaskFormat]
                              overlay_rows=lambda a, b: compose_overlay(image[a:b], prediction.train_ids[a:b], opacity))
 
     def report(outcome: Outcome) -> None:
-        nonlocal failures, segmented
+        nonlocal failures, segmented, disk_full
+        if isinstance(outcome.error, DiskFullError):
+            # Said once; the images still finishing behind it fail the same way, silently.
+            if disk_full is None:
+                disk_full = outcome.error
+                failures += 1
+            return
         errors = [outcome.error] if outcome.error is not None else outcome.result
         for error in errors:
             detail = error if isinstance(error, SegviewerError) else f"{outcome.job.source}: {error.strerror or error}"
@@ -398,20 +404,26 @@ def segment_all(segmenter: Segmenter, jobs: list[Job], formats: list[MaskFormat]
         segmented += not errors
         bar.advance(outcome.job.source.name)
 
+    disk_full: DiskFullError | None = None
     with ImagePipeline(segmenter, write) as pipeline:
         try:
             for outcome in pipeline.outcomes(jobs, lambda job: job.source, lambda job: load_image(job.source)):
                 report(outcome)
+                if disk_full is not None:
+                    break
         except KeyboardInterrupt:
             stopped_by = signal.SIGINT
         except _Terminated:
             stopped_by = signal.SIGTERM
-        if stopped_by is not None:
+        if stopped_by is not None or disk_full is not None:
             # The images already past the network finish writing: every file is complete
             # (atomic writes), and counted.
             for outcome in pipeline.drain():
                 report(outcome)
     bar.close()
+    if disk_full is not None:
+        print(f"\nerror: {disk_full}: stopped at the first full-disk error; {len(complete)} complete file(s) "
+              f"written, nothing partial; free some space and rerun with --skip-existing to go on", file=sys.stderr)
     return Summary(segmented, len(complete), failures, bar.rate(), stopped_by)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from segviewer.core.errors import MaskIOError
+from segviewer.core.errors import DiskFullError, MaskIOError
 
 
 def _current_umask() -> int:
@@ -52,6 +52,8 @@ HOST_TAG = _host_tag()
 def _describe(error: OSError) -> str:
     if error.errno == errno.ENOSPC:
         return "disk full"
+    if error.errno == errno.EDQUOT:
+        return "disk quota exceeded"
     if error.errno == errno.ENAMETOOLONG:
         return "output file name too long for this file system"
     if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
@@ -59,6 +61,11 @@ def _describe(error: OSError) -> str:
     if error.errno == errno.EISDIR:
         return "a folder with that name exists"
     return error.strerror or str(error)
+
+
+def _write_error(path: Path, error: OSError) -> MaskIOError:
+    full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+    return (DiskFullError if full else MaskIOError)(path, _describe(error))
 
 
 def write_atomic(path: Path, write: Callable[[BinaryIO], None], overwrite: bool = False) -> None:
@@ -89,7 +96,7 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None], overwrite: bool 
         handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.{HOST_TAG}-", suffix=".part",
                                              dir=folder)
     except OSError as error:
-        raise MaskIOError(path, _describe(error)) from None
+        raise _write_error(path, error) from None
     temp = Path(temp_name)
     # Held while the file is written: the kernel (and NFS's lock manager) releases it when
     # this process dies, whatever host or PID namespace it runs in.
@@ -108,7 +115,7 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None], overwrite: bool 
     except MaskIOError:
         raise
     except OSError as error:
-        raise MaskIOError(path, _describe(error)) from None
+        raise _write_error(path, error) from None
     except Exception as error:
         raise MaskIOError(path, f"could not encode the file ({error})") from None
     finally:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segviewer.core.errors import SegviewerError
+from segviewer.core.errors import DiskFullError, SegviewerError
 from segviewer.core.export import existing_outputs, write_outputs
 from segviewer.core.image_io import load_image
 from segviewer.core.mask_io import MaskFormat
@@ -28,11 +28,13 @@ class BatchOutcome:
     stopped: bool = False           # the user (or closing the window) stopped it
     skipped_existing: int = 0       # images left alone because their files exist
     label: str = "Save All"
+    disk_full: bool = False         # stopped by the first full-disk error
 
     def describe(self) -> str:
         skipped = f", {self.skipped_existing} skipped (files exist)" if self.skipped_existing else ""
         problems = f", {len(self.errors)} problem(s)" if self.errors else ""
-        head = f"{self.label} stopped" if self.stopped else f"{self.label} done"
+        head = (f"{self.label} stopped: disk full" if self.disk_full else
+                f"{self.label} stopped" if self.stopped else f"{self.label} done")
         return (f"{head}: {self.images_saved} of {self.total} image(s) saved, "
                 f"{self.files_written} file(s) written{skipped}{problems}")
 
@@ -93,6 +95,13 @@ def save_all_job(planned: Planned, renderer: OverlayRenderer, overwrite: bool, s
             return write_outputs(prediction.train_ids, item[1], overlay, overwrite, on_written=landed)
 
         def record(result: Outcome) -> None:
+            if isinstance(result.error, DiskFullError):
+                # Said once; the images still finishing behind it fail the same way.
+                if not outcome.disk_full:
+                    outcome.disk_full = True
+                    outcome.errors.append(f"{result.error}: stopped at the first full-disk error "
+                                          "(every file written is complete)")
+                return
             failures = [result.error] if result.error is not None else result.result
             outcome.errors += [str(e) for e in failures]
             outcome.images_saved += not failures
@@ -102,7 +111,7 @@ def save_all_job(planned: Planned, renderer: OverlayRenderer, overwrite: bool, s
                                                             lambda item: load_image(item[0])), start=1):
                 record(result)
                 progress(done, len(planned), result.job[0].name)
-                if should_stop():
+                if should_stop() or outcome.disk_full:
                     outcome.stopped = done < len(planned)
                     for rest in pipeline.drain():
                         record(rest)

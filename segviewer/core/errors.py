@@ -62,5 +62,10 @@ class MaskIOError(SegviewerError):
     """A mask could not be written or read."""
 
 
+class DiskFullError(MaskIOError):
+    """No space left (or the quota is spent): every later write would fail too, so a run
+    stops at the first one instead of reporting each file."""
+
+
 class ModelLoadError(SegviewerError):
     """A model file is missing, corrupt or not a segviewer-compatible network."""
