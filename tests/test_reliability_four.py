@@ -418,3 +418,25 @@ def test_evaluate_model_names_a_dangling_link_and_fails(kitti_folder, tiny_model
     (kitti_folder / "image_2" / "gone.png").symlink_to(kitti_folder / "image_2" / "missing.png")
     assert cli_main(["evaluate", "--model", str(tiny_model_path), "--images", str(kitti_folder / "image_2")]) == 1
     assert "gone.png: broken symbolic link" in capsys.readouterr().err
+
+
+def test_skip_existing_leaves_files_another_run_wrote_meanwhile_and_never_counts_them(
+        tmp_path, twinned_model, capsys):
+    from segviewer.commands.predict import collect_jobs, segment_all
+    from segviewer.core.inference import Segmenter
+    from segviewer.core.mask_io import MaskFormat
+    from tests.conftest import tricolour_image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for index in range(4):
+        Image.fromarray(tricolour_image(seed=index)).save(folder / f"{index:02d}.png")
+    jobs, _ = collect_jobs([str(folder)], tmp_path / "out", recursive=False)
+    # The plan was made before another run wrote two of the files.
+    (tmp_path / "out").mkdir()
+    for index in (1, 2):
+        (tmp_path / "out" / f"{index:02d}_labelIds.png").write_bytes(b"the other run's file")
+    summary = segment_all(Segmenter.load(twinned_model, backend="litert"), jobs, [MaskFormat.LABEL_IDS], 0.5,
+                          overwrite=False, skip_existing=True)
+    assert (summary.written, summary.left_alone, summary.failures) == (2, 2, 0)
+    assert (tmp_path / "out" / "01_labelIds.png").read_bytes() == b"the other run's file"

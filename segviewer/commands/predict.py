@@ -37,7 +37,7 @@ from pathlib import Path
 from segviewer.commands.predict_video import VideoSummary, existing_video_outputs, segment_video
 from segviewer.core.atomic import remove_stale_temporaries, unwritable_reason
 from segviewer.core.backends import BACKEND_CHOICES, BACKEND_HELP
-from segviewer.core.errors import DiskFullError, SegviewerError
+from segviewer.core.errors import DiskFullError, OutputExistsError, SegviewerError
 from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
 from segviewer.core.file_search import expand_pattern, find_images
 from segviewer.core.help_text import plain
@@ -260,7 +260,7 @@ def _run(args: argparse.Namespace) -> int:
         if removed:
             print(f"removed {removed} temporary file(s) left by an interrupted earlier run", file=sys.stderr)
         with _terminate_as_interrupt():
-            summary = segment_all(segmenter, jobs, args.formats, args.opacity, args.overwrite or args.skip_existing)
+            summary = segment_all(segmenter, jobs, args.formats, args.opacity, args.overwrite, args.skip_existing)
         failures += summary.failures
         if summary.stopped_by is not None:
             name = "Ctrl-C" if summary.stopped_by == signal.SIGINT else "SIGTERM"
@@ -268,8 +268,9 @@ def _run(args: argparse.Namespace) -> int:
                   f"complete file(s) written to {args.out}, no partial files; rerun with --skip-existing "
                   "to finish", file=sys.stderr)
             return 128 + int(summary.stopped_by)
+        meanwhile = f", {summary.left_alone} already there (left alone)" if summary.left_alone else ""
         print(f"{summary.segmented} of {len(jobs) + len(problems)} image(s) done ({segmenter.backend_description}), "
-              f"{summary.written} file(s) written to {args.out}, {failures} failed; "
+              f"{summary.written} file(s) written to {args.out}{meanwhile}, {failures} failed; "
               f"{summary.images_per_s:.1f} images/s", file=sys.stderr)
     if videos:
         video_failures, stopped_by = _segment_videos(args, segmenter, videos)
@@ -370,23 +371,36 @@ class Summary:
     failures: int
     images_per_s: float
     stopped_by: signal.Signals | None = None  # SIGINT / SIGTERM when the run was cut short
+    left_alone: int = 0  # --skip-existing: files already there when their image was written
 
 
 def segment_all(segmenter: Segmenter, jobs: list[Job], formats: list[MaskFormat], opacity: float,
-                overwrite: bool) -> Summary:
+                overwrite: bool, skip_existing: bool = False) -> Summary:
     """Decode, segment and write overlapped (:class:`ImagePipeline`); report each failure
-    and go on. Files land in the order of ``jobs``."""
+    and go on. Files land in the order of ``jobs``. With ``skip_existing`` a file that is
+    there when its image is written (an earlier run's, or one another run wrote meanwhile
+    into the same folder) is left alone and counted in ``left_alone``, never replaced or
+    counted as written."""
     failures = segmented = 0
     complete: list[Path] = []  # every file complete on disk, counted as it lands (on the finishing thread)
+    appeared: list[Path] = []
     stopped_by = None
     bar = ProgressBar(len(jobs))
 
     def write(job: Job, image, prediction) -> list[SegviewerError]:
         job.folder.mkdir(parents=True, exist_ok=True)
-        return write_outputs(prediction.train_ids, plan_outputs(job.source, job.folder, formats),
-                             lambda: compose_overlay(image, prediction.train_ids, opacity),
-                             overwrite=overwrite, on_written=complete.append,
-                             overlay_rows=lambda a, b: compose_overlay(image[a:b], prediction.train_ids[a:b], opacity))
+        outputs = plan_outputs(job.source, job.folder, formats)
+        if skip_existing:
+            appeared.extend(path for _fmt, path in outputs if path.exists())
+            outputs = [(fmt, path) for fmt, path in outputs if not path.exists()]
+        ids = prediction.train_ids
+        errors = write_outputs(ids, outputs, lambda: compose_overlay(image, ids, opacity),
+                               overwrite=overwrite and not skip_existing, on_written=complete.append,
+                               overlay_rows=lambda a, b: compose_overlay(image[a:b], ids[a:b], opacity))
+        if skip_existing:
+            appeared.extend(error.path for error in errors if isinstance(error, OutputExistsError))
+            errors = [error for error in errors if not isinstance(error, OutputExistsError)]
+        return errors
 
     def report(outcome: Outcome) -> None:
         nonlocal failures, segmented, disk_full
@@ -424,7 +438,7 @@ def segment_all(segmenter: Segmenter, jobs: list[Job], formats: list[MaskFormat]
     if disk_full is not None:
         print(f"\nerror: {disk_full}: stopped at the first full-disk error; {len(complete)} complete file(s) "
               f"written, nothing partial; free some space and rerun with --skip-existing to go on", file=sys.stderr)
-    return Summary(segmented, len(complete), failures, bar.rate(), stopped_by)
+    return Summary(segmented, len(complete), failures, bar.rate(), stopped_by, len(appeared))
 
 
 if __name__ == "__main__":

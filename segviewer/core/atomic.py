@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from segviewer.core.errors import DiskFullError, MaskIOError
+from segviewer.core.errors import DiskFullError, MaskIOError, OutputExistsError
 
 
 def _current_umask() -> int:
@@ -86,7 +86,7 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None], overwrite: bool 
     if path.is_dir():
         raise MaskIOError(path, "a folder with that name exists")
     if not overwrite and path.exists():
-        raise MaskIOError(path, "file already exists (not overwritten)")
+        raise OutputExistsError(path, "file already exists (not overwritten)")
     folder = path.parent
     if not folder.is_dir():
         raise MaskIOError(path, f"folder {folder} does not exist")
@@ -143,13 +143,13 @@ def _link_no_clobber(temp: Path, path: Path) -> None:
     try:
         os.link(temp, path)
     except FileExistsError:
-        raise MaskIOError(path, "file already exists (not overwritten)") from None
+        raise OutputExistsError(path, "file already exists (not overwritten)") from None
     except OSError as error:
         if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
             raise
         # File systems without hard links (FAT, some network shares): best effort.
         if path.exists():
-            raise MaskIOError(path, "file already exists (not overwritten)") from None
+            raise OutputExistsError(path, "file already exists (not overwritten)") from None
         os.replace(temp, path)
 
 

@@ -62,6 +62,10 @@ class MaskIOError(SegviewerError):
     """A mask could not be written or read."""
 
 
+class OutputExistsError(MaskIOError):
+    """The file to write is already there and may not be replaced."""
+
+
 class DiskFullError(MaskIOError):
     """No space left (or the quota is spent): every later write would fail too, so a run
     stops at the first one instead of reporting each file."""
