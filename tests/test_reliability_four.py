@@ -440,3 +440,18 @@ def test_skip_existing_leaves_files_another_run_wrote_meanwhile_and_never_counts
                           overwrite=False, skip_existing=True)
     assert (summary.written, summary.left_alone, summary.failures) == (2, 2, 0)
     assert (tmp_path / "out" / "01_labelIds.png").read_bytes() == b"the other run's file"
+
+
+def test_save_dialog_offers_a_writable_folder_when_the_images_folder_is_read_only(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import QStandardPaths
+
+    from segviewer.core.mask_io import MaskFormat
+    from segviewer.gui.save_dialog import SaveDialog
+
+    monkeypatch.setattr(QStandardPaths, "writableLocation", lambda _kind: str(tmp_path / "Pictures"))
+    dialog = SaveDialog(None, [MaskFormat.LABEL_IDS], None, "000000_10",
+                        beside_problem="/usr/share/segviewer/samples: cannot write there (permission denied)")
+    qtbot.addWidget(dialog)
+    assert not dialog.beside.isEnabled() and dialog.chosen.isChecked()
+    assert dialog.folder() == tmp_path / "Pictures" / "segviewer masks"
+    assert "in " + str(tmp_path / "Pictures" / "segviewer masks") in dialog.summary.text()

@@ -22,9 +22,21 @@ from PySide6.QtWidgets import (
 from segviewer.core.mask_io import MaskFormat
 
 
+def default_masks_folder() -> Path:
+    """Where masks go when they cannot go next to their images: a folder in the user's
+    Pictures (or home) folder."""
+    from PySide6.QtCore import QStandardPaths
+
+    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
+    return Path(pictures or Path.home()) / "segviewer masks"
+
+
 class SaveDialog(QDialog):
     def __init__(self, parent, formats: list[MaskFormat], folder: Path | None, example: str,
-                 images: int = 1) -> None:
+                 images: int = 1, beside_problem: str | None = None) -> None:
+        """``beside_problem``: why files cannot go next to the images (a read-only
+        install's samples, a mounted archive); that choice is then off, and a writable
+        folder is offered instead."""
         super().__init__(parent)
         self.setWindowTitle("Save masks" if images == 1 else f"Save masks for {images} images")
         self._images = images
@@ -54,6 +66,15 @@ class SaveDialog(QDialog):
         row.addWidget(browse)
         where_layout.addWidget(self.beside)
         where_layout.addLayout(row)
+        if beside_problem is not None:
+            self.beside.setEnabled(False)
+            self.beside.setText("Next to the image (not possible here)")
+            self.beside.setToolTip(beside_problem)
+            note = QLabel(f"The images' folder is not writable ({beside_problem}); choose a folder.", where_group)
+            note.setWordWrap(True)
+            where_layout.addWidget(note)
+            folder = folder or default_masks_folder()
+            self.folder_edit.setText(str(folder))
         (self.chosen if folder else self.beside).setChecked(True)
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save

@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtWidgets import QMessageBox
 
+from segviewer.core.atomic import unwritable_reason
 from segviewer.core.batch import BatchOutcome, save_all_job, save_result_job, without_existing
 from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
 from segviewer.core.mask_io import MaskFormat
@@ -73,8 +74,10 @@ class SaveController(QObject):
         self.window.statusBar().showMessage(message, timeout_ms)
 
     # -- dialogs -------------------------------------------------------------------------
-    def _ask(self, example: str, images: int = 1) -> tuple[list[MaskFormat], Path | None] | None:
-        dialog = SaveDialog(self.window, self.settings.save_formats(), self.settings.save_folder(), example, images)
+    def _ask(self, example: str, images: int = 1,
+             image_folder: Path | None = None) -> tuple[list[MaskFormat], Path | None] | None:
+        dialog = SaveDialog(self.window, self.settings.save_formats(), self.settings.save_folder(), example, images,
+                            beside_problem=unwritable_reason(image_folder) if image_folder is not None else None)
         if dialog.exec() != SaveDialog.DialogCode.Accepted:
             return None
         formats, target = dialog.formats(), dialog.folder()
@@ -86,7 +89,7 @@ class SaveController(QObject):
         result = self.window.current
         if result is None or result.prediction is None:
             return
-        options = self._ask(result.path.stem)
+        options = self._ask(result.path.stem, image_folder=result.path.parent)
         if options is not None:
             self.save_current(*options)
 
@@ -95,7 +98,7 @@ class SaveController(QObject):
         files = self.window.files
         if not files or not self.worker.has_model:
             return
-        options = self._ask(files[0].stem, len(files))
+        options = self._ask(files[0].stem, len(files), image_folder=files[0].parent)
         if options is not None:
             self.save_all(*options)
 
