@@ -28,6 +28,7 @@ from PIL import Image
 
 from segviewer.core.backends import (
     INT8_TWIN_SUFFIX,
+    LITERT_THREADS,
     Backend,
     LiteRTNetwork,
     Network,
@@ -39,6 +40,7 @@ from segviewer.core.backends import (
 )
 from segviewer.core.classes import NUM_TRAIN_CLASSES
 from segviewer.core.errors import ModelLoadError, first_line, refuse_special_file
+from segviewer.core.foreign_models import FOREIGN_SUFFIXES
 from segviewer.core.resources import model_card_path
 from segviewer.core.score_upsampling import confidence_bytes, upsampled_argmax
 from segviewer.core.tf_logging import native_noise_filtered
@@ -149,6 +151,10 @@ class Segmenter:
         # A model built for one input size (Keras refuses any other; Reshape layers
         # depend on it) sees every image resized to that size, whatever the pixel budget.
         self.fixed_size = fixed_input_size(self.model) if self.model is not None else None
+        # A foreign model may size its input relative to the frame (``working_scale.scale``),
+        # in multiples of its own (1 for one that is tiled).
+        self.frame_scale: float | None = None
+        self.size_multiple = STRIDE
 
     @property
     def backend_description(self) -> str:
@@ -163,6 +169,8 @@ class Segmenter:
         runs on TensorFlow."""
         path = Path(path)
         _check_model_file(path)
+        if path.suffix.lower() in FOREIGN_SUFFIXES and not tta:
+            return cls._load_foreign(path, pixel_budget)
         card = read_model_card(path)
         name = card.get("name", path.stem)
         requested = Backend(backend)
@@ -193,6 +201,20 @@ class Segmenter:
             network = TensorFlowNetwork(model, device_description(), flip_average=tta)
         return cls(network, name=name, pixel_budget=pixel_budget, card=card, tta=tta)
 
+    @classmethod
+    def _load_foreign(cls, path: Path, pixel_budget: int | None) -> Segmenter:
+        """An ``.onnx`` or plain ``.tflite`` model (:mod:`segviewer.core.foreign_models`)."""
+        from segviewer.core.foreign_models import check_runs, load_foreign
+
+        network, card = load_foreign(path, LITERT_THREADS)
+        check_runs(path, network)
+        segmenter = cls(network, name=card["name"], pixel_budget=pixel_budget, card=card)
+        spec = network.spec
+        segmenter.size_multiple = 1 if spec.fixed_size else spec.multiple_of
+        if pixel_budget is None and spec.frame_scale is not None:
+            segmenter.frame_scale = spec.frame_scale
+        return segmenter
+
     def warm_up(self) -> None:
         """Trace the graph once so the first real image is not slowed by it."""
         self.predict(np.zeros((64, 64, 3), np.uint8))
@@ -200,7 +222,12 @@ class Segmenter:
     def network_input(self, image: np.ndarray) -> np.ndarray:
         """An (H, W, 3) uint8 image at the model's working size, as the network sees it."""
         height, width = image.shape[:2]
-        work_h, work_w = self.fixed_size or working_size(height, width, self.pixel_budget, self.max_upscale)
+        if self.frame_scale is not None and self.fixed_size is None:
+            multiple = self.size_multiple
+            work_h = max(multiple, round(height * self.frame_scale / multiple) * multiple)
+            work_w = max(multiple, round(width * self.frame_scale / multiple) * multiple)
+        else:
+            work_h, work_w = self.fixed_size or working_size(height, width, self.pixel_budget, self.max_upscale)
         if (work_h, work_w) == (height, width):
             return image
         # Pillow's resize is antialiased; reducing_gap does most of a big shrink by
@@ -222,6 +249,13 @@ class Segmenter:
     def finish(scored: Scored, started: float | None = None) -> Prediction:
         """Class IDs and confidence at the image's full size (see :mod:`score_upsampling`)."""
         height, width = scored.image_size
+        if scored.logits.ndim == 2:  # an argmax model: class IDs at the working size
+            ids = scored.logits
+            coarse = np.clip(np.rint(scored.confidence * 255), 0, 255).astype(np.uint8)
+            if ids.shape != (height, width):
+                ids, coarse = _resize_nearest(ids, width, height), _resize_nearest(coarse, width, height)
+            seconds = time.perf_counter() - started if started is not None else 0.0
+            return Prediction(ids, seconds, scored.working_size, lambda: coarse)
         scored_h, scored_w = score_size(scored.image_size, scored.working_size)
         ids = upsampled_argmax(scored.logits, (scored_h, scored_w))
         if (scored_h, scored_w) != (height, width):

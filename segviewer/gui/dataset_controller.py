@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog
 
 from segviewer.core.dataset_eval import DatasetScores, evaluate_job
 from segviewer.core.file_search import find_images
+from segviewer.gui.opening import MODEL_FILE_FILTER
 from segviewer.gui.saving import CloseChoice, ask_close_choice
 from segviewer.gui.status_bar import add_cancel_button
 from segviewer.gui.worker import ModelWorker
@@ -120,7 +121,7 @@ class DatasetController(QObject):
 
     def choose_model_b_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Model B (compared with the loaded model, A)",
-                                              str(self.window.model_path.parent), "Keras models (*.keras)")
+                                              str(self.window.model_path.parent), MODEL_FILE_FILTER)
         if path:
             self.set_model_b(Path(path))
 

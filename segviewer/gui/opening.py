@@ -19,6 +19,10 @@ IMAGE_FILTER = ";;".join([
     "Images ({})".format(" ".join(f"*{s}" for s in IMAGE_SUFFIXES)),
     "Videos ({})".format(" ".join(f"*{s}" for s in VIDEO_SUFFIXES))])
 
+# Our .keras models, and ONNX / TFLite networks from other frameworks (core.foreign_models).
+MODEL_FILE_FILTER = ("Models (*.keras *.onnx *.tflite);;Keras models (*.keras);;ONNX models (*.onnx);;"
+                     "TFLite models (*.tflite)")
+
 
 class Opener(QObject):
     """Decides what a path becomes (a still image in its folder's list, a folder, a video)
@@ -77,7 +81,7 @@ class Opener(QObject):
     @Slot()
     def open_model_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.window, "Open model", str(self.window.model_path.parent),
-                                              "Keras models (*.keras)")
+                                              MODEL_FILE_FILTER)
         if path:
             self.window.load_model(Path(path))
 
