@@ -38,8 +38,13 @@ def test_ctrl_c_between_two_files_of_an_image_counts_every_file_on_disk(tmp_path
                        str(tiny_model_path), "--format", "labelids,color,overlay"])
     err = capsys.readouterr().err
     on_disk = [p for p in out.iterdir() if not p.name.startswith(".")]
-    assert status == 130 and len(on_disk) == 5  # 3 files of the first image, 2 of the second
-    assert "5 complete file(s) written" in err and "1 of 3 image(s) done" in err
+    # Image 1's three files, image 2's first two; the images already past the network when
+    # the stop came (the pipeline holds at most two) finish theirs. Every file on disk is
+    # complete, and counted.
+    assert status == 130 and {p.name for p in on_disk} >= {"000000_10_overlay.png", "000001_10_labelIds.png",
+                                                           "000001_10_color.png"}
+    assert "000001_10_overlay.png" not in {p.name for p in on_disk} and not list(out.glob(".*"))
+    assert f"{len(on_disk)} complete file(s) written" in err
 
 
 def test_an_output_folder_that_cannot_be_made_is_refused_before_the_model_loads(tmp_path, capsys):
