@@ -68,18 +68,23 @@ def test_evaluate_model_with_a_missing_gt_folder_is_an_argument_error(tmp_path, 
     assert "no such folder" in capsys.readouterr().err
 
 
+def _evaluated_panel(qtbot, window, folder: Path):
+    """Evaluate Folder on ``folder`` in the real window; its Dataset panel once filled."""
+    from tests.gui_helpers import WAIT_MS
+
+    qtbot.waitUntil(lambda: window.worker.has_model, timeout=WAIT_MS)
+    with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS):
+        assert window.evaluation.evaluate(folder)
+    qtbot.waitUntil(lambda: window.evaluation.panel is not None and window.evaluation.panel.result is not None,
+                    timeout=WAIT_MS)
+    return window.evaluation.panel
+
+
 @pytest.mark.usefixtures("private_settings")
 def test_save_results_asks_before_replacing_a_csv_and_refuses_a_json_named_like_it(
         qtbot, make_window, kitti_folder, tmp_path):  # noqa: F811
-    from tests.gui_helpers import WAIT_MS
 
-    window = make_window()
-    qtbot.waitUntil(lambda: window.worker.has_model, timeout=WAIT_MS)
-    with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS):
-        assert window.evaluation.evaluate(kitti_folder / "image_2")
-    qtbot.waitUntil(lambda: window.evaluation.panel is not None and window.evaluation.panel.result is not None,
-                    timeout=WAIT_MS)
-    panel = window.evaluation.panel
+    panel = _evaluated_panel(qtbot, make_window(), kitti_folder / "image_2")
     mine = tmp_path / "myresults.csv"
     mine.write_text("my own numbers\n")
     asked = []
@@ -338,16 +343,9 @@ def test_main_class_space_never_depends_on_set_order():
 
 @pytest.mark.usefixtures("private_settings")
 def test_evaluate_folder_lists_every_class_space_and_shows_the_one_chosen(qtbot, make_window, tmp_path):
-    from tests.gui_helpers import WAIT_MS
 
     photos = _mixed_datasets(tmp_path / "data")
-    window = make_window()
-    qtbot.waitUntil(lambda: window.worker.has_model, timeout=WAIT_MS)
-    with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS):
-        assert window.evaluation.evaluate(tmp_path / "data")
-    qtbot.waitUntil(lambda: window.evaluation.panel is not None and window.evaluation.panel.result is not None,
-                    timeout=WAIT_MS)
-    panel = window.evaluation.panel
+    panel = _evaluated_panel(qtbot, make_window(), tmp_path / "data")
     assert len(panel.result.images) == photos
     choices = [panel.space_combo.itemText(i) for i in range(panel.space_combo.count())]
     assert choices == ["camvid (1 image(s))", "cityscapes (1 image(s))", "kitti (1 image(s))"]

@@ -86,7 +86,7 @@ def images_by_set(roots: list[Path], validation: bool) -> dict[str, list[Path]]:
     return grouped
 
 
-def spread(paths: list[Path], limit: int) -> list[Path]:
+def spread(paths: list, limit: int) -> list:
     """At most ``limit`` of ``paths``, evenly spaced (every dataset keeps its share)."""
     if len(paths) <= limit:
         return paths
@@ -155,15 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.int8:
         return convert_int8(args, segmenter, checked)
     out = args.out or twin_path(args.model)
-    try:
-        convert_to_litert(model, out, source=args.model)
-    except (OSError, SegviewerError) as error:
-        print(f"error: {out}: cannot write ({getattr(error, 'strerror', None) or error})", file=sys.stderr)
+    if not written(lambda: convert_to_litert(model, out, source=args.model), args.model, out):
         return 2
-    except Exception as error:  # the converter's own failures come as pages of MLIR
-        print(f"error: {args.model}: the LiteRT converter failed ({first_line(error, 160)})", file=sys.stderr)
-        return 2
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     if checked:
         if args.out is not None and args.out != twin_path(args.model):
             print("note: --check compares the twin beside the model; --out elsewhere is not checked")
@@ -171,6 +164,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"TensorFlow and LiteRT agree on {agreement(args.model, checked) * 100:.3f} % of pixels "
                   f"({len(checked)} image(s))")
     return 0
+
+
+def written(convert, model: Path, out: Path) -> bool:
+    """Run ``convert`` (which writes ``out``); say what was written, or in one line why not."""
+    try:
+        convert()
+    except (OSError, SegviewerError) as error:
+        print(f"error: {out}: cannot write ({getattr(error, 'strerror', None) or error})", file=sys.stderr)
+        return False
+    except Exception as error:  # the converter's own failures come as pages of MLIR
+        print(f"error: {model}: the LiteRT converter failed ({first_line(error, 160)})", file=sys.stderr)
+        return False
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    return True
 
 
 def convert_int8(args: argparse.Namespace, segmenter, checked: list[Path]) -> int:
@@ -186,8 +193,12 @@ def convert_int8(args: argparse.Namespace, segmenter, checked: list[Path]) -> in
     from segviewer.core.image_io import load_image
     from segviewer.core.inference import Segmenter
 
-    calibration, counts = image_split(args.calibrate, validation=False)
-    calibration = spread(calibration, args.calibration_images)
+    chosen = spread([(name, path) for name, paths in images_by_set(args.calibrate, validation=False).items()
+                     for path in paths], args.calibration_images)
+    calibration = [path for _name, path in chosen]
+    counts: dict[str, int] = {}
+    for name, _path in chosen:
+        counts[name] = counts.get(name, 0) + 1
     if not calibration:
         print(f"error: no images to calibrate on in {', '.join(map(str, args.calibrate))}", file=sys.stderr)
         return 2
@@ -206,15 +217,9 @@ def convert_int8(args: argparse.Namespace, segmenter, checked: list[Path]) -> in
             except SegviewerError as error:  # one unreadable image must not end the run
                 print(f"warning: {error}; skipped", file=sys.stderr)
 
-    try:
-        convert_to_litert_int8(segmenter.model, out, args.model, working_size_images, note)
-    except (OSError, SegviewerError) as error:
-        print(f"error: {out}: cannot write ({getattr(error, 'strerror', None) or error})", file=sys.stderr)
+    if not written(lambda: convert_to_litert_int8(segmenter.model, out, args.model, working_size_images, note),
+                   args.model, out):
         return 2
-    except Exception as error:  # the converter's own failures come as pages of MLIR
-        print(f"error: {args.model}: the LiteRT converter failed ({first_line(error, 160)})", file=sys.stderr)
-        return 2
-    print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
     if not checked:
         print(f"note: {out.name} is not checked (no validation images in --calibrate, and no --check), "
               "so --backend auto will not use it", file=sys.stderr)

@@ -123,10 +123,10 @@ def read_usable_twin(model_path: Path, kind: TwinKind = TwinKind.FP32, checked: 
     return content if hashlib.sha256(content).hexdigest() == stamp.get("twin_sha256") else None
 
 
-def usable_twin(model_path: Path, kind: TwinKind = TwinKind.FP32) -> Path | None:
+def usable_twin(model_path: Path, kind: TwinKind = TwinKind.FP32, checked: bool = True) -> Path | None:
     """The model's LiteRT twin, if it was made from this very ``.keras`` file and is intact
-    (and, for int8, passed its check)."""
-    return twin_path(model_path, kind) if read_usable_twin(model_path, kind) is not None else None
+    (and, for int8 unless ``checked`` is false, passed its check)."""
+    return twin_path(model_path, kind) if read_usable_twin(model_path, kind, checked) is not None else None
 
 
 def _is_regular_file(path: Path) -> bool:
