@@ -404,13 +404,14 @@ def segment_all(segmenter: Segmenter, jobs: list[Job], formats: list[MaskFormat]
 
     def report(outcome: Outcome) -> None:
         nonlocal failures, segmented, disk_full
-        if isinstance(outcome.error, DiskFullError):
+        errors = [outcome.error] if outcome.error is not None else outcome.result
+        full = next((error for error in errors if isinstance(error, DiskFullError)), None)
+        if full is not None:
             # Said once; the images still finishing behind it fail the same way, silently.
             if disk_full is None:
-                disk_full = outcome.error
+                disk_full = full
                 failures += 1
             return
-        errors = [outcome.error] if outcome.error is not None else outcome.result
         for error in errors:
             detail = error if isinstance(error, SegviewerError) else f"{outcome.job.source}: {error.strerror or error}"
             print(f"\nerror: {detail}", file=sys.stderr)

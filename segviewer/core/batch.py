@@ -95,14 +95,15 @@ def save_all_job(planned: Planned, renderer: OverlayRenderer, overwrite: bool, s
             return write_outputs(prediction.train_ids, item[1], overlay, overwrite, on_written=landed)
 
         def record(result: Outcome) -> None:
-            if isinstance(result.error, DiskFullError):
+            failures = [result.error] if result.error is not None else result.result
+            full = next((error for error in failures if isinstance(error, DiskFullError)), None)
+            if full is not None:
                 # Said once; the images still finishing behind it fail the same way.
                 if not outcome.disk_full:
                     outcome.disk_full = True
-                    outcome.errors.append(f"{result.error}: stopped at the first full-disk error "
+                    outcome.errors.append(f"{full}: stopped at the first full-disk error "
                                           "(every file written is complete)")
                 return
-            failures = [result.error] if result.error is not None else result.result
             outcome.errors += [str(e) for e in failures]
             outcome.images_saved += not failures
 

@@ -34,8 +34,8 @@ def write_outputs(train_ids: np.ndarray, outputs: Sequence[tuple[MaskFormat, Pat
                   on_written: Callable[[Path], None] | None = None,
                   overlay_rows: Callable[[int, int], np.ndarray] | None = None) -> list[MaskIOError]:
     """Write every planned file (each atomically); returns the failures, so one bad file
-    does not stop the others; only a full disk (:class:`DiskFullError`) is raised, since
-    every later file would fail the same way. ``on_written`` hears of
+    does not stop the others, but a full disk (:class:`DiskFullError`, the last failure
+    then) does: every later file would fail the same way. ``on_written`` hears of
     each file as soon as it is complete, so a run interrupted between two files of one
     image still counts the first. ``overlay_rows(top, bottom)`` composes the overlay strip
     by strip for big images (see :func:`save_mask`), instead of ``make_overlay``."""
@@ -52,8 +52,9 @@ def write_outputs(train_ids: np.ndarray, outputs: Sequence[tuple[MaskFormat, Pat
                       overlay_rows=overlay_rows if streamed else None)
             if on_written is not None:
                 on_written(path)
-        except DiskFullError:
-            raise
+        except DiskFullError as error:
+            errors.append(error)
+            break  # every later file would fail the same way
         except MaskIOError as error:
             errors.append(error)
     return errors

@@ -168,8 +168,9 @@ class SaveController(QObject):
             self.worker.run_batch(save_result_job(result.image, result.prediction.train_ids, outputs,
                                                   self.renderer.copy(), bool(overwrite)))
             return []
-        errors = write_outputs(result.prediction.train_ids, outputs, comparison.prediction_rgb, bool(overwrite))
-        written = [path for _, path in outputs if not any(e.path == path for e in errors)]
+        written: list[Path] = []
+        errors = write_outputs(result.prediction.train_ids, outputs, comparison.prediction_rgb, bool(overwrite),
+                               on_written=written.append)
         if errors:
             self.report_error("Could not save", "\n".join(str(e) for e in errors))
         else:
