@@ -77,3 +77,12 @@ def test_the_bench_times_the_network_and_the_whole_frame_at_every_kitti_working_
     assert sorted(results) == sorted(f"{kind}_ms_tf_{w}x{h}" for h, w in NETWORK_SIZES
                                      for kind in ("network", "inference"))
     assert all(value > 0 for value in results.values())
+
+
+def test_the_bench_looks_for_real_frames_in_the_shared_folder_beside_the_project():
+    """Moving bench.py into segviewer/commands/ once left it looking one level too high:
+    it fell back to synthetic frames without a word."""
+    from segviewer.commands.bench import _shared_datasets
+    from tests.conftest import PROJECT_ROOT
+
+    assert _shared_datasets() == PROJECT_ROOT.resolve().parent / "shared" / "datasets"

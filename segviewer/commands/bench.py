@@ -318,7 +318,9 @@ def _report(results: dict[str, object], json_path: Path | None) -> int:
 
 
 def _shared_datasets() -> Path:
-    return Path(__file__).resolve().parents[2] / "shared" / "datasets"
+    # segviewer/commands/bench.py -> the project root's sibling shared/ (moved one level
+    # down with the commands; parents[2] had silently fallen back to synthetic frames).
+    return Path(__file__).resolve().parents[3] / "shared" / "datasets"
 
 
 def kitti_layout_folder(folder: Path, count: int) -> Path:

@@ -65,7 +65,7 @@ def run(models: list[Path], images: Path, gt: Path | None, json_path: Path | Non
     stop = threading.Event()
     try:
         with _stop_on_ctrl_c(stop):
-            result = evaluate_images(paths, [lambda image, s=s: s.predict(image).train_ids for s in segmenters],
+            result = evaluate_images(paths, segmenters,
                                      load_image, [m.name for m in models],
                                      truth_in_folder(gt) if gt else find_truth_for,
                                      lambda _done, path: bar.advance(path.name), should_stop=stop.is_set)

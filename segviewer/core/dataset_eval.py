@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,6 @@ from segviewer.core.metrics import (
     scores_from_confusion,
     write_confusion_csv,
 )
-from segviewer.core.prefetch import prefetched
 from segviewer.core.truth_space import TruthSpace, space_for
 
 
@@ -246,41 +244,54 @@ def score_image(predictions: list[np.ndarray], truth: np.ndarray | None, space: 
     return [confusion_matrix(space.native(truth), space.native(p), classes) for p in predictions], disagreement
 
 
-def evaluate_images(paths: Iterable[Path], segment: list[Callable[[np.ndarray], np.ndarray]],
-                    load: Callable[[Path], np.ndarray], model_names: list[str],
-                    truth_for: Callable[[Path, tuple[int, int]], tuple] = find_truth_for,
+def evaluate_images(paths: list[Path], segmenters: list, load: Callable[[Path], np.ndarray],
+                    model_names: list[str], truth_for: Callable[[Path, tuple[int, int]], tuple] = find_truth_for,
                     progress: Callable[[int, Path], None] | None = None,
-                    should_stop: Callable[[], bool] | None = None) -> DatasetScores:
-    """Segment every image with each of ``segment`` (one or two models) and score it
-    against the truth ``truth_for`` finds (default: beside the image, as the viewer does)."""
+                    should_stop: Callable[[], bool] | None = None,
+                    cached: dict[Path, np.ndarray] | None = None) -> DatasetScores:
+    """Segment every image with each of ``segmenters`` (one or two models) and score it
+    against the truth ``truth_for`` finds (default: beside the image, as the viewer does).
+
+    Model A runs through :class:`ImagePipeline` (decoding ahead, scoring and model B on the
+    finishing thread while A's network takes the next image); ``cached`` masks of model A
+    (the viewer's) are not computed again. ``progress(done, path)`` follows each image
+    scored; ``should_stop`` is asked after each, and the images already past the network
+    are still scored."""
+    from segviewer.core.pipeline import ImagePipeline
+
     result = DatasetScores(model_names)
+    known = dict(cached or {})
 
-    def read(path: Path) -> tuple[np.ndarray, tuple]:
-        image = load(path)
-        return image, truth_for(path, image.shape[:2])
+    def is_known(path: Path, image: np.ndarray) -> bool:
+        mask = known.get(path)
+        return mask is not None and mask.shape == image.shape[:2]
 
-    # Images and their truth are read ahead while the network runs, as `predict` does.
-    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="segviewer-evaluate-read")
-    try:
-        for done, (path, loaded) in enumerate(prefetched(paths, lambda p: p, read, pool), start=1):
-            if should_stop is not None and should_stop():
+    def score(path: Path, image: np.ndarray, prediction) -> ImageScore:
+        predictions = [known[path] if prediction is None else prediction.train_ids]
+        predictions += [other.predict(image).train_ids for other in segmenters[1:]]
+        truth, truth_path, note, layout = truth_for(path, image.shape[:2])
+        confusion, disagreement = score_image(predictions, truth, space_for(layout))
+        scored = ImageScore(path, truth_path, layout if truth is not None else "", confusion, disagreement, note)
+        for model in range(len(confusion)):
+            scored.scores(model)
+        return scored
+
+    def record(outcome) -> None:
+        if outcome.error is not None:  # reported in the row, the rest goes on
+            result.images.append(ImageScore(outcome.job, None, "", note=str(outcome.error), failed=True))
+        else:
+            result.images.append(outcome.result)
+
+    with ImagePipeline(segmenters[0], score, known=is_known) as pipeline:
+        for done, outcome in enumerate(pipeline.outcomes(paths, lambda p: p, load), start=1):
+            record(outcome)
+            if progress is not None:
+                progress(done, outcome.job)
+            if should_stop is not None and should_stop() and done < len(paths):
                 result.stopped = True
+                for rest in pipeline.drain():
+                    record(rest)
                 break
-            if progress is not None:  # image ``done`` of them starts now
-                progress(done, path)
-            try:
-                image, (truth, truth_path, note, layout) = loaded.result()
-            except SegviewerError as error:  # reported in the row, the rest goes on
-                result.images.append(ImageScore(path, None, "", note=str(error), failed=True))
-                continue
-            predictions = [run(image) for run in segment]
-            confusion, disagreement = score_image(predictions, truth, space_for(layout))
-            scored = ImageScore(path, truth_path, layout if truth is not None else "", confusion, disagreement, note)
-            for model in range(len(confusion)):
-                scored.scores(model)
-            result.images.append(scored)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
     return result
 
 
@@ -293,28 +304,15 @@ def evaluate_job(paths: list[Path], model_name: str, model_b: Callable[[], tuple
     cache): those images are not run again."""
     from segviewer.core.image_io import load_image
 
-    known = dict(cached or {})
-
     def job(segmenter, progress, should_stop) -> DatasetScores:
-        current: list[Path] = []  # the image being scored, for the cache lookup
-
-        def model_a(image: np.ndarray) -> np.ndarray:
-            mask = known.get(current[-1]) if current else None
-            if mask is not None and mask.shape == image.shape[:2]:
-                return mask
-            return segmenter.predict(image).train_ids
-
-        runs, names = [model_a], [model_name]
+        segmenters, names = [segmenter], [model_name]
         other = model_b() if model_b is not None else None
         if other is not None:
             segmenter_b, path_b = other
-            runs.append(lambda image: segmenter_b.predict(image).train_ids)
+            segmenters.append(segmenter_b)
             names.append(path_b.name)
-
-        def started(done: int, path: Path) -> None:
-            current.append(path)
-            progress(done, len(paths), path.name)
-
-        return evaluate_images(paths, runs, load_image, names, progress=started, should_stop=should_stop)
+        return evaluate_images(paths, segmenters, load_image, names,
+                               progress=lambda done, path: progress(done, len(paths), path.name),
+                               should_stop=should_stop, cached=cached)
 
     return job

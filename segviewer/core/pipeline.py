@@ -9,7 +9,7 @@ its slowest stage instead of the sum of them all:
 
 At most ``depth`` images wait for stage 3, so memory stays bounded. Pillow, NumPy and the
 interpreters release the GIL in their heavy loops, which is what lets the stages overlap.
-``predict`` and Save All share this.
+``predict``, Save All and Evaluate Folder share this.
 """
 
 from __future__ import annotations
@@ -59,10 +59,14 @@ class ImagePipeline(Generic[Job, Result]):
     the finishing stage, so every file they write is complete, and returns their outcomes.
     """
 
-    def __init__(self, segmenter: Segmenter, finish: Callable[[Job, np.ndarray, Prediction], Result],
-                 decoders: int = 2, depth: int = FINISH_DEPTH) -> None:
+    def __init__(self, segmenter: Segmenter, finish: Callable[[Job, np.ndarray, Prediction | None], Result],
+                 decoders: int = 2, depth: int = FINISH_DEPTH,
+                 known: Callable[[Job, np.ndarray], bool] | None = None) -> None:
+        """``known(job, image)``: the caller already has this image's mask (the viewer's
+        cache); the network is skipped and ``finish`` gets ``None`` for the prediction."""
         self._segmenter = segmenter
         self._finish = finish
+        self._known = known
         self._depth = depth
         self._decode_pool = ThreadPoolExecutor(max_workers=decoders, thread_name_prefix="segviewer-decode")
         self._finish_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segviewer-finish")
@@ -85,8 +89,11 @@ class ImagePipeline(Generic[Job, Result]):
         for job, decoded in prefetched(jobs, source, prepare, self._decode_pool):
             try:
                 image, pixels = decoded.result()
-                scored = self._segmenter.score(pixels, image.shape[:2])
-                finishing = self._finish_pool.submit(self._finish_one, job, image, scored)
+                if self._known is not None and self._known(job, image):
+                    finishing = self._finish_pool.submit(self._finish, job, image, None)
+                else:
+                    scored = self._segmenter.score(pixels, image.shape[:2])
+                    finishing = self._finish_pool.submit(self._finish_one, job, image, scored)
             except IMAGE_FAILURES as error:
                 finishing = _failed(error)
             self._pending.append((job, finishing))
