@@ -161,3 +161,14 @@ def test_pipeline_reports_a_bad_image_in_its_place_and_goes_on(twinned_model, tm
     assert [o.job.name for o in outcomes] == ["000.png", "001.png", "002.png"]
     assert outcomes[0].result == (48, 80) and outcomes[2].result == (48, 80)
     assert outcomes[1].error is not None and "001.png" in str(outcomes[1].error)
+
+
+def test_a_prediction_keeps_no_logits_alive(twinned_model):
+    """The viewer caches predictions: one that held its coarse logits (2.3 MB for a KITTI
+    frame) through the lazy confidence cost the bench 40 MB over 20 images."""
+    from segviewer.core.inference import Scored, Segmenter
+
+    prediction = Segmenter.load(twinned_model, backend="litert").predict(tricolour_image(60, 90))
+    held = [cell.cell_contents for cell in prediction.full_size_confidence.__closure__]
+    assert not any(isinstance(value, Scored) or getattr(value, "ndim", 0) == 3 for value in held)
+    assert prediction.confidence.shape == (60, 90)

@@ -261,8 +261,11 @@ class Segmenter:
         if (scored_h, scored_w) != (height, width):
             ids = _resize_nearest(ids, width, height)
 
+        coarse = scored.confidence  # only this: a closure over ``scored`` would keep the logits
+        # (2.3 MB per KITTI frame) alive in every cached result
+
         def full_size_confidence() -> np.ndarray:
-            confidence = confidence_bytes(scored.confidence, (scored_h, scored_w))
+            confidence = confidence_bytes(coarse, (scored_h, scored_w))
             if (scored_h, scored_w) != (height, width):
                 confidence = _resize_nearest(confidence, width, height)
             return confidence
