@@ -22,7 +22,7 @@ def _images(folder, count: int):
 
 def test_ctrl_c_between_two_files_of_an_image_counts_every_file_on_disk(tmp_path, tiny_model_path, monkeypatch,
                                                                       capsys):
-    import segviewer.commands.predict as predict
+    import segviewer.commands.predict_images as predict
 
     calls = []
 

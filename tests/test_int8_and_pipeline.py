@@ -116,7 +116,8 @@ def test_calibration_uses_training_images_and_the_check_validation_ones(tmp_path
 
 
 def test_pipelined_predict_writes_the_bytes_of_one_image_at_a_time(twinned_model, tmp_path):
-    from segviewer.commands.predict import collect_jobs, segment_all
+    from segviewer.commands.predict_images import segment_all
+    from segviewer.commands.predict_jobs import collect_jobs
     from segviewer.core.export import plan_outputs, write_outputs
     from segviewer.core.image_io import load_image
     from segviewer.core.inference import Segmenter

@@ -420,7 +420,8 @@ def test_evaluate_model_names_a_dangling_link_and_fails(kitti_folder, tiny_model
 
 def test_skip_existing_leaves_files_another_run_wrote_meanwhile_and_never_counts_them(
         tmp_path, twinned_model, capsys):
-    from segviewer.commands.predict import collect_jobs, segment_all
+    from segviewer.commands.predict_images import segment_all
+    from segviewer.commands.predict_jobs import collect_jobs
     from segviewer.core.inference import Segmenter
     from segviewer.core.mask_io import MaskFormat
     from tests.conftest import tricolour_image

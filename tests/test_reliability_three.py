@@ -278,7 +278,7 @@ def test_a_signal_while_a_video_opens_stops_cleanly_with_true_counts(signal_name
 
     import segviewer.commands.predict as predict
 
-    exception = KeyboardInterrupt if signal_name == "KeyboardInterrupt" else predict._Terminated
+    exception = KeyboardInterrupt if signal_name == "KeyboardInterrupt" else predict.Terminated
 
     def opening(_path):
         raise exception()

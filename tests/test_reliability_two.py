@@ -190,7 +190,7 @@ def test_big_images_are_copied_out_in_strips_with_identical_pixels(tmp_path, mon
 
 def test_prefetch_is_bounded_by_pixels(tmp_path, monkeypatch):
     """A folder of big images never has more than PREFETCH_PIXELS decoded ahead."""
-    import segviewer.commands.predict as predict
+    import segviewer.commands.predict_jobs as predict
     import segviewer.core.prefetch as prefetch
 
     for index in range(6):

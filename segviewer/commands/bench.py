@@ -284,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         model_args = ["--model", str(model_path)]
         results["startup_window_s"] = statistics.median(
             time_until_marker(["--exit-when", "shown", *model_args], temp_dir) for _ in range(repeats))
-        from segviewer.commands.predict import collect_jobs, segment_all
+        from segviewer.commands.predict_images import segment_all
+        from segviewer.commands.predict_jobs import collect_jobs
 
         jobs, _ = collect_jobs([str(folder)], temp_dir / "out", recursive=False)
         for backend in backends:
@@ -343,7 +344,8 @@ def evaluation_results(segmenter, model_path: Path, backend: str, temp_dir: Path
     """Evaluate Folder in the real viewer against ``predict``'s loop (label IDs written) on
     the same images, interleaved round by round; then its peak RSS on ``rss_frames``
     KITTI-size frames with truth."""
-    from segviewer.commands.predict import collect_jobs, segment_all
+    from segviewer.commands.predict_images import segment_all
+    from segviewer.commands.predict_jobs import collect_jobs
     from segviewer.core.file_search import find_images
 
     if folder is None:

@@ -25,39 +25,26 @@ model.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import glob
 import os
 import signal
 import sys
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 
+from segviewer.commands.predict_images import Terminated, segment_all, terminate_as_interrupt
+from segviewer.commands.predict_jobs import Job, collect_jobs, deduplicate, deduplicate_videos
 from segviewer.commands.predict_video import VideoSummary, existing_video_outputs, segment_video
 from segviewer.core.atomic import remove_stale_temporaries, unwritable_reason
 from segviewer.core.backends import BACKEND_CHOICES, BACKEND_HELP
-from segviewer.core.errors import DiskFullError, OutputExistsError, SegviewerError
-from segviewer.core.export import existing_outputs, plan_outputs, write_outputs
-from segviewer.core.file_search import expand_pattern, find_images
+from segviewer.core.errors import SegviewerError
+from segviewer.core.export import existing_outputs, plan_outputs
 from segviewer.core.help_text import plain
-from segviewer.core.image_io import load_image
 from segviewer.core.inference import Segmenter
 from segviewer.core.mask_io import MaskFormat
-from segviewer.core.overlay import compose_overlay
-from segviewer.core.pipeline import ImagePipeline, Outcome
-from segviewer.core.progress import ProgressBar
 from segviewer.core.resources import default_model_path
 from segviewer.core.sharding import Shard
 from segviewer.core.video import VideoError, VideoReader, is_video_file
 
 OVERLAY_VIDEO = "overlay-video"
-
-
-@dataclass(frozen=True)
-class Job:
-    source: Path
-    folder: Path  # where its outputs go
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -103,101 +90,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def collect_jobs(inputs: list[str], out: Path, recursive: bool) -> tuple[list[Job], list[str]]:
-    """Expand files, folders and globs; folder structure is mirrored under ``out``.
-
-    Files inside ``out`` that are segviewer outputs (``*_labelIds.png`` and the other
-    format suffixes) are never inputs, so ``predict d --out d`` does not segment its own
-    masks on the next run.
-    """
-    jobs: list[Job] = []
-    problems: list[str] = []
-    own_outputs = 0
-    for text in inputs:
-        path = Path(text)
-        if path.is_dir():
-            search = find_images(path, recursive)
-            jobs += [Job(p, out / p.parent.relative_to(path)) for p in search.files]
-            if search.truth_files:
-                print(f"{path}: {search.describe_skipped()}", file=sys.stderr)
-            if not search.files and not search.broken_links:
-                problems.append(f"{path}: no image files in this folder")
-        elif path.exists() or path.is_symlink():
-            if path.is_symlink() and not path.exists():
-                problems.append(f"{path}: broken symbolic link (its target does not exist)")
-                continue
-            jobs.append(Job(path, out))  # named explicitly: tried whatever its suffix
-            continue
-        elif glob.has_magic(text):
-            search = expand_pattern(text, videos=True)
-            jobs += [Job(p, out) for p in search.files]
-            if search.truth_files:
-                print(f"{text}: {search.describe_skipped()}", file=sys.stderr)
-            if not search.files and not search.broken_links:
-                problems.append(f"{text}: no files match")
-        else:
-            problems.append(f"{path}: file not found")
-            continue
-        problems += [f"{link}: broken symbolic link (its target does not exist)" for link in search.broken_links]
-    kept = [job for job in jobs if not is_own_output(job.source, out)]
-    own_outputs = len(jobs) - len(kept)
-    if own_outputs:
-        print(f"skipping {own_outputs} file(s) in {out} that are segviewer outputs", file=sys.stderr)
-    return kept, problems
-
-
-def is_own_output(path: Path, out: Path) -> bool:
-    """A mask this command writes (by its name), lying inside the output folder."""
-    if not any(path.name.endswith(f"_{fmt.value}.png") for fmt in MaskFormat):
-        return False
-    try:
-        path.resolve().relative_to(Path(out).resolve())
-    except ValueError:
-        return False
-    return True
-
-
-def _deduplicate(jobs: list[Job], formats: list[MaskFormat]) -> tuple[list[Job], list[str]]:
-    """Two inputs that would write the same output file: the second is refused."""
-    owners: dict[Path, Path] = {}
-    kept, problems = [], []
-    for job in jobs:
-        key = plan_outputs(job.source, job.folder, formats[:1])[0][1].resolve()
-        if key in owners:
-            if owners[key] != job.source.resolve():
-                problems.append(f"{job.source}: output name clashes with {owners[key]}; skipped")
-            continue
-        owners[key] = job.source.resolve()
-        kept.append(job)
-    return kept, problems
-
-
-def _deduplicate_videos(videos: list[Job]) -> tuple[list[Job], list[str]]:
-    """Videos name their outputs by stem (``drive_000012_labelIds.png``): two videos with
-    one stem into one folder would mix their frames. The second is refused, before any work."""
-    owners: dict[Path, Path] = {}
-    kept, problems = [], []
-    for video in videos:
-        key = (video.folder / video.source.stem).resolve()
-        if key in owners:
-            if owners[key] != video.source.resolve():
-                problems.append(f"{video.source}: its output names clash with {owners[key]} (same name "
-                                "without suffix, same output folder); skipped")
-            continue
-        owners[key] = video.source.resolve()
-        kept.append(video)
-    return kept, problems
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        with _terminate_as_interrupt():
+        with terminate_as_interrupt():
             return _run(args)
     except KeyboardInterrupt:  # before segmenting started (e.g. while the model loads)
         print("stopped by Ctrl-C before any image was segmented; nothing written", file=sys.stderr)
         return 130
-    except _Terminated:
+    except Terminated:
         print("stopped by SIGTERM before any image was segmented; nothing written", file=sys.stderr)
         return 143
 
@@ -213,9 +114,9 @@ def _run(args: argparse.Namespace) -> int:
         jobs = []
     if args.overlay_video and not videos:
         print(f"note: {OVERLAY_VIDEO} applies to video inputs only; there are none", file=sys.stderr)
-    jobs, clashes = _deduplicate(jobs, args.formats)
+    jobs, clashes = deduplicate(jobs, args.formats)
     problems += clashes
-    videos, clashes = _deduplicate_videos(videos)
+    videos, clashes = deduplicate_videos(videos)
     problems += clashes
     if args.shard is not None:
         everything, noun = len(jobs) + len(videos), "input(s)" if videos else "image(s)"
@@ -259,7 +160,7 @@ def _run(args: argparse.Namespace) -> int:
         removed = sum(remove_stale_temporaries(folder) for folder in sorted({j.folder for j in jobs}))
         if removed:
             print(f"removed {removed} temporary file(s) left by an interrupted earlier run", file=sys.stderr)
-        with _terminate_as_interrupt():
+        with terminate_as_interrupt():
             summary = segment_all(segmenter, jobs, args.formats, args.opacity, args.overwrite, args.skip_existing)
         failures += summary.failures
         if summary.stopped_by is not None:
@@ -302,7 +203,7 @@ def _segment_videos(args: argparse.Namespace, segmenter: Segmenter,
     frames = written = failures = 0
     reused = 0
     stopped_by = None
-    with _terminate_as_interrupt():
+    with terminate_as_interrupt():
         for video in videos:
             summary = VideoSummary()
             source = None
@@ -321,7 +222,7 @@ def _segment_videos(args: argparse.Namespace, segmenter: Segmenter,
                               args.opacity, args.every, args.overwrite, args.skip_existing, summary)
             except KeyboardInterrupt:
                 stopped_by = signal.SIGINT
-            except _Terminated:
+            except Terminated:
                 stopped_by = signal.SIGTERM
             finally:
                 if source is not None:
@@ -341,105 +242,6 @@ def _segment_videos(args: argparse.Namespace, segmenter: Segmenter,
     print(f"{frames} frame(s) of {len(videos)} video(s) segmented ({segmenter.backend_description}), "
           f"{written} file(s) written to {args.out}{rebuilt}, {failures} failed", file=sys.stderr)
     return failures, None
-
-
-class _Terminated(BaseException):  # noqa: N818 - a signal, like KeyboardInterrupt
-    """SIGTERM, raised in the main thread so the run stops like a Ctrl-C (a
-    BaseException, so no ``except Exception`` on the way swallows it)."""
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt():
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers can only be installed from the main thread
-        return
-
-    def handler(_signum, _frame):
-        raise _Terminated()
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@dataclass(frozen=True)
-class Summary:
-    segmented: int
-    written: int
-    failures: int
-    images_per_s: float
-    stopped_by: signal.Signals | None = None  # SIGINT / SIGTERM when the run was cut short
-    left_alone: int = 0  # --skip-existing: files already there when their image was written
-
-
-def segment_all(segmenter: Segmenter, jobs: list[Job], formats: list[MaskFormat], opacity: float,
-                overwrite: bool, skip_existing: bool = False) -> Summary:
-    """Decode, segment and write overlapped (:class:`ImagePipeline`); report each failure
-    and go on. Files land in the order of ``jobs``. With ``skip_existing`` a file that is
-    there when its image is written (an earlier run's, or one another run wrote meanwhile
-    into the same folder) is left alone and counted in ``left_alone``, never replaced or
-    counted as written."""
-    failures = segmented = 0
-    complete: list[Path] = []  # every file complete on disk, counted as it lands (on the finishing thread)
-    appeared: list[Path] = []
-    stopped_by = None
-    bar = ProgressBar(len(jobs))
-
-    def write(job: Job, image, prediction) -> list[SegviewerError]:
-        job.folder.mkdir(parents=True, exist_ok=True)
-        outputs = plan_outputs(job.source, job.folder, formats)
-        if skip_existing:
-            appeared.extend(path for _fmt, path in outputs if path.exists())
-            outputs = [(fmt, path) for fmt, path in outputs if not path.exists()]
-        ids = prediction.train_ids
-        errors = write_outputs(ids, outputs, lambda: compose_overlay(image, ids, opacity),
-                               overwrite=overwrite and not skip_existing, on_written=complete.append,
-                               overlay_rows=lambda a, b: compose_overlay(image[a:b], ids[a:b], opacity))
-        if skip_existing:
-            appeared.extend(error.path for error in errors if isinstance(error, OutputExistsError))
-            errors = [error for error in errors if not isinstance(error, OutputExistsError)]
-        return errors
-
-    def report(outcome: Outcome) -> None:
-        nonlocal failures, segmented, disk_full
-        errors = [outcome.error] if outcome.error is not None else outcome.result
-        full = next((error for error in errors if isinstance(error, DiskFullError)), None)
-        if full is not None:
-            # Said once; the images still finishing behind it fail the same way, silently.
-            if disk_full is None:
-                disk_full = full
-                failures += 1
-            return
-        for error in errors:
-            detail = error if isinstance(error, SegviewerError) else f"{outcome.job.source}: {error.strerror or error}"
-            print(f"\nerror: {detail}", file=sys.stderr)
-        failures += bool(errors)
-        segmented += not errors
-        bar.advance(outcome.job.source.name)
-
-    disk_full: DiskFullError | None = None
-    with ImagePipeline(segmenter, write) as pipeline:
-        try:
-            for outcome in pipeline.outcomes(jobs, lambda job: job.source, lambda job: load_image(job.source)):
-                report(outcome)
-                if disk_full is not None:
-                    break
-        except KeyboardInterrupt:
-            stopped_by = signal.SIGINT
-        except _Terminated:
-            stopped_by = signal.SIGTERM
-        if stopped_by is not None or disk_full is not None:
-            # The images already past the network finish writing: every file is complete
-            # (atomic writes), and counted.
-            for outcome in pipeline.drain():
-                report(outcome)
-    bar.close()
-    if disk_full is not None:
-        print(f"\nerror: {disk_full}: stopped at the first full-disk error; {len(complete)} complete file(s) "
-              f"written, nothing partial; free some space and rerun with --skip-existing to go on", file=sys.stderr)
-    return Summary(segmented, len(complete), failures, bar.rate(), stopped_by, len(appeared))
 
 
 if __name__ == "__main__":
