@@ -120,6 +120,7 @@ def test_a_class_table_of_the_models_own_maps_onto_ours_and_the_rest_is_void(tmp
 
 @pytest.mark.parametrize("case, said", [
     ("no_description", "describe it in bad.onnx.segviewer.json"),
+    ("dynamic_rank", "its input has no fixed rank"),
     ("four_channels", "input has 4 channel(s)"),
     ("nan", "NaN"),
     ("lying", "does not give what its description says"),
@@ -135,6 +136,13 @@ def test_bad_models_and_descriptions_get_one_clear_message(tmp_path, case, said)
     if case == "no_description":
         onnx_model(path)
         description = None
+    elif case == "dynamic_rank":
+        graph = helper.make_graph([helper.make_node("Identity", ["pixels"], ["out"])], "any",
+                                  [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, None)],
+                                  [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = 8
+        onnx.save(model, path)
     elif case == "four_channels":
         onnx_model(path, in_channels=4)
     elif case == "nan":

@@ -275,6 +275,9 @@ _ONNX_TYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(i
 def _probe(path: Path, runtime: _Runtime) -> ModelDescription:
     """What the model says about itself (see the module docstring)."""
     shape = runtime.input_shape
+    if not shape:
+        raise ModelLoadError(path, "its input has no fixed rank; an image input is (1, H, W, 3) or (1, 3, H, W) "
+                                   "(export it with a 4-D input)")
     if len(shape) != 4:
         raise ModelLoadError(path, f"its input has rank {len(shape)}; an image input is (1, H, W, 3) or (1, 3, H, W)")
     if shape[3] == 3 or shape[1] is None:
