@@ -209,3 +209,23 @@ def test_the_shared_deeplab_tflite_opens_without_a_description_and_scores_as_its
     assert cli_main(["evaluate", "--model", str(teacher), "--images", str(frames), "--json", str(target)]) == 0
     scores = json.loads(target.read_text())["spaces"]["cityscapes"]["scores"]
     assert abs(scores["miou"] * 100 - 59.4) <= 1.0
+
+
+def test_a_probed_model_whose_outputs_sum_to_one_is_read_as_probabilities(tmp_path):
+    pytest.importorskip("ai_edge_litert")
+    import keras
+    import tensorflow as tf
+
+    inputs = keras.Input((None, None, 3), batch_size=1, dtype="uint8")
+    x = keras.layers.Rescaling(1.0 / 255.0)(inputs)
+    x = keras.layers.Conv2D(19, 1, name="logits")(x)
+    model = keras.Model(inputs, keras.layers.Softmax()(x))
+    kernel = np.zeros((1, 1, 3, 19), np.float32)
+    kernel[0, 0, 0, ROAD], kernel[0, 0, 1, VEGETATION], kernel[0, 0, 2, SKY] = 4.0, 4.0, 4.0
+    model.get_layer("logits").set_weights([kernel, np.zeros(19, np.float32)])
+    path = tmp_path / "softmax.tflite"
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    segmenter = Segmenter.load(path)
+    assert segmenter.network.spec.output_kind == "probabilities"
+    prediction = segmenter.predict(tricolour_image(64, 96))
+    assert _is_tricolour(prediction.train_ids) and prediction.confidence.max() <= 255

@@ -486,6 +486,9 @@ def load_foreign(path: Path, threads: int) -> tuple[ForeignNetwork, dict[str, An
             raise ModelLoadError(path, f"not a loadable TFLite model ({first_line(error, 160)})") from None
     description = describe(path, runtime)
     network = ForeignNetwork(path, runtime, description)
+    if description.source == "probed" and description.output_kind == "logits" and _sums_to_one(network):
+        description = ModelDescription(**{**description.__dict__, "output_kind": "probabilities"})
+        network = ForeignNetwork(path, runtime, description)
     card: dict[str, Any] = {"name": path.stem, "format": path.suffix[1:],
                             "description_source": description.source,
                             "output": description.output_kind,
@@ -494,6 +497,17 @@ def load_foreign(path: Path, threads: int) -> tuple[ForeignNetwork, dict[str, An
     if description.pixel_budget is not None:
         card["working_scale"] = {"pixel_budget": description.pixel_budget, "max_upscale": 4.0}
     return network, card
+
+
+def _sums_to_one(network: ForeignNetwork) -> bool:
+    """Whether a probed model's float outputs are probabilities (all >= 0, summing to 1
+    per pixel) on a grey frame; any failure is left to :func:`check_runs` to report."""
+    size = network.spec.fixed_size or (64, 96)
+    try:
+        output = network._run(np.full((*size, 3), 128, np.uint8))
+    except Exception:  # noqa: BLE001 - reported with its reason by check_runs
+        return False
+    return output.ndim == 3 and bool((output >= 0).all() and np.allclose(output.sum(axis=-1), 1.0, atol=1e-3))
 
 
 def check_runs(path: Path, network: ForeignNetwork, frame_size: tuple[int, int] = (64, 96)) -> None:
