@@ -68,8 +68,8 @@ def test_evaluation_can_be_cancelled_and_keeps_what_it_scored(qtbot, make_window
     window = make_window()
     qtbot.waitUntil(lambda: window.worker.has_model, timeout=WAIT_MS)
     segmenter = window.worker._segmenter
-    predict = segmenter.predict
-    segmenter.predict = lambda image: (time.sleep(0.4), predict(image))[1]
+    network = segmenter.score  # the network stage of each image
+    segmenter.score = lambda *args: (time.sleep(0.4), network(*args))[1]
     with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS) as done:
         window.evaluation.evaluate(kitti_folder / "image_2")
         qtbot.waitUntil(lambda: "Evaluating 2/3" in window.statusBar().currentMessage(), timeout=WAIT_MS)
@@ -167,8 +167,8 @@ def test_evaluation_reuses_the_masks_the_viewer_already_has(qtbot, make_window, 
     calls = window.worker.calls
     segmenter = window.worker._segmenter
     runs = []
-    predict = segmenter.predict
-    segmenter.predict = lambda image: runs.append(1) or predict(image)
+    network = segmenter.score  # the network stage of each image
+    segmenter.score = lambda *args: runs.append(1) or network(*args)
     _evaluate(qtbot, window, kitti_folder / "image_2")
     assert len(runs) == 2 and window.worker.calls == calls  # 3 images, one from the cache
 
@@ -275,8 +275,8 @@ def test_file_menu_opens_results_removes_model_b_and_closing_during_an_evaluatio
     assert not window.commands.remove_model_b.isEnabled()
     # Closing while an evaluation runs asks; "keep working" keeps the window and the run.
     segmenter = window.worker._segmenter
-    predict = segmenter.predict
-    segmenter.predict = lambda image: (time.sleep(0.4), predict(image))[1]
+    network = segmenter.score  # the network stage of each image
+    segmenter.score = lambda *args: (time.sleep(0.4), network(*args))[1]
     asked = []
     window.evaluation.ask_close = lambda: asked.append(True) or CloseChoice.KEEP_WORKING
     with qtbot.waitSignal(window.worker.signals.sig_batch_done, timeout=WAIT_MS):

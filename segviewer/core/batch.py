@@ -108,15 +108,11 @@ def save_all_job(planned: Planned, renderer: OverlayRenderer, overwrite: bool, s
             outcome.images_saved += not failures
 
         with ImagePipeline(segmenter, write) as pipeline:
-            for done, result in enumerate(pipeline.outcomes(planned, lambda item: item[0],
-                                                            lambda item: load_image(item[0])), start=1):
+            for result in pipeline.outcomes(planned, lambda item: item[0], lambda item: load_image(item[0]),
+                                            should_stop=lambda: should_stop() or outcome.disk_full,
+                                            started=lambda done, item: progress(done, len(planned), item[0].name)):
                 record(result)
-                progress(done, len(planned), result.job[0].name)
-                if should_stop() or outcome.disk_full:
-                    outcome.stopped = done < len(planned)
-                    for rest in pipeline.drain():
-                        record(rest)
-                    break
+            outcome.stopped = pipeline.stopped
         return outcome
 
     return job

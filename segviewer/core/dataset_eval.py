@@ -254,9 +254,9 @@ def evaluate_images(paths: list[Path], segmenters: list, load: Callable[[Path], 
 
     Model A runs through :class:`ImagePipeline` (decoding ahead, scoring and model B on the
     finishing thread while A's network takes the next image); ``cached`` masks of model A
-    (the viewer's) are not computed again. ``progress(done, path)`` follows each image
-    scored; ``should_stop`` is asked after each, and the images already past the network
-    are still scored."""
+    (the viewer's) are not computed again. ``progress(n, path)`` hears of the n-th image as
+    the network takes it; ``should_stop`` is asked before each, and the images already
+    past the network are still scored."""
     from segviewer.core.pipeline import ImagePipeline
 
     result = DatasetScores(model_names)
@@ -283,15 +283,9 @@ def evaluate_images(paths: list[Path], segmenters: list, load: Callable[[Path], 
             result.images.append(outcome.result)
 
     with ImagePipeline(segmenters[0], score, known=is_known) as pipeline:
-        for done, outcome in enumerate(pipeline.outcomes(paths, lambda p: p, load), start=1):
+        for outcome in pipeline.outcomes(paths, lambda p: p, load, should_stop=should_stop, started=progress):
             record(outcome)
-            if progress is not None:
-                progress(done, outcome.job)
-            if should_stop is not None and should_stop() and done < len(paths):
-                result.stopped = True
-                for rest in pipeline.drain():
-                    record(rest)
-                break
+        result.stopped = pipeline.stopped
     return result
 
 

@@ -71,6 +71,7 @@ class ImagePipeline(Generic[Job, Result]):
         self._decode_pool = ThreadPoolExecutor(max_workers=decoders, thread_name_prefix="segviewer-decode")
         self._finish_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segviewer-finish")
         self._pending: deque[tuple[Job, Future]] = deque()
+        self.stopped = False  # the last outcomes() run was stopped by its should_stop
 
     def __enter__(self) -> ImagePipeline[Job, Result]:
         return self
@@ -78,15 +79,25 @@ class ImagePipeline(Generic[Job, Result]):
     def __exit__(self, *_exc) -> None:
         self.close()
 
-    def outcomes(self, jobs: Iterable[Job], source: Callable[[Job], Path],
-                 load: Callable[[Job], np.ndarray]) -> Iterator[Outcome[Job, Result]]:
-        """Each job's outcome, in the order of ``jobs``."""
+    def outcomes(self, jobs: Iterable[Job], source: Callable[[Job], Path], load: Callable[[Job], np.ndarray],
+                 should_stop: Callable[[], bool] | None = None,
+                 started: Callable[[int, Job], None] | None = None) -> Iterator[Outcome[Job, Result]]:
+        """Each job's outcome, in the order of ``jobs``. ``started(n, job)`` hears of the
+        n-th job as the network takes it (a progress read-out); ``should_stop()`` is asked
+        before each one: once it says yes, no new image enters the network, the ones past
+        it are finished and yielded, and :attr:`stopped` is set."""
 
         def prepare(job: Job) -> tuple[np.ndarray, np.ndarray]:
             image = load(job)
             return image, self._segmenter.network_input(image)
 
-        for job, decoded in prefetched(jobs, source, prepare, self._decode_pool):
+        self.stopped = False
+        for number, (job, decoded) in enumerate(prefetched(jobs, source, prepare, self._decode_pool), start=1):
+            if should_stop is not None and should_stop():
+                self.stopped = True
+                break
+            if started is not None:
+                started(number, job)
             try:
                 image, pixels = decoded.result()
                 if self._known is not None and self._known(job, image):
