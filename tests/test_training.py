@@ -271,3 +271,23 @@ def test_the_shipping_rule_vetoes_only_classes_with_enough_truth():
     support["wall"] = (50_000, 2)
     assert decide(baseline, candidate, support, 5, 20_000, 3) == (True, [])
     assert not decide(baseline, {**candidate, "miou": 0.49}, support, 5, 20_000, 3)[0]
+
+
+def test_a_soup_is_the_mean_of_its_models_and_refuses_other_shapes(tmp_path, tiny_model_path, capsys):
+    import keras
+
+    from training.soup import average_weights
+    from training.soup import main as soup_main
+
+    other = keras.saving.load_model(tiny_model_path)
+    kernel, bias = other.get_layer("logits").get_weights()
+    other.get_layer("logits").set_weights([kernel + 2.0, bias - 1.0])
+    other.save(tmp_path / "other.keras")
+    assert soup_main([str(tiny_model_path), str(tmp_path / "other.keras"), "--out", str(tmp_path / "soup.keras")]) == 0
+    soup_kernel, soup_bias = keras.saving.load_model(tmp_path / "soup.keras").get_layer("logits").get_weights()
+    np.testing.assert_allclose(soup_kernel, kernel + 1.0, atol=1e-6)
+    np.testing.assert_allclose(soup_bias, bias - 0.5, atol=1e-6)
+    with pytest.raises(ValueError, match="model 2 does not have the first model's weight shapes"):
+        average_weights([[np.zeros((2, 3))], [np.zeros((3, 2))]])
+    assert soup_main([str(tiny_model_path), "--out", str(tmp_path / "x.keras")]) == 2
+    assert "at least two models" in capsys.readouterr().err
