@@ -229,3 +229,19 @@ def test_a_probed_model_whose_outputs_sum_to_one_is_read_as_probabilities(tmp_pa
     assert segmenter.network.spec.output_kind == "probabilities"
     prediction = segmenter.predict(tricolour_image(64, 96))
     assert _is_tricolour(prediction.train_ids) and prediction.confidence.max() <= 255
+
+
+@pytest.mark.usefixtures("private_settings")
+def test_an_onnx_model_is_compared_as_model_b_in_the_real_window(qtbot, make_window, tmp_path):
+    """Compare With Model B takes a foreign model like our own: the Dataset panel scores
+    both on a folder."""
+    from tests.gui_helpers import WAIT_MS
+    from tests.test_reliability_four import _evaluated_panel, _mixed_datasets
+
+    _mixed_datasets(tmp_path / "data")
+    model = onnx_model(tmp_path / "b.onnx", metadata={"input": {"range": 1.0}, "output": {"kind": "logits"}})
+    window = make_window()
+    qtbot.waitUntil(lambda: window.worker.has_model, timeout=WAIT_MS)
+    window.evaluation.set_model_b(model)
+    panel = _evaluated_panel(qtbot, window, tmp_path / "data" / "kitti")
+    assert panel.comparing and "B = <b>b.onnx</b>" in panel.summary.text()
