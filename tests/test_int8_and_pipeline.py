@@ -102,17 +102,17 @@ def test_int8_needs_calibration_images(tiny_model_path, tmp_path, capsys):
 
 
 def test_calibration_uses_training_images_and_the_check_validation_ones(tmp_path):
-    from segviewer.commands.convert import image_split
+    from segviewer.commands.convert import images_by_set
 
     kitti = tmp_path / "kitti" / "training"
     for index in (0, 1, 40, 41):  # 000040-000047 validate
         for sub in ("image_2", "semantic"):
             (kitti / sub).mkdir(parents=True, exist_ok=True)
             Image.fromarray(np.zeros((8, 8), np.uint8)).save(kitti / sub / f"{index:06d}_10.png")
-    train, counts = image_split([tmp_path / "kitti"], validation=False)
-    val, _ = image_split([tmp_path / "kitti"], validation=True)
-    assert [p.name for p in train] == ["000000_10.png", "000001_10.png"] and counts == {"kitti": 2}
-    assert [p.name for p in val] == ["000040_10.png", "000041_10.png"]
+    train = images_by_set([tmp_path / "kitti"], validation=False)
+    val = images_by_set([tmp_path / "kitti"], validation=True)
+    assert list(train) == ["kitti"] and [p.name for p in train["kitti"]] == ["000000_10.png", "000001_10.png"]
+    assert list(val) == ["kitti"] and [p.name for p in val["kitti"]] == ["000040_10.png", "000041_10.png"]
 
 
 def test_pipelined_predict_writes_the_bytes_of_one_image_at_a_time(twinned_model, tmp_path):

@@ -62,16 +62,10 @@ def agreement(model: Path, images: list[Path], reference=None, other=None) -> fl
     return same / max(total, 1)
 
 
-def image_split(roots: list[Path], validation: bool) -> tuple[list[Path], dict[str, int]]:
-    """The training (or validation) images of the datasets in ``roots``, and how many came
-    from each layout; a folder in no dataset layout gives all its images (``"images"``)
-    to training and none to validation."""
-    grouped = images_by_set(roots, validation)
-    return [path for paths in grouped.values() for path in paths], {name: len(p) for name, p in grouped.items()}
-
-
 def images_by_set(roots: list[Path], validation: bool) -> dict[str, list[Path]]:
-    """:func:`image_split`'s images, grouped by layout (``"images"`` for plain folders)."""
+    """The training (or validation) images of the datasets in ``roots``, grouped by layout;
+    a folder in no dataset layout gives all its images (``"images"``) to training and none
+    to validation."""
     from segviewer.core.datasets import dataset_folders, split_samples
     from segviewer.core.file_search import find_images
 

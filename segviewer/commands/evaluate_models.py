@@ -16,7 +16,7 @@ from segviewer.core.classes import load_class_table
 from segviewer.core.dataset_eval import DatasetScores, evaluate_images, save_result
 from segviewer.core.datasets import find_truth_for, guess_layout, read_truth
 from segviewer.core.errors import SegviewerError
-from segviewer.core.file_search import find_images
+from segviewer.core.file_search import SearchResult, find_images
 from segviewer.core.image_io import load_image
 from segviewer.core.metrics import format_table
 from segviewer.core.pairing import ground_truth_stem, is_ground_truth
@@ -47,11 +47,11 @@ def run(models: list[Path], images: Path, gt: Path | None, json_path: Path | Non
     if len(models) > 2:
         print("error: --model takes one model, or two to compare", file=sys.stderr)
         return 2
-    search = find_images(images, recursive=True) if images.is_dir() else None
-    paths = search.files if search is not None else []
-    if search is not None and search.truth_files:
+    search = find_images(images, recursive=True) if images.is_dir() else SearchResult()
+    paths = search.files
+    if search.truth_files:
         print(search.describe_skipped(), file=sys.stderr)
-    for link in search.broken_links if search is not None else []:
+    for link in search.broken_links:
         print(f"error: {link}: broken symbolic link (its target does not exist)", file=sys.stderr)
     if not paths:
         print(f"error: {images}: no images (give a folder of images with --images)", file=sys.stderr)
@@ -96,7 +96,7 @@ def run(models: list[Path], images: Path, gt: Path | None, json_path: Path | Non
         print(f"warning: no image had ground truth: {csv_path} not written", file=sys.stderr)
     if result.stopped:
         return 130
-    return 1 if failures or (search is not None and search.broken_links) else 0
+    return 1 if failures or search.broken_links else 0
 
 
 @contextlib.contextmanager

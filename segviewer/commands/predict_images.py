@@ -62,7 +62,7 @@ def segment_all(segmenter: Segmenter, jobs: list[Job], formats: list[MaskFormat]
     counted as written."""
     failures = segmented = 0
     complete: list[Path] = []  # every file complete on disk, counted as it lands (on the finishing thread)
-    appeared: list[Path] = []
+    left_alone: list[Path] = []
     stopped_by = None
     bar = ProgressBar(len(jobs))
 
@@ -70,14 +70,14 @@ def segment_all(segmenter: Segmenter, jobs: list[Job], formats: list[MaskFormat]
         job.folder.mkdir(parents=True, exist_ok=True)
         outputs = plan_outputs(job.source, job.folder, formats)
         if skip_existing:
-            appeared.extend(path for _fmt, path in outputs if path.exists())
+            left_alone.extend(path for _fmt, path in outputs if path.exists())
             outputs = [(fmt, path) for fmt, path in outputs if not path.exists()]
         ids = prediction.train_ids
         errors = write_outputs(ids, outputs, lambda: compose_overlay(image, ids, opacity),
                                overwrite=overwrite and not skip_existing, on_written=complete.append,
                                overlay_rows=lambda a, b: compose_overlay(image[a:b], ids[a:b], opacity))
         if skip_existing:
-            appeared.extend(error.path for error in errors if isinstance(error, OutputExistsError))
+            left_alone.extend(error.path for error in errors if isinstance(error, OutputExistsError))
             errors = [error for error in errors if not isinstance(error, OutputExistsError)]
         return errors
 
@@ -101,15 +101,15 @@ def segment_all(segmenter: Segmenter, jobs: list[Job], formats: list[MaskFormat]
     disk_full: DiskFullError | None = None
     with ImagePipeline(segmenter, write) as pipeline:
         try:
-            for outcome in pipeline.outcomes(jobs, lambda job: job.source, lambda job: load_image(job.source)):
+            # After a full disk no new image enters the network; the ones past it still report.
+            for outcome in pipeline.outcomes(jobs, lambda job: job.source, lambda job: load_image(job.source),
+                                             should_stop=lambda: disk_full is not None):
                 report(outcome)
-                if disk_full is not None:
-                    break
         except KeyboardInterrupt:
             stopped_by = signal.SIGINT
         except Terminated:
             stopped_by = signal.SIGTERM
-        if stopped_by is not None or disk_full is not None:
+        if stopped_by is not None:
             # The images already past the network finish writing: every file is complete
             # (atomic writes), and counted.
             for outcome in pipeline.drain():
@@ -118,4 +118,4 @@ def segment_all(segmenter: Segmenter, jobs: list[Job], formats: list[MaskFormat]
     if disk_full is not None:
         print(f"\nerror: {disk_full}: stopped at the first full-disk error; {len(complete)} complete file(s) "
               f"written, nothing partial; free some space and rerun with --skip-existing to go on", file=sys.stderr)
-    return Summary(segmented, len(complete), failures, bar.rate(), stopped_by, len(appeared))
+    return Summary(segmented, len(complete), failures, bar.rate(), stopped_by, len(left_alone))

@@ -265,7 +265,6 @@ class LiteRTNetwork:
 
         self.model = None  # no Keras model in memory: that is the point
         self.path = Path(twin)
-        self.kind = kind
         self.description = f"LiteRT{' int8' if kind is TwinKind.INT8 else ''} on CPU ({threads} threads)"
         # The XNNPACK delegate announces itself on the first run: the caller's probe run
         # (inside native_noise_filtered) takes care of that.
@@ -353,16 +352,20 @@ def record_int8_check(twin: Path, check: dict[str, Any]) -> None:
     stamp = read_twin_stamp(twin)
     agreement = float(check["pixel_agreement"])
     stamp["check"] = {**check, "floor": INT8_AGREEMENT_FLOOR, "passed": agreement >= INT8_AGREEMENT_FLOOR}
-    _write_atomically(_stamp_path(twin), (json.dumps(stamp, indent=2) + "\n").encode("utf-8"))
+    _write_stamp(twin, stamp)
 
 
 def _write_twin(flatbuffer: bytes, destination: Path, source: Path | None, extra: dict[str, Any]) -> Path:
     _write_atomically(destination, flatbuffer)
     if source is not None:
-        stamp = {"format": TWIN_FORMAT, "source": Path(source).name, "source_sha256": file_sha256(Path(source)),
-                 "twin_sha256": file_sha256(destination), **extra}
-        _write_atomically(_stamp_path(destination), (json.dumps(stamp, indent=2) + "\n").encode("utf-8"))
+        _write_stamp(destination, {"format": TWIN_FORMAT, "source": Path(source).name,
+                                   "source_sha256": file_sha256(Path(source)),
+                                   "twin_sha256": file_sha256(destination), **extra})
     return destination
+
+
+def _write_stamp(twin: Path, stamp: dict[str, Any]) -> None:
+    _write_atomically(_stamp_path(twin), (json.dumps(stamp, indent=2) + "\n").encode("utf-8"))
 
 
 def _write_atomically(destination: Path, content: bytes) -> None:

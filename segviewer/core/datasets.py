@@ -248,10 +248,17 @@ def is_truth_folder(folder: Path) -> bool:
     return False
 
 
-def is_truth_file(path: Path) -> bool:
+def is_truth_file(path: Path, folders: dict[Path, bool] | None = None) -> bool:
     """A label file by its name (Cityscapes ``*_gtFine_labelIds.png`` and kin) or its place
-    (:func:`is_truth_folder`)."""
-    return "_gtFine_" in path.name or "_gtCoarse_" in path.name or is_truth_folder(path.parent)
+    (:func:`is_truth_folder`). ``folders`` remembers each folder's answer, so a search
+    looks at the disk once per folder, not once per file."""
+    if "_gtFine_" in path.name or "_gtCoarse_" in path.name:
+        return True
+    if folders is None:
+        return is_truth_folder(path.parent)
+    if path.parent not in folders:
+        folders[path.parent] = is_truth_folder(path.parent)
+    return folders[path.parent]
 
 
 def is_kitti_validation(sample: Sample) -> bool:

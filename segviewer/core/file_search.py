@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from segviewer.core.datasets import is_truth_folder
+from segviewer.core.datasets import is_truth_file
 from segviewer.core.image_io import is_image_file
 from segviewer.core.video import is_video_file
 
@@ -51,19 +51,10 @@ def _classify(path: Path, result: SearchResult, videos: bool = False,
     if path.is_symlink() and not path.exists():
         result.broken_links.append(path)
     elif path.is_file() and (is_image_file(path) or (videos and is_video_file(path))):
-        if truth_folders is not None and _is_truth(path, truth_folders):
+        if truth_folders is not None and is_truth_file(path, truth_folders):
             result.truth_files += 1
         else:
             result.files.append(path)
-
-
-def _is_truth(path: Path, truth_folders: dict[Path, bool]) -> bool:
-    """:func:`is_truth_file`, with one look at the disk per folder."""
-    if "_gtFine_" in path.name or "_gtCoarse_" in path.name:
-        return True
-    if path.parent not in truth_folders:
-        truth_folders[path.parent] = is_truth_folder(path.parent)
-    return truth_folders[path.parent]
 
 
 def find_images(folder: Path, recursive: bool = False) -> SearchResult:

@@ -61,37 +61,32 @@ class ModelDescription:
     # Output channel c -> our train ID (VOID_TRAIN_ID: a class of the model's own with no
     # counterpart here, shown as void).
     to_train_id: tuple[int, ...] = tuple(range(NUM_TRAIN_CLASSES))
-    class_names: tuple[str, ...] = ()
     frame_scale: float | None = 1.0  # working size = the frame's size x this ...
     pixel_budget: int | None = None  # ... or about this many pixels
     source: str = "probed"           # "probed", the sidecar's name, or "ONNX metadata"
     notes: tuple[str, ...] = field(default=())
 
 
-def _fail(path: Path, problem: str) -> ModelLoadError:
-    return ModelLoadError(path, problem)
-
-
 def parse_description(document: Any, where: Path, base: ModelDescription) -> ModelDescription:
     """Validate a description document; every problem is one ModelLoadError naming
     ``where`` and the field."""
     if not isinstance(document, dict):
-        raise _fail(where, "a model description is a JSON object")
+        raise ModelLoadError(where, "a model description is a JSON object")
     known = {"input", "size", "output", "labels", "working_scale"}
     unknown = sorted(set(document) - known)
     if unknown:
-        raise _fail(where, f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise ModelLoadError(where, f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     values: dict[str, Any] = {}
     spec = document.get("input", {})
     if not isinstance(spec, dict):
-        raise _fail(where, '"input" must be an object')
+        raise ModelLoadError(where, '"input" must be an object')
     if "layout" in spec:
         if spec["layout"] not in ("NHWC", "NCHW"):
-            raise _fail(where, 'input.layout must be "NHWC" or "NCHW"')
+            raise ModelLoadError(where, 'input.layout must be "NHWC" or "NCHW"')
         values["layout"] = spec["layout"]
     if "colour_order" in spec:
         if spec["colour_order"] not in ("RGB", "BGR"):
-            raise _fail(where, 'input.colour_order must be "RGB" or "BGR"')
+            raise ModelLoadError(where, 'input.colour_order must be "RGB" or "BGR"')
         values["colour_order"] = spec["colour_order"]
     if "range" in spec:
         values["value_range"] = _positive(spec["range"], where, "input.range")
@@ -101,34 +96,34 @@ def parse_description(document: Any, where: Path, base: ModelDescription) -> Mod
             if (not isinstance(triple, list) or len(triple) != 3
                     or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
                                for v in triple)):
-                raise _fail(where, f"input.{key} must be three numbers (one per colour channel)")
+                raise ModelLoadError(where, f"input.{key} must be three numbers (one per colour channel)")
             if key == "std" and any(v <= 0 for v in triple):
-                raise _fail(where, "input.std must be positive")
+                raise ModelLoadError(where, "input.std must be positive")
             values[key] = tuple(float(v) for v in triple)
     size = document.get("size", {})
     if not isinstance(size, dict) or len(size) > 1:
-        raise _fail(where, 'size must be {"fixed": [height, width]} or {"multiple_of": N}')
+        raise ModelLoadError(where, 'size must be {"fixed": [height, width]} or {"multiple_of": N}')
     if "fixed" in size:
         fixed = size["fixed"]
         if not (isinstance(fixed, list) and len(fixed) == 2 and all(_is_count(v) for v in fixed)):
-            raise _fail(where, "size.fixed must be [height, width] in pixels")
+            raise ModelLoadError(where, "size.fixed must be [height, width] in pixels")
         values["fixed_size"] = (int(fixed[0]), int(fixed[1]))
     elif "multiple_of" in size:
         if not _is_count(size["multiple_of"]):
-            raise _fail(where, "size.multiple_of must be a positive whole number")
+            raise ModelLoadError(where, "size.multiple_of must be a positive whole number")
         values["multiple_of"], values["fixed_size"] = int(size["multiple_of"]), None
     elif size:
-        raise _fail(where, 'size must be {"fixed": [height, width]} or {"multiple_of": N}')
+        raise ModelLoadError(where, 'size must be {"fixed": [height, width]} or {"multiple_of": N}')
     output = document.get("output", {})
     if not isinstance(output, dict):
-        raise _fail(where, '"output" must be an object')
+        raise ModelLoadError(where, '"output" must be an object')
     if "kind" in output:
         if output["kind"] not in OUTPUT_KINDS:
-            raise _fail(where, f"output.kind must be one of {', '.join(OUTPUT_KINDS)}")
+            raise ModelLoadError(where, f"output.kind must be one of {', '.join(OUTPUT_KINDS)}")
         values["output_kind"] = output["kind"]
     if "stride" in output:
         if not _is_count(output["stride"]):
-            raise _fail(where, "output.stride must be a positive whole number")
+            raise ModelLoadError(where, "output.stride must be a positive whole number")
         values["stride"] = int(output["stride"])
     if "labels" in document:
         values.update(_label_space(document["labels"], where))
@@ -138,11 +133,11 @@ def parse_description(document: Any, where: Path, base: ModelDescription) -> Mod
             values["frame_scale"] = _positive(scale["scale"], where, "working_scale.scale")
             values["pixel_budget"] = None
             if not 0.05 <= values["frame_scale"] <= 8:
-                raise _fail(where, "working_scale.scale must be between 0.05 and 8")
+                raise ModelLoadError(where, "working_scale.scale must be between 0.05 and 8")
         elif isinstance(scale, dict) and set(scale) == {"pixel_budget"} and _is_count(scale["pixel_budget"]):
             values["pixel_budget"], values["frame_scale"] = int(scale["pixel_budget"]), None
         else:
-            raise _fail(where, 'working_scale must be {"scale": s} or {"pixel_budget": N}')
+            raise ModelLoadError(where, 'working_scale must be {"scale": s} or {"pixel_budget": N}')
     return ModelDescription(**{**base.__dict__, **values, "source": where.name})
 
 
@@ -152,7 +147,7 @@ def _is_count(value: Any) -> bool:
 
 def _positive(value: Any, where: Path, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise _fail(where, f"{name} must be a positive number")
+        raise ModelLoadError(where, f"{name} must be a positive number")
     return float(value)
 
 
@@ -165,18 +160,18 @@ def _label_space(labels: Any, where: Path) -> dict[str, Any]:
         return {"to_train_id": tuple(int(table.label_to_train[c]) for c in range(34))}
     if isinstance(labels, dict) and isinstance(labels.get("classes"), list) and labels["classes"]:
         names_here = {entry.name: entry.train_id for entry in table.train_classes}
-        mapping, names = [], []
+        mapping = []
         for index, entry in enumerate(labels["classes"]):
             if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-                raise _fail(where, f"labels.classes[{index}] needs a \"name\"")
+                raise ModelLoadError(where, f"labels.classes[{index}] needs a \"name\"")
             target = entry.get("maps_to")
             if target is not None and target not in names_here:
-                raise _fail(where, f"labels.classes[{index}].maps_to {target!r} is not one of our classes "
+                raise ModelLoadError(where, f"labels.classes[{index}].maps_to {target!r} is not one of our classes "
                                    f"({', '.join(names_here)}); use null for a class of the model's own")
             mapping.append(names_here[target] if target is not None else VOID_TRAIN_ID)
-            names.append(entry["name"])
-        return {"to_train_id": tuple(mapping), "class_names": tuple(names)}
-    raise _fail(where, f'labels must be one of {", ".join(LABEL_SPACES)} or {{"classes": [{{"name", "maps_to"}}]}}')
+        return {"to_train_id": tuple(mapping)}
+    raise ModelLoadError(where, f'labels must be one of {", ".join(LABEL_SPACES)} '
+                                'or {"classes": [{"name", "maps_to"}]}')
 
 
 # -- the runtimes ---------------------------------------------------------------------------
@@ -186,7 +181,6 @@ class _Runtime:
 
     input_shape: tuple[int | None, ...]
     input_dtype: np.dtype
-    input_quantised: bool
     output_shape: tuple[int | None, ...]
     output_dtype: np.dtype
     metadata: str | None = None
@@ -213,8 +207,6 @@ class _LiteRTRuntime(_Runtime):
         signature = self._input.get("shape_signature", self._input["shape"])
         self.input_shape = tuple(int(v) if v > 0 else None for v in signature)
         self.input_dtype = np.dtype(self._input["dtype"])
-        scale, _zero = self._input.get("quantization", (0.0, 0))
-        self.input_quantised = self.input_dtype == np.uint8 and scale > 0
         out_signature = self._output.get("shape_signature", self._output["shape"])
         self.output_shape = tuple(int(v) if v > 0 else None for v in out_signature)
         self.output_dtype = np.dtype(self._output["dtype"])
@@ -256,7 +248,6 @@ class _OnnxRuntime(_Runtime):
         self._input_name = inputs[0].name
         self.input_shape = tuple(v if isinstance(v, int) and v > 0 else None for v in inputs[0].shape)
         self.input_dtype = np.dtype(_ONNX_TYPES.get(inputs[0].type, np.float32))
-        self.input_quantised = False
         self.output_shape = tuple(v if isinstance(v, int) and v > 0 else None for v in outputs[0].shape)
         self.output_dtype = np.dtype(_ONNX_TYPES.get(outputs[0].type, np.float32))
         self.metadata = self._session.get_modelmeta().custom_metadata_map.get("segviewer")
@@ -292,12 +283,11 @@ def _probe(path: Path, runtime: _Runtime) -> ModelDescription:
     height, width = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
     fixed = (height, width) if height is not None and width is not None else None
     values: dict[str, Any] = {"layout": layout, "fixed_size": fixed}
-    if runtime.input_quantised:
-        values["raw_uint8"] = True
-    elif runtime.input_dtype == np.uint8:
-        values["raw_uint8"] = True
+    # A uint8 input (a quantised TFLite carries its own scale and zero point) takes pixels as they are.
+    values["raw_uint8"] = runtime.input_dtype == np.uint8
     out = runtime.output_shape
-    if np.issubdtype(runtime.output_dtype, np.integer) and runtime.output_dtype != np.uint8 or len(out) == 3:
+    integer_map = np.issubdtype(runtime.output_dtype, np.integer) and runtime.output_dtype != np.uint8
+    if integer_map or len(out) == 3:
         values["output_kind"] = "argmax"
     elif len(out) == 4:
         classes = out[1] if layout == "NCHW" else out[3]

@@ -254,21 +254,22 @@ class Segmenter:
             coarse = np.clip(np.rint(scored.confidence * 255), 0, 255).astype(np.uint8)
             if ids.shape != (height, width):
                 ids, coarse = _resize_nearest(ids, width, height), _resize_nearest(coarse, width, height)
-            seconds = time.perf_counter() - started if started is not None else 0.0
-            return Prediction(ids, seconds, scored.working_size, lambda: coarse)
-        scored_h, scored_w = score_size(scored.image_size, scored.working_size)
-        ids = upsampled_argmax(scored.logits, (scored_h, scored_w))
-        if (scored_h, scored_w) != (height, width):
-            ids = _resize_nearest(ids, width, height)
 
-        coarse = scored.confidence  # only this: a closure over ``scored`` would keep the logits
-        # (2.3 MB per KITTI frame) alive in every cached result
-
-        def full_size_confidence() -> np.ndarray:
-            confidence = confidence_bytes(coarse, (scored_h, scored_w))
+            def full_size_confidence() -> np.ndarray:
+                return coarse
+        else:
+            scored_h, scored_w = score_size(scored.image_size, scored.working_size)
+            ids = upsampled_argmax(scored.logits, (scored_h, scored_w))
             if (scored_h, scored_w) != (height, width):
-                confidence = _resize_nearest(confidence, width, height)
-            return confidence
+                ids = _resize_nearest(ids, width, height)
+            coarse = scored.confidence  # only this: a closure over ``scored`` would keep the logits
+            # (2.3 MB per KITTI frame) alive in every cached result
+
+            def full_size_confidence() -> np.ndarray:
+                confidence = confidence_bytes(coarse, (scored_h, scored_w))
+                if (scored_h, scored_w) != (height, width):
+                    confidence = _resize_nearest(confidence, width, height)
+                return confidence
 
         seconds = time.perf_counter() - started if started is not None else 0.0
         return Prediction(ids, seconds, scored.working_size, full_size_confidence)
@@ -278,7 +279,7 @@ class Segmenter:
 class Scored:
     """The network's coarse answer for one image, before scaling to its full size."""
 
-    logits: np.ndarray       # float32 (h', w', 19)
+    logits: np.ndarray       # float32 (h', w', 19); an argmax model's uint8 class IDs (h, w)
     confidence: np.ndarray   # float32 (h', w'), max softmax
     image_size: tuple[int, int]
     working_size: tuple[int, int]

@@ -54,9 +54,10 @@ class ImagePipeline(Generic[Job, Result]):
     """Decode -> network -> finish, overlapped (see the module docstring).
 
     ``finish(job, image, prediction)`` runs on the finishing thread and returns the job's
-    result; an :data:`IMAGE_FAILURES` error it raises becomes that job's outcome. After an
-    interruption (Ctrl-C, a stop request), :meth:`drain` waits for the images already in
-    the finishing stage, so every file they write is complete, and returns their outcomes.
+    result; an :data:`IMAGE_FAILURES` error it raises becomes that job's outcome. A stop
+    request goes through ``outcomes(should_stop=...)``; after an interruption that leaves
+    the loop (Ctrl-C, SIGTERM), :meth:`drain` waits for the images already in the
+    finishing stage, so every file they write is complete, and returns their outcomes.
     """
 
     def __init__(self, segmenter: Segmenter, finish: Callable[[Job, np.ndarray, Prediction | None], Result],
