@@ -245,3 +245,8 @@ def test_an_onnx_model_is_compared_as_model_b_in_the_real_window(qtbot, make_win
     window.evaluation.set_model_b(model)
     panel = _evaluated_panel(qtbot, window, tmp_path / "data" / "kitti")
     assert panel.comparing and "B = <b>b.onnx</b>" in panel.summary.text()
+
+
+def test_one_of_our_own_twins_opened_directly_points_to_its_keras_model(twinned_model):
+    with pytest.raises(ModelLoadError, match="LiteRT twin of tiny.keras: open that instead"):
+        Segmenter.load(twinned_model.with_suffix(".tflite"))

@@ -190,6 +190,16 @@ class _Runtime:
         raise NotImplementedError
 
 
+def _check_one_in_one_out(path: Path, inputs: int, outputs: int) -> None:
+    if inputs == 1 and outputs == 1:
+        return
+    problem = (f"has {inputs} input(s) and {outputs} output(s); "
+               "a segmentation model here takes one image and gives one map")
+    if path.suffix == ".tflite" and path.with_suffix(".keras").is_file():
+        problem += f" (it looks like the LiteRT twin of {path.with_suffix('.keras').name}: open that instead)"
+    raise ModelLoadError(path, problem)
+
+
 class _LiteRTRuntime(_Runtime):
     def __init__(self, path: Path, threads: int) -> None:
         from ai_edge_litert.interpreter import Interpreter
@@ -200,9 +210,7 @@ class _LiteRTRuntime(_Runtime):
             self._interpreter = Interpreter(model_content=path.read_bytes(), num_threads=threads)
             self._interpreter.allocate_tensors()
         inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise ModelLoadError(path, f"has {len(inputs)} input(s) and {len(outputs)} output(s); "
-                                       "a segmentation model here takes one image and gives one map")
+        _check_one_in_one_out(path, len(inputs), len(outputs))
         self._input, self._output = inputs[0], outputs[0]
         signature = self._input.get("shape_signature", self._input["shape"])
         self.input_shape = tuple(int(v) if v > 0 else None for v in signature)
@@ -242,9 +250,7 @@ class _OnnxRuntime(_Runtime):
         except Exception as error:  # ONNX Runtime raises its own types for a bad file
             raise ModelLoadError(path, f"not a loadable ONNX model ({first_line(error, 160)})") from None
         inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise ModelLoadError(path, f"has {len(inputs)} input(s) and {len(outputs)} output(s); "
-                                       "a segmentation model here takes one image and gives one map")
+        _check_one_in_one_out(path, len(inputs), len(outputs))
         self._input_name = inputs[0].name
         self.input_shape = tuple(v if isinstance(v, int) and v > 0 else None for v in inputs[0].shape)
         self.input_dtype = np.dtype(_ONNX_TYPES.get(inputs[0].type, np.float32))
