@@ -88,6 +88,51 @@ def test_a_stale_or_missing_int8_twin_falls_back_to_the_float_one(int8_model, tm
     assert Segmenter.load(model).backend_description.startswith("TensorFlow")
 
 
+def _downsampling_model(path: Path) -> Path:
+    """A tiny network that works at half, then a quarter of the input's size: its input
+    stage is the normalisation and the first (stride-2) convolution."""
+    import keras
+
+    from segviewer.models.layers import ResizeToMatch
+
+    inputs = keras.Input((None, None, 3), dtype="uint8")
+    x = keras.layers.Rescaling(1.0 / 255.0, name="normalise")(inputs)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="stem")(x)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="down")(x)
+    x = keras.layers.Conv2D(19, 1, name="classifier")(x)
+    outputs = ResizeToMatch(name="logits")([x, inputs])
+    keras.Model(inputs, outputs, name="downsampling").save(path)
+    return path
+
+
+def test_int8_twin_keeps_the_input_stage_in_float(tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from segviewer.commands.convert import main as convert_main
+
+    model = _downsampling_model(tmp_path / "down.keras")
+    calibration = _image_folder(tmp_path / "calibration", 3)
+    assert convert_main([str(model), "--int8", "--calibrate", str(calibration)]) == 0
+    twin = twin_path(model, TwinKind.INT8)
+    stamp = json.loads(twin.with_suffix(".tflite.json").read_text())
+    assert stamp["calibration"]["float_layers"] == ["normalise", "stem"]
+
+    def output_types(flatbuffer: bytes) -> dict[str, set[str]]:
+        types: dict[str, set[str]] = {}
+        for detail in Interpreter(model_content=flatbuffer).get_tensor_details():
+            for layer in ("stem", "down"):
+                if f"/{layer}_1/" in detail["name"] or f"/{layer}/" in detail["name"]:
+                    types.setdefault(layer, set()).add(np.dtype(detail["dtype"]).name)
+        return types
+
+    kept = output_types(twin.read_bytes())
+    assert "float32" in kept["stem"] and "int8" not in kept["stem"]
+    assert "int8" in kept["down"]
+    assert convert_main([str(model), "--int8", "--calibrate", str(calibration), "--float-layers", "none"]) == 0
+    assert json.loads(twin.with_suffix(".tflite.json").read_text())["calibration"]["float_layers"] == []
+    assert "int8" in output_types(twin.read_bytes())["stem"]
+
+
 def test_int8_needs_calibration_images(tiny_model_path, tmp_path, capsys):
     from segviewer.commands.convert import main as convert_main
 

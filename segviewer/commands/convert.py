@@ -42,6 +42,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "holding them; their training split is used) or plain folders of images")
     parser.add_argument("--calibration-images", type=int, default=200, metavar="N",
                         help="--int8: at most N calibration images, evenly spread over the list (default 200)")
+    parser.add_argument("--float-layers", choices=("input", "none"), default="input",
+                        help="--int8: input (default): the layers before the network's first quarter-size "
+                             "features (normalisation, stem, first block) keep float arithmetic, the rest is "
+                             "int8; none: every layer int8")
     return parser.parse_args(argv)
 
 
@@ -181,6 +185,7 @@ def convert_int8(args: argparse.Namespace, segmenter, checked: list[Path]) -> in
         LiteRTNetwork,
         TwinKind,
         convert_to_litert_int8,
+        input_stage_layers,
         record_int8_check,
         twin_path,
     )
@@ -211,8 +216,11 @@ def convert_int8(args: argparse.Namespace, segmenter, checked: list[Path]) -> in
             except SegviewerError as error:  # one unreadable image must not end the run
                 print(f"warning: {error}; skipped", file=sys.stderr)
 
-    if not written(lambda: convert_to_litert_int8(segmenter.model, out, args.model, working_size_images, note),
-                   args.model, out):
+    float_layers = input_stage_layers(segmenter.model) if args.float_layers == "input" else []
+    if float_layers:
+        print(f"keeping {len(float_layers)} input-stage layer(s) in float: {', '.join(float_layers)}", flush=True)
+    if not written(lambda: convert_to_litert_int8(segmenter.model, out, args.model, working_size_images, note,
+                                                  float_layers), args.model, out):
         return 2
     if not checked:
         print(f"note: {out.name} is not checked (no validation images in --calibrate, and no --check), "

@@ -279,11 +279,11 @@ class LiteRTNetwork:
 
 
 def litert_flatbuffer(network: Any, function, input_signature: list, name: str,
-                      configure: Callable[[Any], None] | None = None) -> bytes:
+                      convert: Callable[[Any], bytes] | None = None) -> bytes:
     """``function`` (which calls the Keras model ``network``) converted to LiteRT, through
     a SavedModel: the route that freezes Keras 3 weights into constants (a concrete
     function's route keeps them as variables the interpreter reads uninitialised).
-    ``configure`` may set the converter's options (quantisation) first."""
+    ``convert`` may set the converter's options (quantisation) before converting."""
     import keras
     import tensorflow as tf
 
@@ -295,9 +295,7 @@ def litert_flatbuffer(network: Any, function, input_signature: list, name: str,
         with native_noise_filtered():
             archive.write_out(str(saved), verbose=False)
             converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=[name])
-            if configure is not None:
-                configure(converter)
-            return converter.convert()
+            return convert(converter) if convert is not None else converter.convert()
 
 
 def convert_to_litert(model: Any, destination: Path, source: Path | None = None) -> Path:
@@ -314,35 +312,98 @@ def convert_to_litert(model: Any, destination: Path, source: Path | None = None)
 
 
 def convert_to_litert_int8(model: Any, destination: Path, source: Path | None,
-                           calibration: Callable[[], Iterable[np.ndarray]], calibration_note: dict[str, Any]) -> Path:
+                           calibration: Callable[[], Iterable[np.ndarray]], calibration_note: dict[str, Any],
+                           float_layers: Iterable[str] = ()) -> Path:
     """Write ``model``'s full-integer twin: int8 weights (per channel) and activations,
     calibrated on ``calibration()``'s images (``(h, w, 3)`` uint8, already at the working
     size; training images, never validation ones). Its stamp records
     ``calibration_note`` and, until :func:`record_int8_check` adds a passing check, the
     twin is never used.
 
-    The uint8 pixels enter as they are (the first layer's quantisation takes them) and the
-    logits leave dequantised to float32, so the twin's signature is the float twin's.
+    The Keras layers named in ``float_layers`` (e.g. :func:`input_stage_layers`) keep
+    float32 arithmetic; everything else is int8. The uint8 pixels enter as they are (the
+    first layer's quantisation takes them) and the logits leave dequantised to float32,
+    so the twin's signature is the float twin's.
     """
     import tensorflow as tf
 
     network, score = build_score_function(model, probabilities=outputs_probabilities(model))
+    float_layers = list(float_layers)
 
     def representative():
         for pixels in calibration():
             yield {"pixels": np.ascontiguousarray(pixels[None], np.uint8)}
 
-    def configure(converter) -> None:
+    def convert(converter) -> bytes:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
+        everything_int8 = converter.convert()
+        kept = nodes_of_layers(everything_int8, float_layers)
+        if not kept:
+            return everything_int8
+        # The converter itself takes no per-node choice; its quantisation debugger does
+        # (and calibrates again, on the same images).
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter, debug_dataset=lambda: iter(()),
+            debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=kept))
+        return debugger.get_nondebug_quantized_model()
 
     with warnings.catch_warnings():
         # The calibrator runs TensorFlow's own interpreter, which warns that it is
         # deprecated in favour of LiteRT (which runs the result).
         warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
-        flatbuffer = litert_flatbuffer(network, score, _signature(), SCORE_SIGNATURE_NAME, configure)
+        flatbuffer = litert_flatbuffer(network, score, _signature(), SCORE_SIGNATURE_NAME, convert)
     return _write_twin(flatbuffer, Path(destination), source,
-                       {"kind": TwinKind.INT8.value, "calibration": calibration_note, "check": None})
+                       {"kind": TwinKind.INT8.value, "calibration": {**calibration_note, "float_layers": float_layers},
+                        "check": None})
+
+
+def input_stage_layers(model: Any) -> list[str]:
+    """The layers that run before the network first works at a quarter of the input's
+    size (for the Lite0 U-Net: the input normalisation, the stem convolution and the first
+    block), in order; none for a network that never does.
+
+    They are the few int8 layers that lose most: a 3x3 convolution of three channels (or
+    a depthwise one) sums 9-27 products, so int8 rounding of its weights stays visible
+    against its fine ReLU6 output steps (measured with TensorFlow's quantisation debugger
+    on the Lite0 U-Net: 1.5-1.8 output steps of error there, 0.2-0.6 in every later layer),
+    and every later layer inherits it. At the highest resolution they are also a small
+    share of the network's arithmetic.
+    """
+    import keras
+
+    probe_size = 64
+    candidates = [layer for layer in coarse_logits_model(model).layers
+                  if not isinstance(layer, keras.layers.InputLayer)
+                  and isinstance(layer.output, keras.KerasTensor) and len(layer.output.shape) == 4]
+    if not candidates:
+        return []
+    probe = keras.Model(model.inputs, [layer.output for layer in candidates])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*structure of `inputs` doesn't match")
+        outputs = probe(np.zeros((1, probe_size, probe_size, 3), np.uint8), training=False)
+    stage: list[str] = []
+    for layer, output in zip(candidates, outputs, strict=True):
+        if int(output.shape[1]) <= probe_size // 4:
+            return stage
+        stage.append(layer.name)
+    return []  # it never works at a quarter size: no input stage to tell from the rest
+
+
+def nodes_of_layers(flatbuffer: bytes, layers: Iterable[str]) -> list[str]:
+    """The tensors of a converted model that the Keras ``layers`` compute: the converter
+    names each after the layer's scope (``model/stem_conv_1/convolution``), fused ones
+    after several joined by ``;``."""
+    import re
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    names = [re.escape(name) for name in layers]
+    if not names:
+        return []
+    scope = re.compile(r"/(?:" + "|".join(names) + r")(?:_\d+)?/")
+    details = Interpreter(model_content=flatbuffer).get_tensor_details()
+    return [detail["name"] for detail in details if scope.search(detail["name"])]
 
 
 def record_int8_check(twin: Path, check: dict[str, Any]) -> None:
