@@ -131,6 +131,42 @@ def test_int8_twin_keeps_the_input_stage_in_float(tmp_path):
     assert convert_main([str(model), "--int8", "--calibrate", str(calibration), "--float-layers", "none"]) == 0
     assert json.loads(twin.with_suffix(".tflite.json").read_text())["calibration"]["float_layers"] == []
     assert "int8" in output_types(twin.read_bytes())["stem"]
+    # Divisions stay float either way (the confidence's softmax sum here).
+    interpreter = Interpreter(model_content=twin.read_bytes())
+    tensors = {detail["index"]: detail for detail in interpreter.get_tensor_details()}
+    divisions = [op for op in interpreter._get_ops_details() if op["op_name"] == "DIV"]
+    assert divisions and all(tensors[op["outputs"][0]]["dtype"] == np.float32 for op in divisions)
+
+
+def test_an_int8_twin_that_cannot_run_fails_its_check_with_a_message(int8_model, tmp_path, monkeypatch, capsys):
+    from segviewer.commands.convert import main as convert_main
+    from segviewer.core.errors import InferenceError
+
+    model = tmp_path / "tiny.keras"
+    for suffix in (".keras", ".tflite", ".tflite.json"):
+        shutil.copy(int8_model.with_suffix(suffix), model.with_suffix(suffix))
+
+    def refuses(self, pixels):
+        raise RuntimeError("tflite/kernels/div.cc:262 data[i] != zero_point was not true.")
+
+    network = backends.LiteRTNetwork(twin_path(int8_model, TwinKind.INT8), kind=TwinKind.INT8)
+    network._runner = lambda **inputs: refuses(None, inputs)
+    with pytest.raises(InferenceError, match="LiteRT could not compute this image"):
+        network.scores(tricolour_image()[None])
+    real_scores = backends.LiteRTNetwork.scores
+
+    def int8_refuses(self, pixels):
+        if self.path.name.endswith(".int8.tflite"):
+            self._runner = lambda **inputs: refuses(None, inputs)
+        return real_scores(self, pixels)
+
+    monkeypatch.setattr(backends.LiteRTNetwork, "scores", int8_refuses)
+    calibration = _image_folder(tmp_path / "calibration", 2)
+    assert convert_main([str(model), "--int8", "--calibrate", str(calibration), "--check", str(calibration)]) == 2
+    assert "the int8 twin does not run on the check images" in capsys.readouterr().err
+    stamp = json.loads(twin_path(model, TwinKind.INT8).with_suffix(".tflite.json").read_text())
+    assert stamp["check"]["passed"] is False and "could not compute" in stamp["check"]["error"]
+    assert usable_twin(model, TwinKind.INT8) is None
 
 
 def test_int8_needs_calibration_images(tiny_model_path, tmp_path, capsys):

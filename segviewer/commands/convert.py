@@ -189,6 +189,7 @@ def convert_int8(args: argparse.Namespace, segmenter, checked: list[Path]) -> in
         record_int8_check,
         twin_path,
     )
+    from segviewer.core.errors import InferenceError
     from segviewer.core.image_io import load_image
     from segviewer.core.inference import Segmenter
 
@@ -229,8 +230,15 @@ def convert_int8(args: argparse.Namespace, segmenter, checked: list[Path]) -> in
     int8 = Segmenter(LiteRTNetwork(out, kind=TwinKind.INT8), pixel_budget=segmenter.pixel_budget,
                      card=segmenter.card)
     # Every set on its own: a small one (Cityscapes' two frames) must not hide behind a big one.
-    per_set = {name: round(agreement(args.model, paths, reference=segmenter, other=int8), 6)
-               for name, paths in check_sets.items() if paths}
+    try:
+        per_set = {name: round(agreement(args.model, paths, reference=segmenter, other=int8), 6)
+                   for name, paths in check_sets.items() if paths}
+    except InferenceError as error:  # LiteRT stops a run it cannot compute (an int8 division by zero)
+        record_int8_check(out, {"images": len(checked), "pixel_agreement": 0.0, "per_set": {},
+                                "against": "the float model (TensorFlow)", "error": error.problem})
+        print(f"error: {out}: the int8 twin does not run on the check images ({error.problem}); "
+              "--backend auto will not use it", file=sys.stderr)
+        return 2
     record_int8_check(out, {"images": len(checked), "pixel_agreement": min(per_set.values()), "per_set": per_set,
                             "against": "the float model (TensorFlow)"})
     for name, share in per_set.items():

@@ -274,7 +274,12 @@ class LiteRTNetwork:
         self._runner = self._interpreter.get_signature_runner(SCORE_SIGNATURE_NAME)
 
     def scores(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        result = self._runner(pixels=np.ascontiguousarray(pixels, np.uint8))
+        try:
+            result = self._runner(pixels=np.ascontiguousarray(pixels, np.uint8))
+        except RuntimeError as error:  # a kernel refused its input: this image gets no mask
+            from segviewer.core.errors import InferenceError, first_line
+
+            raise InferenceError(self.path, f"LiteRT could not compute this image ({first_line(error, 160)})") from None
         return result["logits"][0], result["confidence"][0]
 
 
@@ -339,13 +344,18 @@ def convert_to_litert_int8(model: Any, destination: Path, source: Path | None,
         converter.representative_dataset = representative
         everything_int8 = converter.convert()
         kept = nodes_of_layers(everything_int8, float_layers)
-        if not kept:
+        operators = operators_of(everything_int8)
+        divides = operators is None or "DIV" in operators
+        if not (kept or divides):
             return everything_int8
         # The converter itself takes no per-node choice; its quantisation debugger does
-        # (and calibrates again, on the same images).
+        # (and calibrates again, on the same images). Divisions stay float: an int8
+        # divisor near zero has no value, and LiteRT stops the whole run on it (the
+        # EfficientViT attention's normaliser, the confidence's softmax sum).
         debugger = tf.lite.experimental.QuantizationDebugger(
             converter=converter, debug_dataset=lambda: iter(()),
-            debug_options=tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=kept))
+            debug_options=tf.lite.experimental.QuantizationDebugOptions(
+                denylisted_nodes=kept, denylisted_ops=["DIV"] if divides else None))
         return debugger.get_nondebug_quantized_model()
 
     with warnings.catch_warnings():
@@ -388,6 +398,16 @@ def input_stage_layers(model: Any) -> list[str]:
             return stage
         stage.append(layer.name)
     return []  # it never works at a quarter size: no input stage to tell from the rest
+
+
+def operators_of(flatbuffer: bytes) -> set[str] | None:
+    """The names of the operators a converted model runs (``CONV_2D``, ``DIV``, ...), or
+    None where this LiteRT cannot list them."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    # LiteRT lists operators only through this underscored method (stable since TF 2.3).
+    listing = getattr(Interpreter(model_content=flatbuffer), "_get_ops_details", None)
+    return None if listing is None else {op["op_name"] for op in listing()}
 
 
 def nodes_of_layers(flatbuffer: bytes, layers: Iterable[str]) -> list[str]:

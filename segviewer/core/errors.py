@@ -73,3 +73,7 @@ class DiskFullError(MaskIOError):
 
 class ModelLoadError(SegviewerError):
     """A model file is missing, corrupt or not a segviewer-compatible network."""
+
+
+class InferenceError(SegviewerError):
+    """The network could not compute an image (e.g. an int8 twin's division by zero)."""
