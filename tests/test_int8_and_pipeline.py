@@ -138,6 +138,18 @@ def test_int8_twin_keeps_the_input_stage_in_float(tmp_path):
     assert divisions and all(tensors[op["outputs"][0]]["dtype"] == np.float32 for op in divisions)
 
 
+def test_int8_twins_keep_efficientvit_attention_in_float():
+    from segviewer.models.efficientvit import build_efficientvit_seg
+    from segviewer.models.layers import ReluLinearAttention
+
+    model = build_efficientvit_seg()
+    kept = backends.int8_float_layers(model)
+    attention = [layer.name for layer in model.layers if isinstance(layer, ReluLinearAttention)]
+    assert attention and set(attention) <= set(kept)
+    assert kept[:2] == ["to_float", "normalise"] and "backbone.input_stem.op_list.0.conv" in kept
+    assert not any(name.startswith("backbone.stages.1") for name in kept if name not in attention)
+
+
 def test_an_int8_twin_that_cannot_run_fails_its_check_with_a_message(int8_model, tmp_path, monkeypatch, capsys):
     from segviewer.commands.convert import main as convert_main
     from segviewer.core.errors import InferenceError

@@ -42,10 +42,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "holding them; their training split is used) or plain folders of images")
     parser.add_argument("--calibration-images", type=int, default=200, metavar="N",
                         help="--int8: at most N calibration images, evenly spread over the list (default 200)")
-    parser.add_argument("--float-layers", choices=("input", "none"), default="input",
-                        help="--int8: input (default): the layers before the network's first quarter-size "
-                             "features (normalisation, stem, first block) keep float arithmetic, the rest is "
-                             "int8; none: every layer int8")
+    parser.add_argument("--float-layers", choices=("auto", "none"), default="auto",
+                        help="--int8: auto (default): the layers before the network's first quarter-size "
+                             "features (normalisation, stem, first block) and those int8 cannot hold "
+                             "(EfficientViT's attention) keep float arithmetic, the rest is int8; none: every "
+                             "layer int8")
     return parser.parse_args(argv)
 
 
@@ -185,7 +186,7 @@ def convert_int8(args: argparse.Namespace, segmenter, checked: list[Path]) -> in
         LiteRTNetwork,
         TwinKind,
         convert_to_litert_int8,
-        input_stage_layers,
+        int8_float_layers,
         record_int8_check,
         twin_path,
     )
@@ -217,9 +218,9 @@ def convert_int8(args: argparse.Namespace, segmenter, checked: list[Path]) -> in
             except SegviewerError as error:  # one unreadable image must not end the run
                 print(f"warning: {error}; skipped", file=sys.stderr)
 
-    float_layers = input_stage_layers(segmenter.model) if args.float_layers == "input" else []
+    float_layers = int8_float_layers(segmenter.model) if args.float_layers == "auto" else []
     if float_layers:
-        print(f"keeping {len(float_layers)} input-stage layer(s) in float: {', '.join(float_layers)}", flush=True)
+        print(f"keeping {len(float_layers)} layer(s) in float: {', '.join(float_layers)}", flush=True)
     if not written(lambda: convert_to_litert_int8(segmenter.model, out, args.model, working_size_images, note,
                                                   float_layers), args.model, out):
         return 2

@@ -368,6 +368,16 @@ def convert_to_litert_int8(model: Any, destination: Path, source: Path | None,
                         "check": None})
 
 
+def int8_float_layers(model: Any) -> list[str]:
+    """The layers an int8 twin of ``model`` keeps in float: its input stage
+    (:func:`input_stage_layers`) and every layer that says int8 cannot hold it
+    (``keeps_float_in_int8``, e.g. EfficientViT's linear attention)."""
+    stage = input_stage_layers(model)
+    asking = [layer.name for layer in coarse_logits_model(model).layers
+              if getattr(layer, "keeps_float_in_int8", False) and layer.name not in stage]
+    return stage + asking
+
+
 def input_stage_layers(model: Any) -> list[str]:
     """The layers that run before the network first works at a quarter of the input's
     size (for the Lite0 U-Net: the input normalisation, the stem convolution and the first

@@ -141,6 +141,11 @@ class ReluLinearAttention(keras.layers.Layer):
     linear in the number of pixels.
     """
 
+    # Its sums run over every pixel of the image: one int8 scale per tensor cannot hold
+    # both a frame's sum and one pixel's share of it, so int8 twins keep it in float
+    # (``backends.int8_float_layers``).
+    keeps_float_in_int8 = True
+
     def __init__(self, dim: int, eps: float = 1e-15, **kwargs) -> None:
         super().__init__(**kwargs)
         self.dim, self.eps = int(dim), float(eps)
