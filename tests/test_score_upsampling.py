@@ -52,3 +52,12 @@ def test_noisy_scores_with_many_rival_classes_per_cell():
     differ = ids != resized.argmax(axis=-1)
     assert differ.sum() <= 2
     assert (ids[:8, :10] == 0).all()                      # the tie region: class 0
+
+
+def test_settling_quads_in_chunks_changes_no_pixel(monkeypatch):
+    from segviewer.core import score_upsampling
+
+    scores = _smooth_scores(48, 160, seed=11)
+    whole = upsampled_argmax(scores, (187, 621))
+    monkeypatch.setattr(score_upsampling, "QUADS_PER_CHUNK", 7)  # many chunks, ragged last one
+    assert np.array_equal(upsampled_argmax(scores, (187, 621)), whole)

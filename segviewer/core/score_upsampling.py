@@ -29,32 +29,58 @@ def source_coordinates(out_size: int, in_size: int) -> tuple[np.ndarray, np.ndar
     return lower, upper, (position - floor).astype(np.float32)
 
 
+# Mixed quads are settled this many at a time: about 16,000 output pixels, whose working
+# arrays (a few hundred KB each) stay in a core's L2 cache. One pass over all of a KITTI
+# frame's quads took 16 ms on the bench's frame, chunks of 1,024 take 10.6 (same IDs).
+QUADS_PER_CHUNK = 1024
+
+
 def upsampled_argmax(logits: np.ndarray, out_size: tuple[int, int]) -> np.ndarray:
     """(h, w, C) float class scores -> uint8 (H, W) class IDs at ``out_size``: the argmax
     of the bilinearly resized scores (see the module docstring)."""
-    height, width, classes = logits.shape
+    height, width, _classes = logits.shape
     coarse_ids = np.argmax(logits, axis=-1).astype(np.uint8)
-    rows_lo, rows_hi, row_weight = source_coordinates(out_size[0], height)
-    cols_lo, cols_hi, col_weight = source_coordinates(out_size[1], width)
+    grid = _Grid(out_size, height, width)
     # A quad is a coarse cell with its lower-right neighbours (clamped at the border); it
     # is mixed when they disagree.
-    below_rows = np.minimum(np.arange(height) + 1, height - 1)
-    right_cols = np.minimum(np.arange(width) + 1, width - 1)
-    right = coarse_ids[:, right_cols]
-    mixed = (coarse_ids != right) | (coarse_ids != coarse_ids[below_rows]) | (coarse_ids != right[below_rows])
-    ids = coarse_ids[rows_lo][:, cols_lo]
+    right = coarse_ids[:, grid.right_cols]
+    mixed = ((coarse_ids != right) | (coarse_ids != coarse_ids[grid.below_rows])
+             | (coarse_ids != right[grid.below_rows]))
+    ids = coarse_ids[grid.rows_lo][:, grid.cols_lo]
     # An output pixel interpolates within the quad of cell (lo, lo): pixels of uniform
     # quads are settled, the others need their scores interpolated.
     quad_rows, quad_cols = np.nonzero(mixed)
-    quad, ys, xs = _pixels_of_quads(quad_rows, quad_cols, rows_lo, cols_lo, height, width)
+    for first in range(0, quad_rows.size, QUADS_PER_CHUNK):
+        chunk = slice(first, first + QUADS_PER_CHUNK)
+        _settle_quads(ids, logits, quad_rows[chunk], quad_cols[chunk], grid)
+    return ids
+
+
+class _Grid:
+    """Where each output row and column reads the coarse scores (TensorFlow's half-pixel
+    bilinear resize), and each cell's lower and right neighbours (clamped)."""
+
+    def __init__(self, out_size: tuple[int, int], height: int, width: int) -> None:
+        self.rows_lo, self.rows_hi, self.row_weight = source_coordinates(out_size[0], height)
+        self.cols_lo, self.cols_hi, self.col_weight = source_coordinates(out_size[1], width)
+        self.below_rows = np.minimum(np.arange(height) + 1, height - 1)
+        self.right_cols = np.minimum(np.arange(width) + 1, width - 1)
+
+
+def _settle_quads(ids: np.ndarray, logits: np.ndarray, quad_rows: np.ndarray, quad_cols: np.ndarray,
+                  grid: _Grid) -> None:
+    """Write into ``ids`` the class of every output pixel of the given mixed quads."""
+    height, width, classes = logits.shape
+    quad, ys, xs = _pixels_of_quads(quad_rows, quad_cols, grid.rows_lo, grid.cols_lo, height, width)
     if not ys.size:
-        return ids
+        return
+    right_cols, below_rows = grid.right_cols, grid.below_rows
     corner_scores = np.stack([logits[quad_rows, quad_cols], logits[quad_rows, right_cols[quad_cols]],
                               logits[below_rows[quad_rows], quad_cols],
                               logits[below_rows[quad_rows], right_cols[quad_cols]]])  # (4, quads, C)
     # Where lo == hi (the clamped border) a pixel reads one cell: weight 0 does that.
-    wx = np.where(cols_hi[xs] == cols_lo[xs], np.float32(0), col_weight[xs])
-    wy = np.where(rows_hi[ys] == rows_lo[ys], np.float32(0), row_weight[ys])
+    wx = np.where(grid.cols_hi[xs] == grid.cols_lo[xs], np.float32(0), grid.col_weight[xs])
+    wy = np.where(grid.rows_hi[ys] == grid.rows_lo[ys], np.float32(0), grid.row_weight[ys])
     rivals, few = _rival_classes(corner_scores)
     everyone = np.broadcast_to(np.arange(classes), (len(few), classes))
     # Nearly every quad has at most MAX_RIVALS classes that can win in it; the others
@@ -77,7 +103,6 @@ def upsampled_argmax(logits: np.ndarray, out_size: tuple[int, int]) -> np.ndarra
         lower = bottom_left + (bottom_right - bottom_left) * wxp
         winner = np.argmax(upper + (lower - upper) * wyp, axis=0)
         ids[ys[pixels], xs[pixels]] = candidates[local, winner]
-    return ids
 
 
 def _pixels_of_quads(quad_rows: np.ndarray, quad_cols: np.ndarray, rows_lo: np.ndarray, cols_lo: np.ndarray,
