@@ -392,18 +392,27 @@ def input_stage_layers(model: Any) -> list[str]:
     """
     import keras
 
+    def image_output(layer: Any) -> Any:
+        """The layer's one (batch, h, w, c) output, or None (several outputs, or a layer
+        used at several places, whose ``output`` Keras refuses)."""
+        try:
+            output = layer.output
+        except (AttributeError, ValueError):
+            return None
+        return output if isinstance(output, keras.KerasTensor) and len(output.shape) == 4 else None
+
     probe_size = 64
-    candidates = [layer for layer in coarse_logits_model(model).layers
-                  if not isinstance(layer, keras.layers.InputLayer)
-                  and isinstance(layer.output, keras.KerasTensor) and len(layer.output.shape) == 4]
+    candidates = [(layer, image_output(layer)) for layer in coarse_logits_model(model).layers
+                  if not isinstance(layer, keras.layers.InputLayer)]
+    candidates = [(layer, output) for layer, output in candidates if output is not None]
     if not candidates:
         return []
-    probe = keras.Model(model.inputs, [layer.output for layer in candidates])
+    probe = keras.Model(model.inputs, [output for _layer, output in candidates])
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*structure of `inputs` doesn't match")
         outputs = probe(np.zeros((1, probe_size, probe_size, 3), np.uint8), training=False)
     stage: list[str] = []
-    for layer, output in zip(candidates, outputs, strict=True):
+    for (layer, _output), output in zip(candidates, outputs, strict=True):
         if int(output.shape[1]) <= probe_size // 4:
             return stage
         stage.append(layer.name)
