@@ -9,8 +9,9 @@ The twin runs the same graph as the TensorFlow path (network, bilinear score ups
 argmax). ``--check`` segments images with both backends and reports the share of pixels
 on which they agree.
 
-``--int8`` writes the full-integer twin (my_model.int8.tflite: int8 weights and
-activations, about twice as fast on a CPU), calibrated on the *training* images of the
+``--int8`` writes the int8 twin (my_model.int8.tflite: int8 weights and activations,
+about twice as fast on a CPU; the input stage and divisions keep float arithmetic, see
+``--float-layers``), calibrated on the *training* images of the
 ``--calibrate`` datasets (a plain folder: all its images) and checked against the float
 model on their *validation* images (or on ``--check``). Its stamp records both; ``--backend
 auto`` uses it only when at least 99 % of the checked pixels got the float model's class.
