@@ -47,7 +47,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="--int8: auto (default): the layers before the network's first quarter-size "
                              "features (normalisation, stem, first block) and those int8 cannot hold "
                              "(EfficientViT's attention) keep float arithmetic, the rest is int8; none: every "
-                             "layer int8")
+                             "layer int8 (divisions stay float either way)")
     return parser.parse_args(argv)
 
 
