@@ -65,13 +65,17 @@ class _Grid:
         self.cols_lo, self.cols_hi, self.col_weight = source_coordinates(out_size[1], width)
         self.below_rows = np.minimum(np.arange(height) + 1, height - 1)
         self.right_cols = np.minimum(np.arange(width) + 1, width - 1)
+        # ``rows_lo`` and ``cols_lo`` never decrease, so each coarse row (column) owns one
+        # run of output rows (columns): where each run starts, and one past the last.
+        self.row_start = np.searchsorted(self.rows_lo, np.arange(height + 1))
+        self.col_start = np.searchsorted(self.cols_lo, np.arange(width + 1))
 
 
 def _settle_quads(ids: np.ndarray, logits: np.ndarray, quad_rows: np.ndarray, quad_cols: np.ndarray,
                   grid: _Grid) -> None:
     """Write into ``ids`` the class of every output pixel of the given mixed quads."""
-    height, width, classes = logits.shape
-    quad, ys, xs = _pixels_of_quads(quad_rows, quad_cols, grid.rows_lo, grid.cols_lo, height, width)
+    classes = logits.shape[-1]
+    quad, ys, xs = _pixels_of_quads(quad_rows, quad_cols, grid)
     if not ys.size:
         return
     right_cols, below_rows = grid.right_cols, grid.below_rows
@@ -105,22 +109,20 @@ def _settle_quads(ids: np.ndarray, logits: np.ndarray, quad_rows: np.ndarray, qu
         ids[ys[pixels], xs[pixels]] = candidates[local, winner]
 
 
-def _pixels_of_quads(quad_rows: np.ndarray, quad_cols: np.ndarray, rows_lo: np.ndarray, cols_lo: np.ndarray,
-                     height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pixels_of_quads(quad_rows: np.ndarray, quad_cols: np.ndarray,
+                     grid: _Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The output pixels (quad index, row, column) whose lower source cell is one of the
-    given quads. ``rows_lo`` and ``cols_lo`` never decrease, so each coarse row (column)
-    owns one run of output rows (columns): the pixels are enumerated quad by quad from
-    those runs, without scanning the full-size image."""
-    row_start = np.searchsorted(rows_lo, np.arange(height + 1))
-    col_start = np.searchsorted(cols_lo, np.arange(width + 1))
-    row_count = np.diff(row_start)[quad_rows]
-    col_count = np.diff(col_start)[quad_cols]
+    given quads, enumerated quad by quad from the runs of output rows and columns each
+    coarse cell owns (``grid.row_start``, ``grid.col_start``), without scanning the
+    full-size image."""
+    row_count = np.diff(grid.row_start)[quad_rows]
+    col_count = np.diff(grid.col_start)[quad_cols]
     per_quad = row_count * col_count
     quad = np.repeat(np.arange(len(quad_rows)), per_quad)
     offset = np.arange(quad.size) - np.repeat(np.cumsum(per_quad) - per_quad, per_quad)
     columns = col_count[quad]
-    ys = row_start[quad_rows][quad] + offset // np.maximum(columns, 1)
-    xs = col_start[quad_cols][quad] + offset % np.maximum(columns, 1)
+    ys = grid.row_start[quad_rows][quad] + offset // np.maximum(columns, 1)
+    xs = grid.col_start[quad_cols][quad] + offset % np.maximum(columns, 1)
     return quad, ys, xs
 
 
