@@ -331,6 +331,7 @@ def convert_to_litert_int8(model: Any, destination: Path, source: Path | None,
     so the twin's signature is the float twin's.
     """
     import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
 
     network, score = build_score_function(model, probabilities=outputs_probabilities(model))
     float_layers = list(float_layers)
@@ -343,8 +344,9 @@ def convert_to_litert_int8(model: Any, destination: Path, source: Path | None,
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
         everything_int8 = converter.convert()
-        kept = nodes_of_layers(everything_int8, float_layers)
-        operators = operators_of(everything_int8)
+        converted = Interpreter(model_content=everything_int8)
+        kept = nodes_of_layers(converted, float_layers)
+        operators = operators_of(converted)
         divides = operators is None or "DIV" in operators
         if not (kept or divides):
             return everything_int8
@@ -419,30 +421,25 @@ def input_stage_layers(model: Any) -> list[str]:
     return []  # it never works at a quarter size: no input stage to tell from the rest
 
 
-def operators_of(flatbuffer: bytes) -> set[str] | None:
-    """The names of the operators a converted model runs (``CONV_2D``, ``DIV``, ...), or
-    None where this LiteRT cannot list them."""
-    from ai_edge_litert.interpreter import Interpreter
-
+def operators_of(interpreter: Any) -> set[str] | None:
+    """The names of the operators a converted model (in a LiteRT ``Interpreter``) runs
+    (``CONV_2D``, ``DIV``, ...), or None where this LiteRT cannot list them."""
     # LiteRT lists operators only through this underscored method (stable since TF 2.3).
-    listing = getattr(Interpreter(model_content=flatbuffer), "_get_ops_details", None)
+    listing = getattr(interpreter, "_get_ops_details", None)
     return None if listing is None else {op["op_name"] for op in listing()}
 
 
-def nodes_of_layers(flatbuffer: bytes, layers: Iterable[str]) -> list[str]:
-    """The tensors of a converted model that the Keras ``layers`` compute: the converter
-    names each after the layer's scope (``model/stem_conv_1/convolution``), fused ones
-    after several joined by ``;``."""
+def nodes_of_layers(interpreter: Any, layers: Iterable[str]) -> list[str]:
+    """The tensors of a converted model (in a LiteRT ``Interpreter``) that the Keras
+    ``layers`` compute: the converter names each after the layer's scope
+    (``model/stem_conv_1/convolution``), fused ones after several joined by ``;``."""
     import re
-
-    from ai_edge_litert.interpreter import Interpreter
 
     names = [re.escape(name) for name in layers]
     if not names:
         return []
     scope = re.compile(r"/(?:" + "|".join(names) + r")(?:_\d+)?/")
-    details = Interpreter(model_content=flatbuffer).get_tensor_details()
-    return [detail["name"] for detail in details if scope.search(detail["name"])]
+    return [detail["name"] for detail in interpreter.get_tensor_details() if scope.search(detail["name"])]
 
 
 def record_int8_check(twin: Path, check: dict[str, Any]) -> None:
