@@ -181,6 +181,25 @@ def test_an_int8_twin_that_cannot_run_fails_its_check_with_a_message(int8_model,
     assert usable_twin(model, TwinKind.INT8) is None
 
 
+def test_an_unreadable_validation_image_is_named_and_left_out_of_the_check(tiny_model_path, tmp_path, capsys):
+    from segviewer.commands.convert import main as convert_main
+
+    model = tmp_path / "tiny.keras"
+    shutil.copy(tiny_model_path, model)
+    kitti = tmp_path / "kitti" / "training"
+    for sub in ("image_2", "semantic"):
+        (kitti / sub).mkdir(parents=True)
+    for index in (0, 1, 40, 41):  # 000040-000047 validate
+        Image.fromarray(tricolour_image(seed=index)).save(kitti / "image_2" / f"{index:06d}_10.png")
+        Image.fromarray(np.full((60, 90), 7, np.uint8)).save(kitti / "semantic" / f"{index:06d}_10.png")
+    (kitti / "image_2" / "000041_10.png").write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    assert convert_main([str(model), "--int8", "--calibrate", str(tmp_path / "kitti")]) == 0
+    err = capsys.readouterr().err
+    assert "000041_10.png: not an image" in err and "not checked" in err and "Traceback" not in err
+    stamp = json.loads(twin_path(model, TwinKind.INT8).with_suffix(".tflite.json").read_text())
+    assert list(stamp["check"]["per_set"]) == ["kitti"]
+
+
 def test_int8_needs_calibration_images(tiny_model_path, tmp_path, capsys):
     from segviewer.commands.convert import main as convert_main
 

@@ -61,7 +61,11 @@ def agreement(model: Path, images: list[Path], reference=None, other=None) -> fl
     other = other or Segmenter.load(model, backend="litert")
     same = total = 0
     for path in images:
-        image = load_image(path)
+        try:
+            image = load_image(path)
+        except SegviewerError as error:  # one unreadable check image must not end the run
+            print(f"warning: {error}; not checked", file=sys.stderr)
+            continue
         a, b = reference.predict(image).train_ids, other.predict(image).train_ids
         same += int(np.count_nonzero(a == b))
         total += a.size
