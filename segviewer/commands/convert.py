@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -202,9 +203,7 @@ def convert_int8(args: argparse.Namespace, segmenter, checked: list[Path]) -> in
     chosen = spread([(name, path) for name, paths in images_by_set(args.calibrate, validation=False).items()
                      for path in paths], args.calibration_images)
     calibration = [path for _name, path in chosen]
-    counts: dict[str, int] = {}
-    for name, _path in chosen:
-        counts[name] = counts.get(name, 0) + 1
+    counts = dict(Counter(name for name, _path in chosen))
     if not calibration:
         print(f"error: no images to calibrate on in {', '.join(map(str, args.calibrate))}", file=sys.stderr)
         return 2
@@ -235,21 +234,20 @@ def convert_int8(args: argparse.Namespace, segmenter, checked: list[Path]) -> in
         return 0
     int8 = Segmenter(LiteRTNetwork(out, kind=TwinKind.INT8), pixel_budget=segmenter.pixel_budget,
                      card=segmenter.card)
+    check = {"images": len(checked), "against": "the float model (TensorFlow)"}
     # Every set on its own: a small one (Cityscapes' two frames) must not hide behind a big one.
     try:
         per_set = {name: round(agreement(args.model, paths, reference=segmenter, other=int8), 6)
                    for name, paths in check_sets.items() if paths}
     except InferenceError as error:  # LiteRT stops a run it cannot compute (an int8 division by zero)
-        record_int8_check(out, {"images": len(checked), "pixel_agreement": 0.0, "per_set": {},
-                                "against": "the float model (TensorFlow)", "error": error.problem})
+        record_int8_check(out, {**check, "pixel_agreement": 0.0, "per_set": {}, "error": error.problem})
         print(f"error: {out}: the int8 twin does not run on the check images ({error.problem}); "
               "--backend auto will not use it", file=sys.stderr)
         return 2
-    record_int8_check(out, {"images": len(checked), "pixel_agreement": min(per_set.values()), "per_set": per_set,
-                            "against": "the float model (TensorFlow)"})
+    worst = min(per_set.values())
+    record_int8_check(out, {**check, "pixel_agreement": worst, "per_set": per_set})
     for name, share in per_set.items():
         print(f"int8 and float agree on {share * 100:.3f} % of pixels on {name} ({len(check_sets[name])} image(s))")
-    worst = min(per_set.values())
     print(f"int8 twin passes its check (every set >= {INT8_AGREEMENT_FLOOR * 100:.0f} %): --backend auto will use it"
           if worst >= INT8_AGREEMENT_FLOOR else
           f"int8 twin fails its check ({worst * 100:.3f} % < {INT8_AGREEMENT_FLOOR * 100:.0f} % on one set): "
