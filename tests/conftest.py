@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -105,8 +106,6 @@ def tricolour_image(height: int = 60, width: int = 90, seed: int = 0) -> np.ndar
 
 @pytest.fixture
 def image_folder(tmp_path) -> Path:
-    from PIL import Image
-
     folder = tmp_path / "images"
     folder.mkdir()
     for index in range(3):
@@ -150,3 +149,28 @@ def make_window(qtbot, tiny_model_path, private_settings):
     for window in windows:
         window.close()
         assert not window.worker.is_alive()
+
+
+def tricolour_folder(folder: Path, count: int, seed: int = 0) -> Path:
+    """``count`` slightly different tricolour PNGs in a new ``folder``."""
+    folder.mkdir(parents=True)
+    for index in range(count):
+        Image.fromarray(tricolour_image(48, 80, seed=seed + index)).save(folder / f"{index:03d}.png")
+    return folder
+
+
+def downsampling_model(path: Path) -> Path:
+    """A tiny network that works at half, then a quarter of the input's size: its input
+    stage is the normalisation and the first (stride-2) convolution."""
+    import keras
+
+    from segviewer.models.layers import ResizeToMatch
+
+    inputs = keras.Input((None, None, 3), dtype="uint8")
+    x = keras.layers.Rescaling(1.0 / 255.0, name="normalise")(inputs)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="stem")(x)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="down")(x)
+    x = keras.layers.Conv2D(19, 1, name="classifier")(x)
+    outputs = ResizeToMatch(name="logits")([x, inputs])
+    keras.Model(inputs, outputs, name="downsampling").save(path)
+    return path

@@ -13,16 +13,9 @@ from PIL import Image
 
 from segviewer.core import backends
 from segviewer.core.backends import Backend, TwinKind, choose_backend, twin_path, usable_twin
-from tests.conftest import tricolour_image
+from tests.conftest import downsampling_model, tricolour_folder, tricolour_image
 
 pytest.importorskip("ai_edge_litert")
-
-
-def _image_folder(folder: Path, count: int, seed: int = 0) -> Path:
-    folder.mkdir(parents=True)
-    for index in range(count):
-        Image.fromarray(tricolour_image(48, 80, seed=seed + index)).save(folder / f"{index:03d}.png")
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +28,8 @@ def int8_model(tmp_path_factory, twinned_model) -> Path:
     model = root / "tiny.keras"
     for suffix in (".keras", ".tflite", ".tflite.json"):
         shutil.copy(twinned_model.with_suffix(suffix), model.with_suffix(suffix))
-    calibration = _image_folder(root / "calibration", 4)
-    checks = _image_folder(root / "checks", 2, seed=50)
+    calibration = tricolour_folder(root / "calibration", 4)
+    checks = tricolour_folder(root / "checks", 2, seed=50)
     assert convert_main([str(model), "--int8", "--calibrate", str(calibration), "--check", str(checks)]) == 0
     return model
 
@@ -88,49 +81,30 @@ def test_a_stale_or_missing_int8_twin_falls_back_to_the_float_one(int8_model, tm
     assert Segmenter.load(model).backend_description.startswith("TensorFlow")
 
 
-def _downsampling_model(path: Path) -> Path:
-    """A tiny network that works at half, then a quarter of the input's size: its input
-    stage is the normalisation and the first (stride-2) convolution."""
-    import keras
-
-    from segviewer.models.layers import ResizeToMatch
-
-    inputs = keras.Input((None, None, 3), dtype="uint8")
-    x = keras.layers.Rescaling(1.0 / 255.0, name="normalise")(inputs)
-    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="stem")(x)
-    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="down")(x)
-    x = keras.layers.Conv2D(19, 1, name="classifier")(x)
-    outputs = ResizeToMatch(name="logits")([x, inputs])
-    keras.Model(inputs, outputs, name="downsampling").save(path)
-    return path
-
-
 def test_int8_twin_keeps_the_input_stage_in_float(tmp_path):
     from ai_edge_litert.interpreter import Interpreter
 
     from segviewer.commands.convert import main as convert_main
 
-    model = _downsampling_model(tmp_path / "down.keras")
-    calibration = _image_folder(tmp_path / "calibration", 3)
+    model = downsampling_model(tmp_path / "down.keras")
+    calibration = tricolour_folder(tmp_path / "calibration", 3)
     assert convert_main([str(model), "--int8", "--calibrate", str(calibration)]) == 0
     twin = twin_path(model, TwinKind.INT8)
     stamp = json.loads(twin.with_suffix(".tflite.json").read_text())
-    assert stamp["calibration"]["float_layers"] == ["normalise", "stem"]
+    # The input stage, and the classifier whose logits decide the classes.
+    assert stamp["calibration"]["float_layers"] == ["normalise", "stem", "classifier"]
 
-    def output_types(flatbuffer: bytes) -> dict[str, set[str]]:
-        types: dict[str, set[str]] = {}
-        for detail in Interpreter(model_content=flatbuffer).get_tensor_details():
-            for layer in ("stem", "down"):
-                if f"/{layer}_1/" in detail["name"] or f"/{layer}/" in detail["name"]:
-                    types.setdefault(layer, set()).add(np.dtype(detail["dtype"]).name)
-        return types
+    def convolution_types(flatbuffer: bytes) -> list[str]:
+        """The output type of each convolution in order: stem, down, classifier."""
+        interpreter = Interpreter(model_content=flatbuffer)
+        tensors = {detail["index"]: detail for detail in interpreter.get_tensor_details()}
+        return [np.dtype(tensors[op["outputs"][0]]["dtype"]).name
+                for op in interpreter._get_ops_details() if op["op_name"] == "CONV_2D"]
 
-    kept = output_types(twin.read_bytes())
-    assert "float32" in kept["stem"] and "int8" not in kept["stem"]
-    assert "int8" in kept["down"]
+    assert convolution_types(twin.read_bytes()) == ["float32", "int8", "float32"]
     assert convert_main([str(model), "--int8", "--calibrate", str(calibration), "--float-layers", "none"]) == 0
     assert json.loads(twin.with_suffix(".tflite.json").read_text())["calibration"]["float_layers"] == []
-    assert "int8" in output_types(twin.read_bytes())["stem"]
+    assert convolution_types(twin.read_bytes()) == ["int8", "int8", "int8"]
     # Divisions stay float either way (the confidence's softmax sum here).
     interpreter = Interpreter(model_content=twin.read_bytes())
     tensors = {detail["index"]: detail for detail in interpreter.get_tensor_details()}
@@ -173,7 +147,7 @@ def test_an_int8_twin_that_cannot_run_fails_its_check_with_a_message(int8_model,
         return real_scores(self, pixels)
 
     monkeypatch.setattr(backends.LiteRTNetwork, "scores", int8_refuses)
-    calibration = _image_folder(tmp_path / "calibration", 2)
+    calibration = tricolour_folder(tmp_path / "calibration", 2)
     assert convert_main([str(model), "--int8", "--calibrate", str(calibration), "--check", str(calibration)]) == 2
     assert "the int8 twin does not run on the check images" in capsys.readouterr().err
     stamp = json.loads(twin_path(model, TwinKind.INT8).with_suffix(".tflite.json").read_text())
@@ -265,7 +239,7 @@ def test_pipeline_reports_a_bad_image_in_its_place_and_goes_on(twinned_model, tm
     from segviewer.core.inference import Segmenter
     from segviewer.core.pipeline import ImagePipeline
 
-    folder = _image_folder(tmp_path / "images", 3)
+    folder = tricolour_folder(tmp_path / "images", 3)
     (folder / "001.png").write_bytes(b"not a png")
     paths = sorted(folder.iterdir())
     with ImagePipeline(Segmenter.load(twinned_model, backend="litert"),

@@ -15,6 +15,10 @@ about twice as fast on a CPU; the input stage and divisions keep float arithmeti
 ``--calibrate`` datasets (a plain folder: all its images) and checked against the float
 model on their *validation* images (or on ``--check``). Its stamp records both; ``--backend
 auto`` uses it only when at least 99 % of the checked pixels got the float model's class.
+
+``--weights-from STUDENT.keras`` quantises the weights of a quantisation-aware copy of
+the model (``python -m training.quantisation_aware``) instead of the model's own; the twin
+is still checked against MODEL, which stays the float model.
 """
 
 from __future__ import annotations
@@ -49,6 +53,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "features (normalisation, stem, first block) and those int8 cannot hold "
                              "(EfficientViT's attention) keep float arithmetic, the rest is int8; none: every "
                              "layer int8 (divisions stay float either way)")
+    parser.add_argument("--weights-from", type=Path, default=None, metavar="STUDENT",
+                        help="--int8: quantise this quantisation-aware copy of MODEL (same architecture, from "
+                             "python -m training.quantisation_aware) and check it against MODEL")
     return parser.parse_args(argv)
 
 
@@ -137,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.calibrate and not args.int8:
         print("error: --calibrate is for --int8 (the float twin needs no calibration)", file=sys.stderr)
         return 2
+    if args.weights_from is not None and not args.int8:
+        print("error: --weights-from is for --int8 (it gives the int8 twin its weights)", file=sys.stderr)
+        return 2
     if args.calibration_images < 1:
         print("error: --calibration-images must be at least 1", file=sys.stderr)
         return 2
@@ -185,6 +195,27 @@ def written(convert, model: Path, out: Path) -> bool:
     return True
 
 
+def int8_weights(args: argparse.Namespace, model) -> tuple[object, dict]:
+    """The Keras model whose weights the int8 twin takes, and what its stamp says of them:
+    MODEL itself, or ``--weights-from``'s quantisation-aware copy of it (refused, naming
+    the file, when its architecture differs)."""
+    from segviewer.core.backends import file_sha256
+    from segviewer.core.errors import ModelLoadError
+    from segviewer.core.inference import Segmenter, read_model_card
+
+    if args.weights_from is None:
+        return model, {"from": args.model.name}
+    student = Segmenter.load(args.weights_from, backend="tf").model
+    shapes = [tuple(weight.shape) for weight in model.weights]
+    if [layer.name for layer in model.layers] != [layer.name for layer in student.layers] or \
+            [tuple(weight.shape) for weight in student.weights] != shapes:
+        raise ModelLoadError(args.weights_from, f"not a copy of {args.model.name}'s architecture (its layers "
+                                                "or weight shapes differ), so it cannot give its twin weights")
+    record = read_model_card(args.weights_from).get("quantisation_aware", {})
+    return student, {"from": args.weights_from.name, "sha256": file_sha256(args.weights_from),
+                     "quantisation_aware": record}
+
+
 def convert_int8(args: argparse.Namespace, segmenter, checked: list[Path]) -> int:
     """Calibrate, write and check the int8 twin (see the module docstring)."""
     from segviewer.core.backends import (
@@ -225,7 +256,12 @@ def convert_int8(args: argparse.Namespace, segmenter, checked: list[Path]) -> in
     float_layers = int8_float_layers(segmenter.model) if args.float_layers == "auto" else []
     if float_layers:
         print(f"keeping {len(float_layers)} layer(s) in float: {', '.join(float_layers)}", flush=True)
-    if not written(lambda: convert_to_litert_int8(segmenter.model, out, args.model, working_size_images, note,
+    try:
+        quantised, note["weights"] = int8_weights(args, segmenter.model)
+    except SegviewerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not written(lambda: convert_to_litert_int8(quantised, out, args.model, working_size_images, note,
                                                   float_layers), args.model, out):
         return 2
     if not checked:

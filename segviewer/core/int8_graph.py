@@ -1,0 +1,107 @@
+"""The graph an int8 twin is converted from: the float model, rewritten where LiteRT's
+int8 arithmetic would lose more than it must, into a network that computes the same
+function in float.
+
+LiteRT's int8 ``CONCATENATION`` gives its inputs and output one quantisation range (the
+converter makes the inputs share the output's). In a U-Net decoder that range is the
+encoder skip's (for the Lite0 U-Net up to -117..102), so the decoder's own ReLU output,
+all of it >= 0 and often under 10, is rounded in steps of 0.86 instead of 0.04: the
+largest single loss of the int8 twin. A convolution of a concatenation equals the sum of
+one convolution per part (its kernel split along the input channels), and the int8 ``ADD``
+that sums them takes inputs at different ranges, so every part keeps its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+
+def split_concatenations(model: Any, samples: Iterable[np.ndarray] = (),
+                         keep: set[str] | frozenset[str] = frozenset()) -> Any:
+    """``model`` with every channel concatenation whose one consumer is a convolution
+    (not in ``keep``) replaced by a convolution per part and an add; the other layers are
+    ``model``'s own (shared, not copied). ``model`` itself when there is none.
+
+    A concatenation stays where one of its parts is constant on every one of
+    ``samples`` ((h, w, 3) uint8 inputs; e.g. a ReLU that never fires): int8 can hold no
+    range for such a part alone (LiteRT's XNNPACK refuses its zero-width scale), and the
+    shared range loses nothing on it (zero is exact in every range).
+    """
+    import keras
+
+    def splittable(layer: Any) -> bool:
+        takers = [node.operation for node in getattr(layer, "_outbound_nodes", [])]
+        return (isinstance(layer, keras.layers.Concatenate) and layer.axis in (-1, 3) and len(takers) == 1
+                and type(takers[0]) is keras.layers.Conv2D and takers[0].name not in keep
+                and takers[0].groups == 1)
+
+    candidates = [layer for layer in model.layers if splittable(layer)]
+    constant = _with_constant_part(model, candidates, samples)
+    if len(constant) == len(candidates):
+        return model
+    parts_of: dict[int, list[Any]] = {}  # the concatenation's output -> its inputs
+
+    def call(layer, *args, **kwargs):
+        if splittable(layer) and layer.name not in constant:
+            output = layer(*args, **kwargs)
+            parts_of[id(output)] = list(args[0])
+            return output
+        if isinstance(layer, keras.layers.Conv2D) and args and id(args[0]) in parts_of:
+            return _convolution_of_parts(layer, parts_of[id(args[0])])
+        return layer(*args, **kwargs)
+
+    # A new input layer: the model's own would be in both graphs under one name.
+    inputs = keras.tree.map_structure(
+        lambda tensor: keras.Input(batch_shape=tensor.shape, dtype=tensor.dtype, name=f"{tensor.name}_split"),
+        model.input)
+    return keras.models.clone_model(model, input_tensors=inputs, clone_function=lambda layer: layer,
+                                    call_function=call)
+
+
+def _with_constant_part(model: Any, concatenations: list[Any], samples: Iterable[np.ndarray]) -> set[str]:
+    """The names of the ``concatenations`` one of whose inputs takes a single value over
+    all of ``samples`` (none without samples)."""
+    import keras
+
+    parts = [(layer.name, tensor) for layer in concatenations for tensor in layer.input]
+    if not parts:
+        return set()
+    probe = keras.Model(model.inputs, [tensor for _name, tensor in parts])
+    low = np.full(len(parts), np.inf)
+    high = np.full(len(parts), -np.inf)
+    seen = False
+    for pixels in samples:
+        seen = True
+        for index, values in enumerate(probe([pixels[None]], training=False)):
+            values = np.asarray(values)
+            low[index], high[index] = min(low[index], values.min()), max(high[index], values.max())
+    if not seen:
+        return set()
+    return {name for (name, _tensor), lo, hi in zip(parts, low, high, strict=True) if hi <= lo}
+
+
+def _convolution_of_parts(convolution: Any, parts: list[Any]) -> Any:
+    """``convolution`` applied to the concatenation of ``parts``, as the sum of one
+    convolution per part (the bias added once), then its activation."""
+    import keras
+
+    kernel, *bias = convolution.get_weights()
+    config = convolution.get_config()
+    outputs, first = [], 0
+    for index, part in enumerate(parts):
+        channels = int(part.shape[-1])
+        piece = keras.layers.Conv2D.from_config({**config, "name": f"{convolution.name}_part{index}",
+                                                 "activation": None, "use_bias": index == 0 and bool(bias)})
+        piece.build(part.shape)
+        weights = [np.ascontiguousarray(kernel[:, :, first:first + channels])]
+        piece.set_weights(weights + bias if index == 0 else weights)
+        outputs.append(piece(part))
+        first += channels
+    summed = keras.layers.Add(name=f"{convolution.name}_sum")(outputs)
+    activation = keras.activations.get(config.get("activation"))
+    if activation is keras.activations.linear:
+        return summed
+    return keras.layers.Activation(activation, name=f"{convolution.name}_activation")(summed)
