@@ -167,3 +167,15 @@ def test_simulated_ranges_are_tied_where_litert_ties_them():
     # The concatenation's range reaches back through the resize to the ReLU before it.
     assert tied["skip"] == tied["up"] == tied["deep_relu"] == ranges["concat"]
     assert tied["fuse_relu"] == ranges["fuse_relu"]
+
+
+def test_the_margin_loss_counts_a_flipped_close_call_above_a_moved_loser():
+    import tensorflow as tf
+
+    from training.quantisation_aware import margin_loss
+
+    target = tf.constant([[[[2.0, 1.9, -3.0], [8.0, 0.0, -3.0]]]])
+    assert float(margin_loss(target, target)) == pytest.approx(0.0, abs=1e-7)
+    flipped = tf.constant([[[[1.9, 2.0, -3.0], [8.0, 0.0, -3.0]]]])      # the close call changes class
+    shifted = tf.constant([[[[2.0, 1.9, -3.0], [8.0, 0.0, -3.0 + 2.0]]]])  # a sure pixel's loser moves
+    assert float(margin_loss(target, flipped)) > float(margin_loss(target, shifted))
