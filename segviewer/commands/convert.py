@@ -10,8 +10,8 @@ argmax). ``--check`` segments images with both backends and reports the share of
 on which they agree.
 
 ``--int8`` writes the int8 twin (my_model.int8.tflite: int8 weights and activations,
-about twice as fast on a CPU; the input stage and divisions keep float arithmetic, see
-``--float-layers``), calibrated on the *training* images of the
+about twice as fast on a CPU; the input stage, the classifier and divisions keep float
+arithmetic, see ``--float-layers``), calibrated on the *training* images of the
 ``--calibrate`` datasets (a plain folder: all its images) and checked against the float
 model on their *validation* images (or on ``--check``). Its stamp records both; ``--backend
 auto`` uses it only when at least 99 % of the checked pixels got the float model's class.
@@ -50,8 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="--int8: at most N calibration images, evenly spread over the list (default 200)")
     parser.add_argument("--float-layers", choices=("auto", "none"), default="auto",
                         help="--int8: auto (default): the layers before the network's first quarter-size "
-                             "features (normalisation, stem, first block) and those int8 cannot hold "
-                             "(EfficientViT's attention) keep float arithmetic, the rest is int8; none: every "
+                             "features (normalisation, stem, first block), the classifier and those int8 cannot "
+                             "hold (EfficientViT's attention) keep float arithmetic, the rest is int8; none: every "
                              "layer int8 (divisions stay float either way)")
     parser.add_argument("--weights-from", type=Path, default=None, metavar="STUDENT",
                         help="--int8: quantise this quantisation-aware copy of MODEL (same architecture, from "
