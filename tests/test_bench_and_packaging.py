@@ -32,10 +32,11 @@ def test_bench_quick_reports_every_figure(tmp_path, twinned_model, capsys):
         assert isinstance(results[key], (int, float)) and results[key] > 0, key
     # Both backends side by side, in the same run.
     for backend in ("tf", "litert"):
-        for figure in ("inference_ms", "network_ms", "startup_first_overlay_s", "peak_rss_mb",
+        for figure in ("inference_ms", "inference_ms_kitti", "network_ms", "startup_first_overlay_s", "peak_rss_mb",
                        "predict_images_per_s"):
             assert results[f"{figure}_{backend}"] > 0, (figure, backend)
     assert results["litert_speedup"] > 0 and results["backend_auto"] in ("tf", "litert")
+    assert results["end_to_end_network_ratio_kitti"] > 0  # on the shipped KITTI frame, beside the synthetic one
     assert results["seed_parameters"] == 7_698_580
     # Evaluate Folder against predict on the same three images, and its memory.
     assert "3 with truth" in results["evaluate_folder"] and results["evaluate_predict_ratio"] > 0
