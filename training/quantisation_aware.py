@@ -33,6 +33,7 @@ import numpy as np
 
 from segviewer.core.errors import SegviewerError
 from segviewer.core.help_text import plain
+from segviewer.core.int8_graph import consumers, tensor_ranges
 
 # LiteRT's int8 weights: symmetric, zero point 0, narrow range (-127..127).
 WEIGHT_LEVELS = 127
@@ -67,11 +68,6 @@ def is_convolution(layer: Any) -> bool:
     import keras
 
     return isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
-
-
-def consumers(layer: Any) -> list[Any]:
-    """The layers that take ``layer``'s output inside its model."""
-    return [node.operation for node in getattr(layer, "_outbound_nodes", [])]
 
 
 def rounded_outputs(model: Any, float_layers: Iterable[str]) -> list[str]:
@@ -149,17 +145,10 @@ def standalone_copy(model: Any) -> Any:
 def calibrate_ranges(model: Any, names: list[str], images: Iterable[np.ndarray]) -> dict[str, tuple[float, float]]:
     """Each named layer's output range (min, max) over ``images`` (working-size uint8), as
     the converter's calibration measures it."""
-    import keras
-
-    probe = keras.Model(model.inputs, [model.get_layer(name).output for name in names])
-    low = {name: np.inf for name in names}
-    high = {name: -np.inf for name in names}
-    for pixels in images:
-        for name, output in zip(names, probe([pixels[None]], training=False), strict=True):
-            values = np.asarray(output)
-            low[name] = min(low[name], float(values.min()))
-            high[name] = max(high[name], float(values.max()))
-    return {name: (low[name], high[name]) for name in names}
+    ranges = tensor_ranges(model, [model.get_layer(name).output for name in names], images)
+    if ranges is None:
+        raise ValueError("no images to calibrate the simulated int8 ranges on")
+    return dict(zip(names, ranges, strict=True))
 
 
 # -- the simulated twin ----------------------------------------------------------------------

@@ -36,7 +36,7 @@ def split_concatenations(model: Any, samples: Iterable[np.ndarray] = (),
     import keras
 
     def splittable(layer: Any) -> bool:
-        takers = [node.operation for node in getattr(layer, "_outbound_nodes", [])]
+        takers = consumers(layer)
         return (isinstance(layer, keras.layers.Concatenate) and layer.axis in (-1, 3) and len(takers) == 1
                 and type(takers[0]) is keras.layers.Conv2D and takers[0].name not in keep
                 and takers[0].groups == 1)
@@ -67,23 +67,33 @@ def split_concatenations(model: Any, samples: Iterable[np.ndarray] = (),
 def _with_constant_part(model: Any, concatenations: list[Any], samples: Iterable[np.ndarray]) -> set[str]:
     """The names of the ``concatenations`` one of whose inputs takes a single value over
     all of ``samples`` (none without samples)."""
+    parts = [(layer.name, tensor) for layer in concatenations for tensor in layer.input]
+    ranges = tensor_ranges(model, [tensor for _name, tensor in parts], samples) if parts else None
+    if ranges is None:
+        return set()
+    return {name for (name, _tensor), (low, high) in zip(parts, ranges, strict=True) if high <= low}
+
+
+def tensor_ranges(model: Any, tensors: list[Any], samples: Iterable[np.ndarray]) -> list[tuple[float, float]] | None:
+    """Each of ``model``'s symbolic ``tensors``' range (min, max) over ``samples``
+    ((h, w, 3) uint8 inputs), as int8 calibration measures it; None without samples."""
     import keras
 
-    parts = [(layer.name, tensor) for layer in concatenations for tensor in layer.input]
-    if not parts:
-        return set()
-    probe = keras.Model(model.inputs, [tensor for _name, tensor in parts])
-    low = np.full(len(parts), np.inf)
-    high = np.full(len(parts), -np.inf)
+    probe = keras.Model(model.inputs, list(tensors))
+    low = np.full(len(tensors), np.inf)
+    high = np.full(len(tensors), -np.inf)
     seen = False
     for pixels in samples:
         seen = True
         for index, values in enumerate(probe([pixels[None]], training=False)):
             values = np.asarray(values)
             low[index], high[index] = min(low[index], values.min()), max(high[index], values.max())
-    if not seen:
-        return set()
-    return {name for (name, _tensor), lo, hi in zip(parts, low, high, strict=True) if hi <= lo}
+    return [(float(lo), float(hi)) for lo, hi in zip(low, high, strict=True)] if seen else None
+
+
+def consumers(layer: Any) -> list[Any]:
+    """The layers that take ``layer``'s output (in every graph the layer is part of)."""
+    return [node.operation for node in getattr(layer, "_outbound_nodes", [])]
 
 
 def _convolution_of_parts(convolution: Any, parts: list[Any]) -> Any:
