@@ -353,8 +353,8 @@ def convert_to_litert_int8(model: Any, destination: Path, source: Path | None,
         everything_int8 = converter.convert()
         converted = Interpreter(model_content=everything_int8)
         kept = nodes_of_layers(converted, float_layers)
-        if classifier_layer(network) in float_layers:
-            # The converter names the classifier's output after the signature's, not its layer.
+        if network.layers[-1].name in float_layers:
+            # The converter names the last layer's output after the signature's, not the layer.
             kept += nodes_of_output(converted, "logits")
         operators = operators_of(converted)
         divides = operators is None or "DIV" in operators
@@ -479,11 +479,10 @@ def nodes_of_output(interpreter: Any, output: str) -> list[str]:
         return []
     index = details[output]["index"]
     tensors = {detail["index"]: detail["name"] for detail in interpreter.get_tensor_details()}
-    names = [tensors[index]]
-    for op in interpreter._get_ops_details():  # see operators_of
-        if index in op["outputs"] and op["op_name"] == "DEQUANTIZE":
-            names.append(tensors[op["inputs"][0]])
-    return names
+    listing = getattr(interpreter, "_get_ops_details", None)  # see operators_of
+    dequantised = [op["inputs"][0] for op in (listing() if listing else [])
+                   if index in op["outputs"] and op["op_name"] == "DEQUANTIZE"]
+    return [tensors[index]] + [tensors[source] for source in dequantised]
 
 
 def record_int8_check(twin: Path, check: dict[str, Any]) -> None:
