@@ -179,3 +179,13 @@ def test_the_margin_loss_counts_a_flipped_close_call_above_a_moved_loser():
     flipped = tf.constant([[[[1.9, 2.0, -3.0], [8.0, 0.0, -3.0]]]])      # the close call changes class
     shifted = tf.constant([[[[2.0, 1.9, -3.0], [8.0, 0.0, -3.0 + 2.0]]]])  # a sure pixel's loser moves
     assert float(margin_loss(target, flipped)) > float(margin_loss(target, shifted))
+
+
+def test_an_output_folder_that_cannot_be_made_is_named_before_any_work(float_model, tmp_path, capsys):
+    from training.quantisation_aware import main as qat_main
+
+    images = tricolour_folder(tmp_path / "images", 1)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert qat_main([str(float_model), "--images", str(images), "--out", str(blocker / "student.keras")]) == 2
+    assert f"{blocker}: cannot create the output folder" in capsys.readouterr().err

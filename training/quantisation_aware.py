@@ -396,6 +396,11 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.data or args.images):
         print("error: give --data or --images: the training images to learn from", file=sys.stderr)
         return 2
+    try:  # before minutes of work, not after
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        print(f"error: {args.out.parent}: cannot create the output folder ({error.strerror})", file=sys.stderr)
+        return 2
     from segviewer.commands.convert import spread
     from segviewer.core.backends import coarse_logits_model, file_sha256, int8_float_layers
     from segviewer.core.inference import Segmenter, read_model_card
@@ -441,7 +446,6 @@ def main(argv: list[str] | None = None) -> int:
         pairs = targets[sets[rng.integers(len(sets))]]
         return pairs[rng.integers(len(pairs))]
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     figures = train(student, sample, args.steps, args.learning_rate, Checkpoint(args.out), args.seed,
                     loss_function=LOSSES[args.loss])
     student_weights_into(model, student)
